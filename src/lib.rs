@@ -1,0 +1,33 @@
+//! shiftbot: a headless, event-driven paper-trading bot for prediction markets.
+//!
+//! The decisions themselves are pure functions in the `strategies` crate; this crate is the I/O
+//! shell around them: feeds in, signals and mirror calls out, sled underneath.
+//!
+//! # Layout
+//! - [`configuration`]: layered settings (embedded default, `--config` file, `SHIFTBOT__*`
+//!   env vars), `validate()` listing every problem by key path, secrets as a redacting type.
+//! - [`telemetry`]: building the tracing subscriber (text or JSON) apart from installing it.
+//! - [`clock`]: the injected clock.
+//! - [`wire`]: decoding wire JSON (events, signals) into validated `strategies` types.
+//! - [`feed`]: event sources (the Rekko SSE/JSON-lines stream) producing raw events.
+//! - [`signal`]: the `/v1/signals` client with retries, timeouts and quota handling.
+//! - [`mirror`]: best-effort mirroring of paper fills to `/v1/trades/shadow`.
+//! - [`store`]: the sled store and its group-commit writer.
+//! - [`runner`]: the live loop tying feed, core, signals and store together, exactly once.
+//! - [`sim`]: an embedded Rekko-compatible simulator (stream, signals, shadow trades).
+//! - [`commands`]: the review commands (`decisions`, `ledger`, `reset`, `config check`).
+//! - [`cli`]: argument parsing and exit codes.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod configuration;
+pub mod feed;
+pub mod mirror;
+pub mod runner;
+pub mod signal;
+pub mod sim;
+pub mod store;
+pub mod telemetry;
+pub mod wire;

@@ -1,0 +1,251 @@
+//! The paper book: cash, open positions and the running totals that prove it balances.
+//!
+//! Invariant (checked by property tests):
+//! `cash + Σ open cost_basis + Σ open entry fees - realized_pnl == starting bankroll`, exactly.
+//! Realized P&L is net of both legs' fees, so a position's entry fee moves out of the "open"
+//! term into `realized_pnl` when it closes. While nothing has closed, the open entry fees are
+//! all the fees paid, which is the simpler form `cash + cost basis + fees = bankroll`.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{Trade, TradeAction};
+use crate::sizing::Sizing;
+use crate::types::{MarketKey, Side, Timestamp};
+
+/// An open position in one side of one market.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub market: MarketKey,
+    pub side: Side,
+    pub contracts: u64,
+    /// What was paid for the contracts held, fees excluded.
+    pub cost_basis: Decimal,
+    /// Entry fees paid on the contracts held.
+    pub fees_paid: Decimal,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Position {
+    /// Average entry price per contract.
+    pub fn average_price(&self) -> Decimal {
+        if self.contracts == 0 {
+            Decimal::ZERO
+        } else {
+            self.cost_basis / Decimal::from(self.contracts)
+        }
+    }
+}
+
+/// Scalar totals of the book, persisted together with every change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookTotals {
+    pub starting_bankroll: Decimal,
+    pub cash: Decimal,
+    pub fees_paid: Decimal,
+    pub realized_pnl: Decimal,
+    /// Id the next trade gets; trade ids are dense and start at 1.
+    pub next_trade_id: u64,
+}
+
+/// Cash, positions and totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Book {
+    pub totals: BookTotals,
+    pub positions: BTreeMap<(MarketKey, Side), Position>,
+}
+
+impl Book {
+    pub fn new(bankroll: Decimal) -> Book {
+        Book {
+            totals: BookTotals {
+                starting_bankroll: bankroll,
+                cash: bankroll,
+                fees_paid: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                next_trade_id: 1,
+            },
+            positions: BTreeMap::new(),
+        }
+    }
+
+    pub fn restore(totals: BookTotals, positions: impl IntoIterator<Item = Position>) -> Book {
+        let positions = positions
+            .into_iter()
+            .map(|p| ((p.market.clone(), p.side), p))
+            .collect();
+        Book { totals, positions }
+    }
+
+    pub fn cash(&self) -> Decimal {
+        self.totals.cash
+    }
+
+    /// Total cost basis of open positions: what `max_exposure_pct` caps.
+    pub fn open_exposure(&self) -> Decimal {
+        self.positions.values().map(|p| p.cost_basis).sum()
+    }
+
+    pub fn position(&self, market: &MarketKey, side: Side) -> Option<&Position> {
+        self.positions.get(&(market.clone(), side))
+    }
+
+    /// Entry fees paid on contracts still held.
+    pub fn open_fees(&self) -> Decimal {
+        self.positions.values().map(|p| p.fees_paid).sum()
+    }
+
+    /// The accounting identity; equals the starting bankroll when the book is consistent.
+    pub fn accounted_total(&self) -> Decimal {
+        self.totals.cash + self.open_exposure() + self.open_fees() - self.totals.realized_pnl
+    }
+
+    /// Record a paper buy at the sized price and return the trade.
+    pub fn open(
+        &mut self,
+        event_id: &str,
+        market: &MarketKey,
+        side: Side,
+        sizing: &Sizing,
+        win_probability: Decimal,
+        now: Timestamp,
+    ) -> Trade {
+        let cash_before = self.totals.cash;
+        let cash_after = cash_before - sizing.cost - sizing.fee;
+        self.totals.cash = cash_after;
+        self.totals.fees_paid += sizing.fee;
+        let position = self
+            .positions
+            .entry((market.clone(), side))
+            .or_insert_with(|| Position {
+                market: market.clone(),
+                side,
+                contracts: 0,
+                cost_basis: Decimal::ZERO,
+                fees_paid: Decimal::ZERO,
+                opened_at: now,
+                updated_at: now,
+            });
+        position.contracts += sizing.contracts;
+        position.cost_basis += sizing.cost;
+        position.fees_paid += sizing.fee;
+        position.updated_at = now;
+        self.next_trade(event_id, market, side, TradeAction::Open, sizing.contracts, sizing.price)
+            .finish(sizing.cost, sizing.fee, cash_before, cash_after, Some(win_probability), None, now)
+    }
+
+    /// Sell (or settle) `contracts` of a held position at `price` per contract, paying `fee`.
+    /// Realized P&L is proceeds minus the proportional cost basis minus both legs' fees.
+    /// Returns `None` when nothing is held; never sells more than is held.
+    #[allow(clippy::too_many_arguments)]
+    pub fn close(
+        &mut self,
+        event_id: &str,
+        market: &MarketKey,
+        side: Side,
+        action: TradeAction,
+        contracts: u64,
+        price: Decimal,
+        fee: Decimal,
+        now: Timestamp,
+    ) -> Option<Trade> {
+        let key = (market.clone(), side);
+        let position = self.positions.get_mut(&key)?;
+        let contracts = contracts.min(position.contracts);
+        if contracts == 0 {
+            return None;
+        }
+        let held = Decimal::from(position.contracts);
+        let sold = Decimal::from(contracts);
+        let (basis_out, entry_fees_out) = if contracts == position.contracts {
+            (position.cost_basis, position.fees_paid)
+        } else {
+            (position.cost_basis * sold / held, position.fees_paid * sold / held)
+        };
+        position.contracts -= contracts;
+        position.cost_basis -= basis_out;
+        position.fees_paid -= entry_fees_out;
+        position.updated_at = now;
+        if position.contracts == 0 {
+            self.positions.remove(&key);
+        }
+        let proceeds = sold * price;
+        let realized = proceeds - basis_out - entry_fees_out - fee;
+        let cash_before = self.totals.cash;
+        let cash_after = cash_before + proceeds - fee;
+        self.totals.cash = cash_after;
+        self.totals.fees_paid += fee;
+        self.totals.realized_pnl += realized;
+        Some(
+            self.next_trade(event_id, market, side, action, contracts, price)
+                .finish(proceeds, fee, cash_before, cash_after, None, Some(realized), now),
+        )
+    }
+
+    fn next_trade(
+        &mut self,
+        event_id: &str,
+        market: &MarketKey,
+        side: Side,
+        action: TradeAction,
+        contracts: u64,
+        price: Decimal,
+    ) -> TradeDraft {
+        let trade_id = self.totals.next_trade_id;
+        self.totals.next_trade_id += 1;
+        TradeDraft {
+            trade_id,
+            event_id: event_id.to_string(),
+            market: market.clone(),
+            side,
+            action,
+            contracts,
+            price,
+        }
+    }
+}
+
+struct TradeDraft {
+    trade_id: u64,
+    event_id: String,
+    market: MarketKey,
+    side: Side,
+    action: TradeAction,
+    contracts: u64,
+    price: Decimal,
+}
+
+impl TradeDraft {
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        self,
+        cost: Decimal,
+        fee: Decimal,
+        cash_before: Decimal,
+        cash_after: Decimal,
+        win_probability: Option<Decimal>,
+        realized_pnl: Option<Decimal>,
+        placed_at: Timestamp,
+    ) -> Trade {
+        Trade {
+            trade_id: self.trade_id,
+            event_id: self.event_id,
+            platform: self.market.platform,
+            market_id: self.market.market_id,
+            side: self.side,
+            action: self.action,
+            contracts: self.contracts,
+            price: self.price,
+            win_probability,
+            cost,
+            fee,
+            cash_before,
+            cash_after,
+            realized_pnl,
+            placed_at,
+        }
+    }
+}

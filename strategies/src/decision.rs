@@ -1,0 +1,143 @@
+//! The outcome of deciding one event, and the paper trade it may carry.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::types::{MarketKey, Platform, Side, Signal, Timestamp};
+
+/// Why an event was, or was not, traded. The snake_case names are a public contract
+/// (`shiftbot decisions --json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Traded,
+    BelowThreshold,
+    Invalid,
+    IgnoredType,
+    FilteredMarket,
+    Cooldown,
+    Stale,
+    MarketBusy,
+    NoTrade,
+    SignalError,
+    SignalExpired,
+    SignalBudget,
+    EdgeBelowMin,
+    SizeZero,
+    ExposureLimit,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 15] = [
+        Outcome::Traded,
+        Outcome::BelowThreshold,
+        Outcome::Invalid,
+        Outcome::IgnoredType,
+        Outcome::FilteredMarket,
+        Outcome::Cooldown,
+        Outcome::Stale,
+        Outcome::MarketBusy,
+        Outcome::NoTrade,
+        Outcome::SignalError,
+        Outcome::SignalExpired,
+        Outcome::SignalBudget,
+        Outcome::EdgeBelowMin,
+        Outcome::SizeZero,
+        Outcome::ExposureLimit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Traded => "traded",
+            Outcome::BelowThreshold => "below_threshold",
+            Outcome::Invalid => "invalid",
+            Outcome::IgnoredType => "ignored_type",
+            Outcome::FilteredMarket => "filtered_market",
+            Outcome::Cooldown => "cooldown",
+            Outcome::Stale => "stale",
+            Outcome::MarketBusy => "market_busy",
+            Outcome::NoTrade => "no_trade",
+            Outcome::SignalError => "signal_error",
+            Outcome::SignalExpired => "signal_expired",
+            Outcome::SignalBudget => "signal_budget",
+            Outcome::EdgeBelowMin => "edge_below_min",
+            Outcome::SizeZero => "size_zero",
+            Outcome::ExposureLimit => "exposure_limit",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refusal by some stage: the outcome and a human-readable reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn new(outcome: Outcome, reason: impl Into<String>) -> Refusal {
+        Refusal { outcome, reason: reason.into() }
+    }
+}
+
+/// Whether a trade opened, closed or settled a position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TradeAction {
+    Open,
+    Close,
+    Settle,
+}
+
+/// A paper fill. Field names are a public contract (`shiftbot ledger --json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub trade_id: u64,
+    pub event_id: String,
+    pub platform: Platform,
+    pub market_id: String,
+    pub side: Side,
+    pub action: TradeAction,
+    pub contracts: u64,
+    /// Price per contract of the side traded (`c`).
+    pub price: Decimal,
+    /// Win probability of the side traded (`w`), for entries.
+    pub win_probability: Option<Decimal>,
+    /// `contracts * price`: paid on open, received on close/settle.
+    pub cost: Decimal,
+    pub fee: Decimal,
+    pub cash_before: Decimal,
+    pub cash_after: Decimal,
+    /// Realized P&L, on close and settle trades.
+    pub realized_pnl: Option<Decimal>,
+    pub placed_at: Timestamp,
+}
+
+impl Trade {
+    pub fn market(&self) -> MarketKey {
+        MarketKey { platform: self.platform, market_id: self.market_id.clone() }
+    }
+}
+
+/// The one recorded decision for one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub event_id: String,
+    pub event_type: String,
+    pub market: Option<MarketKey>,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub decided_at: Timestamp,
+    /// The signal this decision was based on, when one was received.
+    pub signal: Option<Signal>,
+    /// The trades this decision made (an entry, possibly preceded by closing the opposite side).
+    pub trades: Vec<Trade>,
+}

@@ -1,0 +1,27 @@
+//! Pure strategy logic for shiftbot: no I/O, no clock, no async.
+//!
+//! # Layout
+//! - [`types`]: validated vocabulary (platform, side, price in (0, 1), market, signal).
+//! - [`event`]: decoded market events.
+//! - [`filter`]: which events deserve a signal request.
+//! - [`budget`]: caps on billed signal requests.
+//! - [`sizing`]: fractional Kelly with fees and caps.
+//! - [`book`]: cash, positions and the accounting identity.
+//! - [`decision`]: outcomes, trades and the recorded decision.
+//! - [`core`]: the pipeline that ties them together, driven by the caller's clock.
+#![forbid(unsafe_code)]
+
+pub mod book;
+pub mod budget;
+pub mod core;
+pub mod decision;
+pub mod event;
+pub mod filter;
+pub mod sizing;
+pub mod types;
+
+pub use crate::core::{Core, CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
+pub use book::{Book, BookTotals, Position};
+pub use decision::{Decision, Outcome, Refusal, Trade, TradeAction};
+pub use event::{Event, EventBody, PriceShift, WhaleAlert};
+pub use types::{MarketKey, Platform, Price, Recommendation, Side, Signal, Timestamp};
