@@ -15,6 +15,9 @@ use crate::decision::{Trade, TradeAction};
 use crate::sizing::Sizing;
 use crate::types::{MarketKey, Side, Timestamp};
 
+/// Decimal places kept on the pro-rata cost basis and entry fees taken out by a partial close.
+const PRO_RATA_DP: u32 = 10;
+
 /// An open position in one side of one market.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
@@ -133,8 +136,23 @@ impl Book {
         position.cost_basis += sizing.cost;
         position.fees_paid += sizing.fee;
         position.updated_at = now;
-        self.next_trade(event_id, market, side, TradeAction::Open, sizing.contracts, sizing.price)
-            .finish(sizing.cost, sizing.fee, cash_before, cash_after, Some(win_probability), None, now)
+        self.next_trade(
+            event_id,
+            market,
+            side,
+            TradeAction::Open,
+            sizing.contracts,
+            sizing.price,
+        )
+        .finish(
+            sizing.cost,
+            sizing.fee,
+            cash_before,
+            cash_after,
+            Some(win_probability),
+            None,
+            now,
+        )
     }
 
     /// Sell (or settle) `contracts` of a held position at `price` per contract, paying `fee`.
@@ -163,7 +181,10 @@ impl Book {
         let (basis_out, entry_fees_out) = if contracts == position.contracts {
             (position.cost_basis, position.fees_paid)
         } else {
-            (position.cost_basis * sold / held, position.fees_paid * sold / held)
+            (
+                (position.cost_basis * sold / held).round_dp(PRO_RATA_DP),
+                (position.fees_paid * sold / held).round_dp(PRO_RATA_DP),
+            )
         };
         position.contracts -= contracts;
         position.cost_basis -= basis_out;
@@ -181,7 +202,15 @@ impl Book {
         self.totals.realized_pnl += realized;
         Some(
             self.next_trade(event_id, market, side, action, contracts, price)
-                .finish(proceeds, fee, cash_before, cash_after, None, Some(realized), now),
+                .finish(
+                    proceeds,
+                    fee,
+                    cash_before,
+                    cash_after,
+                    None,
+                    Some(realized),
+                    now,
+                ),
         )
     }
 

@@ -42,7 +42,10 @@ impl SignalBudget {
             ));
         }
         if limits.max_per_day > 0 && self.day_count >= limits.max_per_day {
-            return Err(format!("signal.max_per_day {} reached for {today}", limits.max_per_day));
+            return Err(format!(
+                "signal.max_per_day {} reached for {today}",
+                limits.max_per_day
+            ));
         }
         if limits.max_per_minute > 0 {
             self.recent.push_back(now);

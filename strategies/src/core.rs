@@ -115,7 +115,14 @@ impl Core {
         budget: SignalBudget,
         pause: Option<QuotaPause>,
     ) -> Core {
-        Core { config, book, markets, in_flight: BTreeSet::new(), budget, pause }
+        Core {
+            config,
+            book,
+            markets,
+            in_flight: BTreeSet::new(),
+            budget,
+            pause,
+        }
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -165,7 +172,11 @@ impl Core {
                 return Err(Refusal::new(Outcome::Invalid, reason.clone()))
             }
             EventBody::PriceShift(shift)
-                if self.config.trade_types.iter().any(|t| t == &event.event_type) =>
+                if self
+                    .config
+                    .trade_types
+                    .iter()
+                    .any(|t| t == &event.event_type) =>
             {
                 shift
             }
@@ -178,30 +189,49 @@ impl Core {
         };
         let market = &shift.market;
         let last_signal_at = self.markets.get(market).and_then(|m| m.last_signal_at);
-        filter::screen(&self.config.filter, shift, event.received_at, last_signal_at, now)?;
+        filter::screen(
+            &self.config.filter,
+            shift,
+            event.received_at,
+            last_signal_at,
+            now,
+        )?;
         if self.in_flight.contains(market) {
             return Err(Refusal::new(
                 Outcome::MarketBusy,
                 format!("a signal for {market} is already in flight"),
             ));
         }
-        if let Some(pause) = &self.pause {
-            if now < pause.until {
-                return Err(Refusal::new(
-                    Outcome::SignalError,
-                    format!("signals paused until {}: {}", pause.until.to_rfc3339(), pause.reason),
-                ));
-            }
-            self.pause = None;
-        }
+        self.check_pause(now)?;
         self.budget
             .try_spend(self.config.budget, now)
             .map_err(|why| Refusal::new(Outcome::SignalBudget, why))?;
         Ok(self.start_signal(event, market.clone(), now))
     }
 
+    /// Refuse while the API's quota pause lasts; forget the pause once it has passed.
+    fn check_pause(&mut self, now: Timestamp) -> Result<(), Refusal> {
+        if let Some(pause) = &self.pause {
+            if now < pause.until {
+                return Err(Refusal::new(
+                    Outcome::SignalError,
+                    format!(
+                        "signals paused until {}: {}",
+                        pause.until.to_rfc3339(),
+                        pause.reason
+                    ),
+                ));
+            }
+            self.pause = None;
+        }
+        Ok(())
+    }
+
     fn start_signal(&mut self, event: &Event, market: MarketKey, now: Timestamp) -> SignalTicket {
-        self.markets.entry(market.clone()).or_default().last_signal_at = Some(now);
+        self.markets
+            .entry(market.clone())
+            .or_default()
+            .last_signal_at = Some(now);
         self.in_flight.insert(market.clone());
         SignalTicket {
             event_id: event.id.clone(),
@@ -219,9 +249,11 @@ impl Core {
             _ => event.received_at,
         };
         let market = event.market().cloned();
-        let checked = filter::check_age(&self.config.filter, event_time, now).and_then(|()| {
-            market.ok_or_else(|| Refusal::new(Outcome::Invalid, "event has no market"))
-        });
+        let checked = filter::check_age(&self.config.filter, event_time, now)
+            .and_then(|()| self.check_pause(now))
+            .and_then(|()| {
+                market.ok_or_else(|| Refusal::new(Outcome::Invalid, "event has no market"))
+            });
         match checked {
             Ok(market) => {
                 if let Some(price) = event.yes_price() {
@@ -243,12 +275,23 @@ impl Core {
     }
 
     /// Decide an event whose signal came back (or failed for good).
-    pub fn on_signal(&mut self, ticket: &SignalTicket, reply: SignalReply, now: Timestamp) -> Decision {
+    pub fn on_signal(
+        &mut self,
+        ticket: &SignalTicket,
+        reply: SignalReply,
+        now: Timestamp,
+    ) -> Decision {
         self.in_flight.remove(&ticket.market);
         let (signal, result) = match reply {
-            SignalReply::Failed { reason, pause_until } => {
+            SignalReply::Failed {
+                reason,
+                pause_until,
+            } => {
                 if let Some(until) = pause_until {
-                    self.pause = Some(QuotaPause { until, reason: reason.clone() });
+                    self.pause = Some(QuotaPause {
+                        until,
+                        reason: reason.clone(),
+                    });
                 }
                 (None, Err(Refusal::new(Outcome::SignalError, reason)))
             }
@@ -280,7 +323,10 @@ impl Core {
         now: Timestamp,
     ) -> Result<(String, Vec<crate::decision::Trade>), Refusal> {
         if signal.freshness.as_deref() == Some("expired") {
-            return Err(Refusal::new(Outcome::SignalExpired, "signal freshness is \"expired\""));
+            return Err(Refusal::new(
+                Outcome::SignalExpired,
+                "signal freshness is \"expired\"",
+            ));
         }
         if let Some(expires_at) = signal.expires_at {
             if expires_at <= now {
@@ -295,7 +341,10 @@ impl Core {
         };
         let market = &ticket.market;
         let Some(yes) = self.markets.get(market).and_then(|m| m.last_yes) else {
-            return Err(Refusal::new(Outcome::Invalid, format!("no price seen for {market}")));
+            return Err(Refusal::new(
+                Outcome::Invalid,
+                format!("no price seen for {market}"),
+            ));
         };
         let price = side.price_of(yes);
         let c = price.get();
@@ -314,7 +363,9 @@ impl Core {
             open_exposure: self.book.open_exposure(),
         };
         let sized = sizing::size(&self.config.sizing, &self.config.fees, &request)?;
-        let trade = self.book.open(&ticket.event_id, market, side, &sized, w, now);
+        let trade = self
+            .book
+            .open(&ticket.event_id, market, side, &sized, w, now);
         let reason = format!(
             "{} {} x{} @ {} (w {}, kelly {}, stake {})",
             signal_name(signal),

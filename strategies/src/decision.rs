@@ -84,7 +84,10 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(outcome: Outcome, reason: impl Into<String>) -> Refusal {
-        Refusal { outcome, reason: reason.into() }
+        Refusal {
+            outcome,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -123,7 +126,10 @@ pub struct Trade {
 
 impl Trade {
     pub fn market(&self) -> MarketKey {
-        MarketKey { platform: self.platform, market_id: self.market_id.clone() }
+        MarketKey {
+            platform: self.platform,
+            market_id: self.market_id.clone(),
+        }
     }
 }
 

@@ -34,9 +34,14 @@ pub enum EventBody {
     PriceShift(PriceShift),
     WhaleAlert(WhaleAlert),
     /// A well-formed event of a type the strategy does not trade on (`analysis_complete`, ...).
-    Other { market: Option<MarketKey> },
+    Other {
+        market: Option<MarketKey>,
+    },
     /// Could not be decoded or failed validation; the reason says why.
-    Invalid { market: Option<MarketKey>, reason: String },
+    Invalid {
+        market: Option<MarketKey>,
+        reason: String,
+    },
 }
 
 /// One event from any source, with the identity used for exactly-once processing.

@@ -41,12 +41,18 @@ impl MarketPattern {
             None => (rest, false),
         };
         if id.contains('*') {
-            return Err(format!("market pattern {text:?}: '*' is only allowed at the end"));
+            return Err(format!(
+                "market pattern {text:?}: '*' is only allowed at the end"
+            ));
         }
         if id.is_empty() && !prefix {
             return Err(format!("market pattern {text:?} has an empty market id"));
         }
-        Ok(MarketPattern { platform, id: id.to_string(), prefix })
+        Ok(MarketPattern {
+            platform,
+            id: id.to_string(),
+            prefix,
+        })
     }
 
     pub fn matches(&self, market: &MarketKey) -> bool {
@@ -129,7 +135,10 @@ pub fn check_market(rules: &FilterRules, market: &MarketKey) -> Result<(), Refus
     if rules.exclude_platforms.contains(&market.platform) {
         return Err(Refusal::new(
             Outcome::FilteredMarket,
-            format!("platform {} is in filter.exclude_platforms", market.platform),
+            format!(
+                "platform {} is in filter.exclude_platforms",
+                market.platform
+            ),
         ));
     }
     if !rules.markets.is_empty() && !rules.markets.iter().any(|p| p.matches(market)) {
@@ -158,14 +167,21 @@ pub fn check_threshold(rules: &FilterRules, shift: &PriceShift) -> Result<(), Re
     if wrong_way {
         return Err(Refusal::new(
             Outcome::BelowThreshold,
-            format!("change {change}% is not in filter.direction {:?}", rules.direction)
-                .to_lowercase(),
+            format!(
+                "change {change}% is not in filter.direction {:?}",
+                rules.direction
+            )
+            .to_lowercase(),
         ));
     }
     if change.abs() < rules.min_shift_pct {
         return Err(Refusal::new(
             Outcome::BelowThreshold,
-            format!("|change| {}% < min_shift_pct {}%", change.abs(), rules.min_shift_pct),
+            format!(
+                "|change| {}% < min_shift_pct {}%",
+                change.abs(),
+                rules.min_shift_pct
+            ),
         ));
     }
     Ok(())

@@ -48,7 +48,10 @@ pub struct FeeSchedule {
 
 impl Default for FeeSchedule {
     fn default() -> Self {
-        FeeSchedule { kalshi: Decimal::new(7, 2), polymarket: Decimal::ZERO }
+        FeeSchedule {
+            kalshi: Decimal::new(7, 2),
+            polymarket: Decimal::ZERO,
+        }
     }
 }
 
@@ -152,7 +155,11 @@ pub fn size(rules: &SizingRules, fees: &FeeSchedule, req: &SizeRequest) -> Resul
         };
         return Err(Refusal::new(
             outcome,
-            format!("{why} {} buys no whole contract at c_eff {}", stake.round_dp(2), c_eff.round_dp(6)),
+            format!(
+                "{why} {} buys no whole contract at c_eff {}",
+                stake.round_dp(2),
+                c_eff.round_dp(6)
+            ),
         ));
     }
     let cost = Decimal::from(contracts) * c;

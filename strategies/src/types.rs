@@ -44,7 +44,9 @@ impl FromStr for Platform {
         match s {
             "kalshi" => Ok(Platform::Kalshi),
             "polymarket" => Ok(Platform::Polymarket),
-            other => Err(format!("unknown platform {other:?} (known: kalshi, polymarket)")),
+            other => Err(format!(
+                "unknown platform {other:?} (known: kalshi, polymarket)"
+            )),
         }
     }
 }
@@ -154,9 +156,14 @@ impl MarketKey {
             return Err("market_id is empty".to_string());
         }
         if market_id.contains('/') || market_id.chars().any(char::is_control) {
-            return Err(format!("market_id {market_id:?} contains '/' or a control character"));
+            return Err(format!(
+                "market_id {market_id:?} contains '/' or a control character"
+            ));
         }
-        Ok(MarketKey { platform, market_id })
+        Ok(MarketKey {
+            platform,
+            market_id,
+        })
     }
 }
 

@@ -1,0 +1,155 @@
+//! The command line, as clap derive types. Subcommand names, flags and their meaning are a
+//! public contract (scripts call them); add new subcommands rather than change these.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+/// The parsed command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "shiftbot",
+    version,
+    about = "Headless paper-trading bot for prediction markets, driven by the Rekko API's price shifts",
+    after_help = "Exit codes: 0 ok; 1 failure; 2 bad configuration or usage; 3 the API rejected the key.\n\
+                  Settings: config/default.toml < --config FILE < SHIFTBOT__SECTION__KEY variables; \
+                  the API key only from REKKO_API_KEY.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Config file layered over the built-in default (then SHIFTBOT__SECTION__KEY variables).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr; filter with RUST_LOG (default "info").
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot: stream events, decide, paper-trade, persist. Stops cleanly on SIGINT/SIGTERM.
+    Run,
+    /// Serve the Rekko-compatible simulator on its own (stream, signals, shadow trades).
+    Sim {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Why each event was or was not traded, one line per decided event.
+    Decisions {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The paper trades, oldest first.
+    Ledger {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Archive the store and start again with a fresh bankroll.
+    Reset {
+        /// Confirm: without it nothing is changed.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate and print the effective configuration (secrets redacted).
+    Check {
+        /// Print JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("shiftbot").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_and_log_format_go_before_or_after_the_subcommand() {
+        let before = parse(&["--config", "a.toml", "--log-format", "json", "run"]).expect("parses");
+        let after = parse(&["run", "--config", "a.toml", "--log-format", "json"]).expect("parses");
+        for cli in [before, after] {
+            assert_eq!(cli.config, Some(PathBuf::from("a.toml")));
+            assert_eq!(cli.log_format, LogFormat::Json);
+            assert!(matches!(cli.command, Command::Run));
+        }
+        let defaults = parse(&["run"]).expect("parses");
+        assert_eq!(
+            (defaults.config, defaults.log_format),
+            (None, LogFormat::Text)
+        );
+    }
+
+    #[test]
+    fn subcommands_and_their_flags_parse() {
+        assert!(matches!(
+            parse(&["sim", "--listen", "127.0.0.1:0"]).expect("parses").command,
+            Command::Sim { listen } if listen == "127.0.0.1:0"
+        ));
+        assert!(matches!(
+            parse(&["config", "check", "--json"])
+                .expect("parses")
+                .command,
+            Command::Config {
+                action: ConfigAction::Check { json: true }
+            }
+        ));
+        assert!(matches!(
+            parse(&["decisions", "--json"]).expect("parses").command,
+            Command::Decisions { json: true }
+        ));
+        assert!(matches!(
+            parse(&["ledger"]).expect("parses").command,
+            Command::Ledger { json: false }
+        ));
+        assert!(matches!(
+            parse(&["reset"]).expect("parses").command,
+            Command::Reset { yes: false }
+        ));
+        assert!(matches!(
+            parse(&["reset", "--yes"]).expect("parses").command,
+            Command::Reset { yes: true }
+        ));
+    }
+
+    #[test]
+    fn usage_errors_are_exit_code_2() {
+        for args in [&["fly"][..], &["--log-format", "xml", "run"], &["sim"], &[]] {
+            let err = parse(args).expect_err("usage error");
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+        }
+        assert_eq!(
+            parse(&["--help"])
+                .expect_err("help is an early exit")
+                .exit_code(),
+            0
+        );
+    }
+}

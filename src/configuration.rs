@@ -1,1 +1,0 @@
-//! configuration (in progress)

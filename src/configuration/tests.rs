@@ -1,0 +1,645 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use strategies::filter::Direction;
+use strategies::{MarketKey, Platform};
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
+    Settings::load(LoadOptions {
+        file: None,
+        env: env(pairs),
+    })
+}
+
+/// A config file in a temp dir that lives as long as the returned guard.
+fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("shiftbot.toml");
+    let mut file = std::fs::File::create(&path).expect("create config file");
+    file.write_all(text.as_bytes()).expect("write config file");
+    (dir, path)
+}
+
+fn load_text(text: &str) -> Result<Settings, ConfigErrors> {
+    let (_dir, path) = file_with(text);
+    Settings::load(LoadOptions {
+        file: Some(path),
+        env: Vec::new(),
+    })
+}
+
+fn errors_of(result: Result<Settings, ConfigErrors>) -> ConfigErrors {
+    match result {
+        Ok(settings) => panic!("expected errors, got {settings:?}"),
+        Err(errors) => errors,
+    }
+}
+
+fn message_for<'a>(errors: &'a ConfigErrors, path: &str) -> &'a str {
+    match errors.problems().iter().find(|p| p.path == path) {
+        Some(problem) => &problem.message,
+        None => panic!("no problem for {path} in {errors}"),
+    }
+}
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name)
+}
+
+#[test]
+fn defaults_load_with_the_documented_values() {
+    let s = load_env(&[]).expect("embedded default is valid");
+    assert_eq!(s.feed.kind, FeedKind::Sim);
+    assert_eq!(s.feed.base_url, "https://api.rekko.ai");
+    assert_eq!(s.feed.events, vec!["price_shift".to_string()]);
+    assert_eq!(s.feed.connect_timeout, Duration::from_secs(10));
+    assert_eq!(s.feed.idle_timeout, Duration::from_secs(90));
+    assert_eq!(s.feed.backoff_initial, Duration::from_secs(1));
+    assert_eq!(s.feed.backoff_max, Duration::from_secs(300));
+    assert_eq!(s.filter.min_shift_pct, dec!(5));
+    assert_eq!(s.filter.direction, Direction::Both);
+    assert!(s.filter.platforms.is_empty() && s.filter.markets.is_empty());
+    assert_eq!(s.filter.cooldown, Duration::from_secs(60));
+    assert_eq!(s.filter.max_event_age, Duration::from_secs(120));
+    assert_eq!(s.signal.risk_limit, RiskLimit::Medium);
+    assert_eq!(s.signal.timeout, Duration::from_secs(30));
+    assert_eq!(
+        (
+            s.signal.max_retries,
+            s.signal.max_in_flight,
+            s.signal.max_per_minute,
+            s.signal.max_per_day
+        ),
+        (3, 8, 30, 2000)
+    );
+    assert_eq!(s.sizing.bankroll, dec!(10000));
+    assert_eq!(s.sizing.kelly_fraction, dec!(0.25));
+    assert_eq!(s.sizing.max_position_pct, dec!(0.05));
+    assert_eq!(s.sizing.max_exposure_pct, dec!(0.5));
+    assert_eq!(s.sizing.min_edge, dec!(0.02));
+    assert_eq!(s.fees.kalshi.rate, dec!(0.07));
+    assert_eq!(s.fees.polymarket.rate, dec!(0));
+    assert!(s.execution.mirror);
+    assert_eq!(s.storage.path, PathBuf::from("shiftbot-data/store"));
+    assert_eq!(
+        (
+            s.sim.seed,
+            s.sim.markets,
+            s.sim.events_per_second,
+            s.sim.total_events
+        ),
+        (42, 24, 5, 0)
+    );
+    assert_eq!(s.sim.signal_latency, Duration::ZERO);
+    assert_eq!(s.api_key, None);
+}
+
+#[test]
+fn default_core_config_matches_the_strategies_defaults() {
+    // The strategies crate documents the same defaults; the two must not drift apart. Only the
+    // signal budget differs on purpose: the core's default is unlimited, the bot's is billed.
+    let core = load_env(&[]).expect("valid").core_config();
+    let expected = strategies::CoreConfig {
+        budget: strategies::budget::BudgetLimits {
+            max_per_minute: 30,
+            max_per_day: 2000,
+        },
+        ..strategies::CoreConfig::default()
+    };
+    assert_eq!(core, expected);
+}
+
+#[test]
+fn core_config_carries_every_filter_and_sizing_value() {
+    let s = load_text(
+        r#"
+        [filter]
+        min_shift_pct = 2.5
+        direction = "down"
+        platforms = ["kalshi"]
+        exclude_markets = ["kalshi/KXFED*"]
+        cooldown = "90s"
+        max_event_age = "0s"
+        [signal]
+        max_per_minute = 0
+        max_per_day = 7
+        [sizing]
+        bankroll = 500
+        [fees.polymarket]
+        rate = 0.01
+        "#,
+    )
+    .expect("valid");
+    let core = s.core_config();
+    assert_eq!(core.filter.min_shift_pct, dec!(2.5));
+    assert_eq!(core.filter.direction, Direction::Down);
+    assert_eq!(core.filter.platforms, vec![Platform::Kalshi]);
+    let fed = MarketKey::new(Platform::Kalshi, "KXFED-25DEC").expect("market key");
+    let other = MarketKey::new(Platform::Kalshi, "KXCPI").expect("market key");
+    assert!(core.filter.exclude_markets[0].matches(&fed));
+    assert!(!core.filter.exclude_markets[0].matches(&other));
+    assert_eq!(core.filter.cooldown, chrono::Duration::seconds(90));
+    assert!(core.filter.max_event_age.is_zero());
+    assert_eq!(
+        (core.budget.max_per_minute, core.budget.max_per_day),
+        (0, 7)
+    );
+    assert_eq!(core.sizing.bankroll, dec!(500));
+    assert_eq!(core.fees.rate(Platform::Polymarket), dec!(0.01));
+    assert_eq!(core.fees.rate(Platform::Kalshi), dec!(0.07));
+    assert_eq!(core.trade_types, vec!["price_shift".to_string()]);
+}
+
+#[test]
+fn a_partial_file_overrides_only_its_keys() {
+    let s = load_text("[sizing]\nkelly_fraction = 0.1\n[feed]\nkind = \"rekko\"\n").expect("valid");
+    assert_eq!(s.sizing.kelly_fraction, dec!(0.1));
+    assert_eq!(s.feed.kind, FeedKind::Rekko);
+    // Untouched keys, in the same and in other sections, keep their defaults.
+    assert_eq!(s.sizing.bankroll, dec!(10000));
+    assert_eq!(s.feed.events, vec!["price_shift".to_string()]);
+    assert_eq!(s.filter.min_shift_pct, dec!(5));
+}
+
+#[test]
+fn environment_overrides_file_and_default() {
+    let (_dir, path) = file_with("[filter]\nmin_shift_pct = 8\n");
+    let s = Settings::load(LoadOptions {
+        file: Some(path),
+        env: env(&[
+            ("SHIFTBOT__FILTER__MIN_SHIFT_PCT", "3"),
+            ("SHIFTBOT__FEED__EVENTS", "price_shift,whale_alert"),
+            ("SHIFTBOT__EXECUTION__MIRROR", "false"),
+            ("SHIFTBOT__SIGNAL__MAX_IN_FLIGHT", "16"),
+            ("SHIFTBOT__FILTER__COOLDOWN", "5m"),
+            ("UNRELATED", "ignored"),
+        ]),
+    })
+    .expect("valid");
+    assert_eq!(s.filter.min_shift_pct, dec!(3));
+    assert_eq!(
+        s.feed.events,
+        vec!["price_shift".to_string(), "whale_alert".to_string()]
+    );
+    assert!(!s.execution.mirror);
+    assert_eq!(s.signal.max_in_flight, 16);
+    assert_eq!(s.filter.cooldown, Duration::from_secs(300));
+}
+
+#[test]
+fn list_environment_variables_trim_items_and_empty_means_empty() {
+    let s = load_env(&[
+        ("SHIFTBOT__FILTER__PLATFORMS", " kalshi , polymarket "),
+        ("SHIFTBOT__FILTER__MARKETS", "kalshi/KXFED*,BTC-100K"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        s.filter.platforms,
+        vec![Platform::Kalshi, Platform::Polymarket]
+    );
+    let shown: Vec<&str> = s
+        .filter
+        .markets
+        .iter()
+        .map(MarketSelector::as_str)
+        .collect();
+    assert_eq!(shown, vec!["kalshi/KXFED*", "BTC-100K"]);
+
+    let (_dir, path) = file_with("[filter]\nplatforms = [\"kalshi\"]\n");
+    let s = Settings::load(LoadOptions {
+        file: Some(path),
+        env: env(&[("SHIFTBOT__FILTER__PLATFORMS", "")]),
+    })
+    .expect("valid");
+    assert!(
+        s.filter.platforms.is_empty(),
+        "an empty variable clears the list"
+    );
+}
+
+#[test]
+fn decimals_are_exact_from_numbers_strings_and_environment() {
+    let exact = |d: Decimal, text: &str| {
+        assert_eq!(d, Decimal::from_str(text).expect("decimal"));
+        assert_eq!(d.to_string(), text, "same digits, no float noise");
+    };
+    exact(
+        load_text("[sizing]\nkelly_fraction = 0.1\n")
+            .expect("valid")
+            .sizing
+            .kelly_fraction,
+        "0.1",
+    );
+    exact(
+        load_text("[sizing]\nkelly_fraction = \"0.1\"\n")
+            .expect("valid")
+            .sizing
+            .kelly_fraction,
+        "0.1",
+    );
+    exact(
+        load_env(&[("SHIFTBOT__SIZING__KELLY_FRACTION", "0.1")])
+            .expect("valid")
+            .sizing
+            .kelly_fraction,
+        "0.1",
+    );
+    // Digits beyond f64 precision survive, both as a TOML float and as a string.
+    exact(
+        load_text("[sizing]\nmin_edge = 0.012345678901234567891\n")
+            .expect("valid")
+            .sizing
+            .min_edge,
+        "0.012345678901234567891",
+    );
+    exact(
+        load_text("[sizing]\nbankroll = 1_234_567.89\n")
+            .expect("valid")
+            .sizing
+            .bankroll,
+        "1234567.89",
+    );
+    exact(
+        load_text("[fees.kalshi]\nrate = 7e-2\n")
+            .expect("valid")
+            .fees
+            .kalshi
+            .rate,
+        "0.07",
+    );
+    exact(
+        load_text("[sizing]\nbankroll = 250\n")
+            .expect("valid")
+            .sizing
+            .bankroll,
+        "250",
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_path_and_a_suggestion() {
+    let errors = errors_of(load_text(
+        "[sizing]\nkely_fraction = 0.1\n[filter]\nkelly_fraction = 0.2\n[telemetry]\nlevel = \"debug\"\n",
+    ));
+    assert_eq!(
+        message_for(&errors, "sizing.kely_fraction"),
+        "unknown key (did you mean sizing.kelly_fraction?)"
+    );
+    assert_eq!(
+        message_for(&errors, "filter.kelly_fraction"),
+        "unknown key (did you mean sizing.kelly_fraction?)"
+    );
+    assert_eq!(message_for(&errors, "telemetry"), "unknown key");
+    assert_eq!(errors.problems().len(), 3, "{errors}");
+}
+
+#[test]
+fn unknown_keys_from_the_environment_name_the_variable() {
+    let errors = errors_of(load_env(&[("SHIFTBOT__SIZING__KELY_FRACTION", "0.1")]));
+    assert_eq!(
+        message_for(&errors, "sizing.kely_fraction"),
+        "unknown key (did you mean sizing.kelly_fraction?) (from SHIFTBOT__SIZING__KELY_FRACTION)"
+    );
+}
+
+#[test]
+fn every_bad_value_is_listed_at_once() {
+    let errors = errors_of(load_text(
+        r#"
+        [feed]
+        kind = "live"
+        base_url = "ftp://example.com"
+        events = ["price_shift", "earthquake"]
+        backoff_max = "10m"
+        [filter]
+        direction = "sideways"
+        min_shift_pct = -1
+        platforms = ["kalshi", "manifold"]
+        markets = ["kalshi/KX*FED"]
+        cooldown = 30
+        [signal]
+        risk_limit = "extreme"
+        max_retries = 11
+        max_in_flight = 0
+        max_per_day = -5
+        [sizing]
+        kelly_fraction = 1.5
+        max_position_pct = 0
+        bankroll = "lots"
+        min_edge = 1
+        [fees.kalshi]
+        rate = 1
+        [execution]
+        mirror = "maybe"
+        [storage]
+        path = ""
+        [sim]
+        markets = 0
+        signal_latency = "2m"
+        "#,
+    ));
+    let expected = [
+        ("feed.kind", "expected one of sim, rekko, got \"live\""),
+        (
+            "feed.base_url",
+            "must be an http or https URL, got \"ftp://example.com\"",
+        ),
+        (
+            "feed.events",
+            "expected one of price_shift, whale_alert, analysis_complete, got \"earthquake\"",
+        ),
+        ("feed.backoff_max", "must be at most 5m, got \"10m\""),
+        (
+            "filter.direction",
+            "expected one of both, up, down, got \"sideways\"",
+        ),
+        ("filter.min_shift_pct", "must be >= 0, got -1"),
+        (
+            "filter.platforms",
+            "expected one of kalshi, polymarket, got \"manifold\"",
+        ),
+        (
+            "filter.markets",
+            "market pattern \"kalshi/KX*FED\": '*' is only allowed at the end",
+        ),
+        (
+            "filter.cooldown",
+            "expected a duration such as \"30s\", \"5m\" or \"250ms\", got 30",
+        ),
+        (
+            "signal.risk_limit",
+            "expected one of low, medium, high, got \"extreme\"",
+        ),
+        ("signal.max_retries", "must be between 0 and 10, got 11"),
+        ("signal.max_in_flight", "must be between 1 and 256, got 0"),
+        ("signal.max_per_day", "expected a whole number >= 0, got -5"),
+        ("sizing.kelly_fraction", "must be in (0, 1], got 1.5"),
+        ("sizing.max_position_pct", "must be in (0, 1], got 0"),
+        ("sizing.bankroll", "expected a decimal number, got \"lots\""),
+        ("sizing.min_edge", "must be in [0, 1), got 1"),
+        ("fees.kalshi.rate", "must be in [0, 1), got 1"),
+        ("execution.mirror", "expected true or false, got \"maybe\""),
+        ("storage.path", "must not be empty"),
+        ("sim.markets", "must be between 1 and 10000, got 0"),
+        ("sim.signal_latency", "must be at most 1m, got \"2m\""),
+    ];
+    for (path, message) in expected {
+        assert_eq!(message_for(&errors, path), message, "at {path}");
+    }
+    assert_eq!(errors.problems().len(), expected.len(), "{errors}");
+}
+
+#[test]
+fn bad_values_from_the_environment_name_the_variable() {
+    let errors = errors_of(load_env(&[
+        ("SHIFTBOT__SIZING__KELLY_FRACTION", "1.5"),
+        ("SHIFTBOT__FEED__EVENTS", ""),
+    ]));
+    assert_eq!(
+        message_for(&errors, "sizing.kelly_fraction"),
+        "must be in (0, 1], got 1.5 (from SHIFTBOT__SIZING__KELLY_FRACTION)"
+    );
+    assert!(message_for(&errors, "feed.events").starts_with("must name at least one event type"));
+}
+
+#[test]
+fn cross_key_problems_are_reported() {
+    let errors = errors_of(load_text(
+        "[feed]\nbackoff_initial = \"2m\"\nbackoff_max = \"1m\"\n\
+         [filter]\nplatforms = [\"kalshi\"]\nexclude_platforms = [\"kalshi\"]\n",
+    ));
+    assert_eq!(
+        message_for(&errors, "feed.backoff_max"),
+        "must be >= feed.backoff_initial (2m), got \"1m\""
+    );
+    assert!(message_for(&errors, "filter.exclude_platforms").contains("nothing could ever trade"));
+}
+
+#[test]
+fn a_section_that_is_not_a_table_is_one_problem() {
+    let errors = errors_of(load_text("sizing = 5\n"));
+    assert_eq!(errors.problems().len(), 1, "{errors}");
+    assert_eq!(
+        message_for(&errors, "sizing"),
+        "expected a table of settings, got 5"
+    );
+}
+
+#[test]
+fn api_key_in_a_file_or_shiftbot_variable_is_rejected_without_echoing_it() {
+    for text in [
+        "api_key = \"sk-file-secret\"\n",
+        "[feed]\napi_key = \"sk-file-secret\"\n",
+    ] {
+        let errors = errors_of(load_text(text));
+        assert_eq!(errors.problems().len(), 1, "{errors}");
+        let problem = &errors.problems()[0];
+        assert!(problem.path.ends_with("api_key"), "{problem}");
+        assert!(problem.message.contains("REKKO_API_KEY"), "{problem}");
+        assert!(!errors.to_string().contains("sk-file-secret"));
+    }
+    let errors = errors_of(load_env(&[("SHIFTBOT__API_KEY", "sk-env-secret")]));
+    assert!(message_for(&errors, "api_key").contains("REKKO_API_KEY"));
+    assert!(!errors.to_string().contains("sk-env-secret"));
+}
+
+#[test]
+fn unknown_fee_platform_is_named() {
+    let errors = errors_of(load_text("[fees.manifold]\nrate = 0.01\n"));
+    assert_eq!(
+        message_for(&errors, "fees.manifold"),
+        "unknown platform \"manifold\" (known: kalshi, polymarket)"
+    );
+}
+
+#[test]
+fn rekko_api_key_is_read_and_redacted_everywhere() {
+    let s = load_env(&[(API_KEY_VAR, "sk-live-abc123")]).expect("valid");
+    assert_eq!(
+        s.api_key.as_ref().map(Secret::expose),
+        Some("sk-live-abc123")
+    );
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains("sk-live-abc123") && debug.contains("[redacted]"),
+        "{debug}"
+    );
+    let toml = s.to_toml().expect("toml");
+    assert!(toml.contains("api_key = \"[redacted]\""), "{toml}");
+    assert!(!toml.contains("sk-live-abc123"));
+    let json = serde_json::to_string(&s).expect("json");
+    assert!(json.contains("\"api_key\":\"[redacted]\"") && !json.contains("sk-live-abc123"));
+
+    let unset = load_env(&[]).expect("valid");
+    assert!(!unset.to_toml().expect("toml").contains("api_key"));
+    assert_eq!(load_env(&[(API_KEY_VAR, "")]).expect("valid").api_key, None);
+}
+
+#[test]
+fn an_api_key_with_whitespace_is_refused_without_echoing_it() {
+    let errors = errors_of(load_env(&[(API_KEY_VAR, "sk-abc\n")]));
+    assert!(message_for(&errors, API_KEY_VAR).contains("whitespace"));
+    assert!(!errors.to_string().contains("sk-abc"));
+}
+
+#[test]
+fn the_live_feed_needs_a_key_to_run_but_not_to_load() {
+    let no_key = load_text("[feed]\nkind = \"rekko\"\n").expect("loads without a key");
+    let errors = no_key
+        .check_ready_to_run()
+        .expect_err("cannot run without a key");
+    assert!(errors.mentions(API_KEY_VAR), "{errors}");
+
+    let (_dir, path) = file_with("[feed]\nkind = \"rekko\"\n");
+    let keyed = Settings::load(LoadOptions {
+        file: Some(path),
+        env: env(&[(API_KEY_VAR, "k")]),
+    })
+    .expect("valid");
+    assert!(keyed.check_ready_to_run().is_ok());
+    assert!(
+        load_env(&[]).expect("valid").check_ready_to_run().is_ok(),
+        "sim needs no key"
+    );
+}
+
+#[test]
+fn shipped_config_files_load_and_validate() {
+    let rekko = Settings::load(LoadOptions {
+        file: Some(repo_file("rekko.toml")),
+        env: env(&[(API_KEY_VAR, "sk-test")]),
+    })
+    .expect("config/rekko.toml is valid");
+    assert_eq!(rekko.feed.kind, FeedKind::Rekko);
+    assert_eq!(rekko.feed.base_url, "https://api.rekko.ai");
+    assert!(rekko.check_ready_to_run().is_ok());
+
+    let default = Settings::load(LoadOptions {
+        file: Some(repo_file("default.toml")),
+        env: Vec::new(),
+    })
+    .expect("config/default.toml is valid as a file too");
+    assert_eq!(default, load_env(&[]).expect("embedded default"));
+}
+
+#[test]
+fn the_embedded_default_sets_every_key_itself() {
+    // Reading the default alone, without the merge, must find every key: a key missing from
+    // default.toml would otherwise only fail for users who happen not to set it.
+    let config = config::Config::builder()
+        .add_source(source::ExactToml::new("default", DEFAULT_TOML))
+        .build()
+        .expect("default parses");
+    let config::ValueKind::Table(root) = &config.cache.kind else {
+        panic!("not a table")
+    };
+    let mut reader = reader::Reader::new(root);
+    assert!(schema::read(&mut reader).is_some());
+    reader.report_unknown_keys(schema::explain_unknown);
+    assert_eq!(reader.into_problems(), Vec::new());
+}
+
+#[test]
+fn printed_config_reads_back_to_the_same_settings() {
+    let s = load_text(
+        "[filter]\nmarkets = [\"kalshi/KXFED*\"]\nmin_shift_pct = 2.5\n[feed]\nbackoff_initial = \"250ms\"\n",
+    )
+    .expect("valid");
+    let printed = s.to_toml().expect("toml");
+    let again = load_text(&printed).expect("printed config is a valid config file");
+    assert_eq!(again, s);
+    let typed: Settings = toml::from_str(&printed).expect("typed structs read it too");
+    assert_eq!(typed, s);
+}
+
+#[test]
+fn typed_structs_deny_unknown_fields() {
+    let mut printed = load_env(&[]).expect("valid").to_toml().expect("toml");
+    printed = printed.replace("[sizing]\n", "[sizing]\nkely_fraction = \"0.1\"\n");
+    let err = toml::from_str::<Settings>(&printed).expect_err("unknown field");
+    assert!(err.to_string().contains("kely_fraction"), "{err}");
+}
+
+#[test]
+fn base_url_is_normalised_and_checked() {
+    let s =
+        load_env(&[("SHIFTBOT__FEED__BASE_URL", "http://127.0.0.1:8080/proxy/")]).expect("valid");
+    assert_eq!(s.feed.base_url, "http://127.0.0.1:8080/proxy");
+    assert_eq!(
+        s.feed.endpoint("/v1/stream"),
+        "http://127.0.0.1:8080/proxy/v1/stream"
+    );
+    let errors = errors_of(load_env(&[(
+        "SHIFTBOT__FEED__BASE_URL",
+        "https://user:pw@api.rekko.ai",
+    )]));
+    assert!(message_for(&errors, "feed.base_url").contains("credentials"));
+    assert!(!errors.to_string().contains("pw@"));
+}
+
+#[test]
+fn missing_and_broken_files_are_reported_against_the_file() {
+    let missing = PathBuf::from("/nonexistent/shiftbot.toml");
+    let errors = errors_of(Settings::load(LoadOptions {
+        file: Some(missing),
+        env: Vec::new(),
+    }));
+    assert!(
+        message_for(&errors, "/nonexistent/shiftbot.toml").starts_with("cannot read config file")
+    );
+
+    let (_dir, path) = file_with("[sizing\nbankroll = 1\n");
+    let shown = path.display().to_string();
+    let errors = errors_of(Settings::load(LoadOptions {
+        file: Some(path),
+        env: Vec::new(),
+    }));
+    assert!(
+        message_for(&errors, &shown).starts_with("not valid TOML"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn max_bankroll_constant_is_one_trillion() {
+    assert_eq!(schema::MAX_BANKROLL, dec!(1_000_000_000_000));
+    assert!(load_env(&[("SHIFTBOT__SIZING__BANKROLL", "1000000000000")]).is_ok());
+    let errors = errors_of(load_env(&[(
+        "SHIFTBOT__SIZING__BANKROLL",
+        "1000000000000.01",
+    )]));
+    assert!(message_for(&errors, "sizing.bankroll").starts_with("must be in (0, 1000000000000]"));
+}
+
+#[test]
+fn sim_config_carries_the_sim_section() {
+    let s = load_text(
+        "[sim]\nseed = 7\nmarkets = 3\nevents_per_second = 0\ntotal_events = 100\nsignal_latency = \"200ms\"\n",
+    )
+    .expect("valid");
+    let sim = s.sim_config();
+    assert_eq!((sim.seed, sim.markets, sim.events_per_second), (7, 3, 0));
+    assert_eq!(sim.total_events, Some(100));
+    assert_eq!(sim.signal_latency, Duration::from_millis(200));
+    assert_eq!(sim.api_key, None);
+    assert_eq!(
+        load_env(&[]).expect("valid").sim_config().total_events,
+        None,
+        "0 = endless"
+    );
+}

@@ -1,0 +1,369 @@
+//! HTTP plumbing shared by the signal client and the shadow-trade mirror: building the client,
+//! reading bounded bodies, `Retry-After`, and turning failures into text that is safe to log.
+//!
+//! Everything here that produces text runs it through [`Redactor`], so an API key echoed back
+//! by a server (or a proxy) never reaches a log line, a decision reason or the ledger.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Response, Url};
+
+/// Longest excerpt of an error body quoted in a reason.
+const EXCERPT_CHARS: usize = 160;
+
+/// Bytes read from an error body to find its message: enough for any real error document,
+/// small enough that a hostile or broken server cannot make us buffer much.
+pub(crate) const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// Build a client for one API: bounded per-request time, no redirects (a redirected POST would
+/// either change method or carry the bearer token to wherever the redirect points), and no
+/// proxy for loopback hosts (the embedded simulator and the tests must not go through a
+/// `HTTP_PROXY` set for the outside world).
+pub(crate) fn build_client(base: &Url, timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .user_agent(concat!("shiftbot/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(base) {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|err| format!("cannot build the HTTP client: {}", err.without_url()))
+}
+
+/// Parse `base_url` and append `path` (which starts with `/`), tolerating a trailing slash.
+pub(crate) fn endpoint(base_url: &str, path_and_query: &str) -> Result<Url, String> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    let base =
+        Url::parse(trimmed).map_err(|err| format!("base_url {trimmed:?} is not a URL: {err}"))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(format!("base_url {trimmed:?} must be http or https"));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(
+            "base_url must not carry credentials; the key comes from the environment".into(),
+        );
+    }
+    Url::parse(&format!("{trimmed}{path_and_query}"))
+        .map_err(|err| format!("cannot build the endpoint URL from base_url: {err}"))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `Authorization: Bearer <key>`, marked sensitive so that `Debug` output of the header map
+/// (and hyper's own logging) shows it as `Sensitive`.
+pub(crate) fn bearer(api_key: Option<&str>) -> Result<Option<HeaderValue>, String> {
+    let Some(key) = api_key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
+        .map_err(|_| "the API key contains characters not allowed in an HTTP header".to_string())?;
+    value.set_sensitive(true);
+    Ok(Some(value))
+}
+
+pub(crate) fn auth_headers(auth: &Option<HeaderValue>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(value) = auth {
+        headers.insert(AUTHORIZATION, value.clone());
+    }
+    headers
+}
+
+/// A body read up to a cap.
+pub(crate) struct Body {
+    pub bytes: Vec<u8>,
+    /// The body was longer than the cap; `bytes` holds only its beginning.
+    pub truncated: bool,
+}
+
+/// Read at most `cap` bytes of a response body, never more (a declared `Content-Length` above
+/// the cap stops before reading anything).
+pub(crate) async fn read_capped(
+    response: &mut Response,
+    cap: usize,
+) -> Result<Body, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
+        return Ok(Body {
+            bytes: Vec::new(),
+            truncated: true,
+        });
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - bytes.len();
+        if chunk.len() > room {
+            bytes.extend_from_slice(&chunk[..room]);
+            return Ok(Body {
+                bytes,
+                truncated: true,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body {
+        bytes,
+        truncated: false,
+    })
+}
+
+/// What a `Retry-After` header asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RetryAfter {
+    /// `Retry-After: 3` (delta-seconds).
+    Delay(Duration),
+    /// `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT` (an HTTP date).
+    Until(DateTime<Utc>),
+}
+
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<RetryAfter> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(text)
+}
+
+/// Parse a `Retry-After` value: delta-seconds (fractions tolerated) or an HTTP date in any of
+/// the three forms RFC 9110 obliges recipients to accept, plus RFC 3339 which some APIs send.
+pub(crate) fn parse_retry_after(text: &str) -> Option<RetryAfter> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let seconds: f64 = text.parse().ok()?;
+        return Duration::try_from_secs_f64(seconds)
+            .ok()
+            .map(RetryAfter::Delay);
+    }
+    if let Ok(date) = DateTime::parse_from_rfc2822(text) {
+        return Some(RetryAfter::Until(date.with_timezone(&Utc)));
+    }
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Some(RetryAfter::Until(date.with_timezone(&Utc)));
+    }
+    // RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") and asctime ("Sun Nov  6 08:49:37 1994").
+    let gmt = text.strip_suffix(" GMT").unwrap_or(text);
+    ["%A, %d-%b-%y %H:%M:%S", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(gmt, format).ok())
+        .map(|naive| RetryAfter::Until(naive.and_utc()))
+}
+
+/// Removes a secret from any text before it is logged or stored.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    secret: Option<String>,
+}
+
+impl Redactor {
+    pub fn new(secret: Option<&str>) -> Redactor {
+        Redactor {
+            secret: secret.filter(|s| !s.is_empty()).map(str::to_owned),
+        }
+    }
+
+    pub fn clean(&self, text: &str) -> String {
+        match &self.secret {
+            Some(secret) => text.replace(secret.as_str(), "[redacted]"),
+            None => text.to_owned(),
+        }
+    }
+
+    /// A short, single-line excerpt of an error body: the API's own message when the body is
+    /// JSON with `detail`/`error`/`message`, else the text itself.
+    pub fn excerpt(&self, body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let message = json_message(&text).unwrap_or_else(|| text.into_owned());
+        let cleaned = self.clean(&message);
+        let single_line = cleaned
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut excerpt: String = single_line.chars().take(EXCERPT_CHARS).collect();
+        if single_line.chars().count() > EXCERPT_CHARS {
+            excerpt.push('…');
+        }
+        excerpt
+    }
+
+    /// The error and its sources on one line, without the URL, cleaned of the secret.
+    pub fn error_text(&self, err: reqwest::Error) -> String {
+        let err = err.without_url();
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        self.clean(&text)
+    }
+}
+
+/// `{"detail": "..."}` (FastAPI), `{"detail": [{"msg": ...}]}`, `{"error": ...}`,
+/// `{"message": ...}`, or `{"error": {"message": ...}}`.
+fn json_message(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object()?;
+    for field in ["detail", "error", "message"] {
+        match object.get(field) {
+            Some(serde_json::Value::String(message)) => return Some(message.clone()),
+            Some(serde_json::Value::Array(items)) => {
+                let messages: Vec<String> = items
+                    .iter()
+                    .filter_map(|item| {
+                        let msg = item.get("msg")?.as_str()?;
+                        let loc = item.get("loc").map(|l| l.to_string()).unwrap_or_default();
+                        Some(format!("{loc} {msg}").trim().to_owned())
+                    })
+                    .collect();
+                if !messages.is_empty() {
+                    return Some(messages.join("; "));
+                }
+            }
+            Some(serde_json::Value::Object(inner)) => {
+                if let Some(message) = inner.get("message").and_then(|m| m.as_str()) {
+                    return Some(message.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Human form of a status: `HTTP 503 Service Unavailable`.
+pub(crate) fn status_text(status: reqwest::StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// A uniform random number in `[0, 1)` for backoff jitter.
+pub(crate) fn jitter_unit() -> f64 {
+    rand::random::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_reads_seconds_and_all_http_date_forms() {
+        assert_eq!(
+            parse_retry_after("1"),
+            Some(RetryAfter::Delay(Duration::from_secs(1)))
+        );
+        assert_eq!(
+            parse_retry_after(" 120 "),
+            Some(RetryAfter::Delay(Duration::from_secs(120)))
+        );
+        assert_eq!(
+            parse_retry_after("0.5"),
+            Some(RetryAfter::Delay(Duration::from_millis(500)))
+        );
+        let date = Utc.with_ymd_and_hms(1994, 11, 6, 8, 49, 37).single();
+        let expected = date.map(RetryAfter::Until);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), expected);
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT"),
+            expected
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994"), expected);
+        assert_eq!(parse_retry_after("1994-11-06T08:49:37Z"), expected);
+    }
+
+    #[test]
+    fn retry_after_rejects_garbage() {
+        for text in [
+            "",
+            "soon",
+            "-1",
+            "1e3",
+            "1.2.3",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "NaN",
+        ] {
+            assert_eq!(parse_retry_after(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn excerpt_is_short_single_line_and_redacted() {
+        let redactor = Redactor::new(Some("sk-SECRET"));
+        let body = b"<html>\n<body>bad key sk-SECRET\tseen</body></html>";
+        assert_eq!(
+            redactor.excerpt(body),
+            "<html> <body>bad key [redacted] seen</body></html>"
+        );
+        let long = "x".repeat(10_000);
+        let excerpt = redactor.excerpt(long.as_bytes());
+        assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
+        assert!(excerpt.ends_with('…'));
+    }
+
+    #[test]
+    fn excerpt_prefers_the_api_message() {
+        let redactor = Redactor::new(None);
+        assert_eq!(
+            redactor.excerpt(br#"{"detail":"Market not found"}"#),
+            "Market not found"
+        );
+        assert_eq!(
+            redactor.excerpt(
+                br#"{"detail":[{"loc":["body","market"],"msg":"field required","type":"x"}]}"#
+            ),
+            r#"["body","market"] field required"#
+        );
+        assert_eq!(redactor.excerpt(br#"{"error":{"message":"nope"}}"#), "nope");
+        assert_eq!(
+            redactor.excerpt(b"\xff\xfe not utf8"),
+            "\u{fffd}\u{fffd} not utf8"
+        );
+    }
+
+    #[test]
+    fn endpoint_joins_and_rejects_bad_bases() {
+        let url = endpoint("http://127.0.0.1:8080/", "/v1/signals?wait=true");
+        assert_eq!(
+            url.map(|u| u.to_string()),
+            Ok("http://127.0.0.1:8080/v1/signals?wait=true".into())
+        );
+        assert!(endpoint("ftp://example.com", "/v1").is_err());
+        assert!(endpoint("not a url", "/v1").is_err());
+        assert!(endpoint("https://user:pw@example.com", "/v1").is_err());
+    }
+
+    #[test]
+    fn bearer_is_sensitive_and_absent_without_key() {
+        assert_eq!(bearer(None), Ok(None));
+        assert_eq!(bearer(Some("")), Ok(None));
+        let value = bearer(Some("k1")).ok().flatten();
+        assert!(value.as_ref().is_some_and(HeaderValue::is_sensitive));
+        assert!(!format!("{value:?}").contains("k1"));
+        assert!(bearer(Some("bad\nkey")).is_err_and(|e| !e.contains("bad")));
+    }
+}

@@ -1,0 +1,362 @@
+//! The simulator's market model: pure, seeded, deterministic.
+//!
+//! # What it does
+//! A fixed number of market *slots* is open at any time, spread at random over Kalshi
+//! (`KXSIM-007`, prices in cents) and Polymarket (`poly-sim-012`, prices in tenths of a cent).
+//! Each market has
+//! - a hidden **true probability** of YES that drifts slowly (a small random walk kept inside
+//!   [0.03, 0.97]);
+//! - a quoted **YES price** that mean-reverts toward the true probability by a quarter of the
+//!   gap per move, plus per-market noise (a volatility between 0.8 and 3 points) and, one move in
+//!   twenty, a jump of 6 to 20 points in a random direction. So most moves are small, some are
+//!   large, and right after a large one the price is usually away from the truth: signals have
+//!   real edges of both signs, while a quiet market's gap is mostly too small to trade
+//!   (`NO_TRADE`).
+//!
+//! Every step picks one open market at random and emits a `price_shift` (at least one tick; the
+//! price is clamped to [0.01, 0.99]) or, one step in twenty-five, a `whale_alert` whose side is
+//! the informed one (toward the truth) 70 % of the time.
+//!
+//! Markets have a lifetime measured in steps. In the last 15 % of it the outcome is drawn (YES
+//! with the true probability) and the truth converges to it; at the end a final `price_shift`
+//! prints 0.99 or 0.01, the market closes and a fresh market (next serial number) takes its slot.
+//! A closed market reports `closed`, then `determined`, then `finalized` as further steps pass.
+//!
+//! Randomness comes only from a `StdRng` seeded with the configured seed, and the arithmetic on
+//! it is plain IEEE `+ - * /` (no transcendental functions), so the same seed gives the same
+//! events on every run and machine. Internal state is `f64`; everything emitted is `Decimal`,
+//! rounded to the platform's tick.
+
+use std::collections::HashMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+use strategies::{Platform, Side, Timestamp};
+
+mod market;
+
+pub use market::{change_pct, hidden_probability, Quote, Resolution, Status};
+use market::{gauss, Market, Retired};
+
+const DRIFT: f64 = 0.004;
+const REVERSION: f64 = 0.25;
+const JUMP_PROBABILITY: f64 = 0.05;
+const WHALE_PROBABILITY: f64 = 0.04;
+const INFORMED_WHALES: f64 = 0.7;
+/// Lifetime range of a market, in steps per slot (each market sees about this many moves).
+const LIFETIME_PER_SLOT: (u64, u64) = (200, 800);
+/// Steps per slot from a market's close to `determined`, and to `finalized`.
+const DETERMINE_LAG_PER_SLOT: u64 = 10;
+const FINALIZE_LAG_PER_SLOT: u64 = 40;
+
+/// One event produced by the model (timestamps are added when it is rendered).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelEvent {
+    PriceShift {
+        platform: Platform,
+        market_id: String,
+        old_yes: Decimal,
+        new_yes: Decimal,
+        change_pct: Decimal,
+    },
+    WhaleAlert {
+        platform: Platform,
+        market_id: String,
+        side: Side,
+        flow: Decimal,
+        price: Decimal,
+    },
+}
+
+/// The seeded market model. `step` is the only way it changes.
+#[derive(Clone, Debug)]
+pub struct Model {
+    rng: StdRng,
+    slots: u64,
+    markets: Vec<Market>,
+    index: HashMap<(Platform, String), usize>,
+    retired: HashMap<(Platform, String), Retired>,
+    /// Retired markets not yet finalized (their timestamps still to stamp).
+    settling: Vec<(Platform, String)>,
+    step: u64,
+    next_serial: u64,
+    next_close: u64,
+}
+
+impl Model {
+    /// `markets` slots (0 gives a model that never produces anything).
+    pub fn new(seed: u64, markets: u32) -> Model {
+        let mut model = Model {
+            rng: StdRng::seed_from_u64(seed),
+            slots: u64::from(markets),
+            markets: Vec::with_capacity(markets as usize),
+            index: HashMap::new(),
+            retired: HashMap::new(),
+            settling: Vec::new(),
+            step: 0,
+            next_serial: 0,
+            next_close: u64::MAX,
+        };
+        for slot in 0..markets as usize {
+            // Initial markets are of random age, so they do not all close together.
+            let remaining = model.rng.random_range(model.slots * 50..=model.slots * 800);
+            let market = model.open_market(remaining);
+            model.index.insert(key(&market), slot);
+            model.markets.push(market);
+        }
+        model.next_close = model.earliest_close();
+        model
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.markets.is_empty()
+    }
+
+    /// Steps taken so far (= events produced).
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// Ids of the open markets, in slot order.
+    pub fn open_markets(&self) -> Vec<(Platform, String)> {
+        self.markets.iter().map(key).collect()
+    }
+
+    /// Advances one step; `now` stamps any lifecycle change. `None` only for an empty model.
+    pub fn step(&mut self, now: Timestamp) -> Option<ModelEvent> {
+        if self.markets.is_empty() {
+            return None;
+        }
+        self.step += 1;
+        self.stamp_settling(now);
+        if self.step >= self.next_close {
+            if let Some(event) = self.close_due(now) {
+                return Some(event);
+            }
+        }
+        let slot = self.rng.random_range(0..self.markets.len());
+        if self.rng.random_bool(WHALE_PROBABILITY) {
+            Some(self.whale(slot))
+        } else {
+            Some(self.move_price(slot))
+        }
+    }
+
+    /// The market as the signal endpoint sees it (closed markets included).
+    pub fn quote(&self, platform: Platform, market_id: &str) -> Option<Quote> {
+        let key = (platform, market_id.to_owned());
+        if let Some(&slot) = self.index.get(&key) {
+            return self.markets.get(slot).map(|m| m.quote(self.step, false));
+        }
+        self.retired
+            .get(&key)
+            .map(|r| r.last.quote(self.step, true))
+    }
+
+    pub fn resolution(&self, platform: Platform, market_id: &str) -> Option<Resolution> {
+        let key = (platform, market_id.to_owned());
+        if self.index.contains_key(&key) {
+            return Some(Resolution {
+                status: Status::Active,
+                closed_at: None,
+                determined_at: None,
+                finalized_at: None,
+            });
+        }
+        let retired = self.retired.get(&key)?;
+        let since = self.step.saturating_sub(retired.close_step);
+        let status = if since >= self.slots * FINALIZE_LAG_PER_SLOT {
+            Status::Finalized
+        } else if since >= self.slots * DETERMINE_LAG_PER_SLOT {
+            Status::Determined
+        } else {
+            Status::Closed
+        };
+        Some(Resolution {
+            status,
+            closed_at: Some(retired.closed_at),
+            determined_at: retired.determined_at,
+            finalized_at: retired.finalized_at,
+        })
+    }
+
+    fn earliest_close(&self) -> u64 {
+        self.markets
+            .iter()
+            .map(|m| m.close_step)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// A new market closing `lifetime` steps from now.
+    fn open_market(&mut self, lifetime: u64) -> Market {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let (platform, market_id, decimals) = if self.rng.random_bool(0.5) {
+            (Platform::Kalshi, format!("KXSIM-{serial:03}"), 2)
+        } else {
+            (Platform::Polymarket, format!("poly-sim-{serial:03}"), 3)
+        };
+        let truth = self.rng.random_range(0.08..0.92);
+        let volatility = self.rng.random_range(0.008..0.03);
+        let offset = gauss(&mut self.rng) * 0.05;
+        let close_step = self.step + lifetime.max(1);
+        let mut market = Market {
+            platform,
+            market_id,
+            decimals,
+            truth,
+            ticks: 0,
+            volatility,
+            close_step,
+            final_from: close_step - lifetime.max(1) * 15 / 100,
+            outcome: None,
+        };
+        market.ticks = market.to_ticks(truth + offset);
+        market
+    }
+
+    /// Closes the first market whose time is up; returns its settlement print, if it moved.
+    fn close_due(&mut self, now: Timestamp) -> Option<ModelEvent> {
+        let slot = self
+            .markets
+            .iter()
+            .position(|m| m.close_step <= self.step)?;
+        let lifetime = self
+            .rng
+            .random_range(self.slots * LIFETIME_PER_SLOT.0..=self.slots * LIFETIME_PER_SLOT.1);
+        let replacement = self.open_market(lifetime);
+        let mut closing = std::mem::replace(&mut self.markets[slot], replacement);
+        let yes = match closing.outcome {
+            Some(outcome) => outcome,
+            None => self.rng.random_bool(closing.truth.clamp(0.0, 1.0)),
+        };
+        let old_ticks = closing.ticks;
+        closing.ticks = if yes {
+            closing.max_ticks()
+        } else {
+            closing.min_ticks()
+        };
+        closing.truth = if yes { 1.0 } else { 0.0 };
+        let event = (closing.ticks != old_ticks).then(|| ModelEvent::PriceShift {
+            platform: closing.platform,
+            market_id: closing.market_id.clone(),
+            old_yes: Decimal::new(old_ticks, closing.decimals),
+            new_yes: closing.price(),
+            change_pct: change_pct(Decimal::new(old_ticks, closing.decimals), closing.price()),
+        });
+        let old_key = key(&closing);
+        self.index.remove(&old_key);
+        self.index.insert(key(&self.markets[slot]), slot);
+        self.settling.push(old_key.clone());
+        self.retired.insert(
+            old_key,
+            Retired {
+                last: closing,
+                close_step: self.step,
+                closed_at: now,
+                determined_at: None,
+                finalized_at: None,
+            },
+        );
+        self.next_close = self.earliest_close();
+        event
+    }
+
+    fn stamp_settling(&mut self, now: Timestamp) {
+        let (step, slots) = (self.step, self.slots);
+        let retired = &mut self.retired;
+        self.settling.retain(|key| {
+            let Some(r) = retired.get_mut(key) else {
+                return false;
+            };
+            let since = step.saturating_sub(r.close_step);
+            if r.determined_at.is_none() && since >= slots * DETERMINE_LAG_PER_SLOT {
+                r.determined_at = Some(now);
+            }
+            if since >= slots * FINALIZE_LAG_PER_SLOT {
+                r.finalized_at = Some(now);
+                return false;
+            }
+            true
+        });
+    }
+
+    fn move_price(&mut self, slot: usize) -> ModelEvent {
+        let step = self.step;
+        let rng = &mut self.rng;
+        let m = &mut self.markets[slot];
+        let in_final_phase = step >= m.final_from;
+        if in_final_phase && m.outcome.is_none() {
+            m.outcome = Some(rng.random_bool(m.truth.clamp(0.0, 1.0)));
+        }
+        let jump = match m.outcome {
+            Some(yes) => {
+                let target = if yes { 0.995 } else { 0.005 };
+                m.truth += (target - m.truth) * 0.1;
+                0.0
+            }
+            None => {
+                m.truth = (m.truth + gauss(rng) * DRIFT).clamp(0.03, 0.97);
+                if rng.random_bool(JUMP_PROBABILITY) {
+                    let size = rng.random_range(0.06..0.2);
+                    if rng.random_bool(0.5) {
+                        size
+                    } else {
+                        -size
+                    }
+                } else {
+                    0.0
+                }
+            }
+        };
+        let old = m.price_f64();
+        let target = old + REVERSION * (m.truth - old) + gauss(rng) * m.volatility + jump;
+        let old_ticks = m.ticks;
+        let mut new_ticks = m.to_ticks(target);
+        if new_ticks == old_ticks {
+            // A price_shift always shifts: one tick toward the truth, or away from a bound.
+            let up = (m.truth > old && old_ticks < m.max_ticks()) || old_ticks <= m.min_ticks();
+            new_ticks = if up { old_ticks + 1 } else { old_ticks - 1 };
+        }
+        m.ticks = new_ticks;
+        let old_yes = Decimal::new(old_ticks, m.decimals);
+        ModelEvent::PriceShift {
+            platform: m.platform,
+            market_id: m.market_id.clone(),
+            old_yes,
+            new_yes: m.price(),
+            change_pct: change_pct(old_yes, m.price()),
+        }
+    }
+
+    fn whale(&mut self, slot: usize) -> ModelEvent {
+        let informed = self.rng.random_bool(INFORMED_WHALES);
+        let flow = self.rng.random_range(25_000u32..=750_000);
+        let m = &self.markets[slot];
+        let toward_truth = if m.truth > m.price_f64() {
+            Side::Yes
+        } else {
+            Side::No
+        };
+        ModelEvent::WhaleAlert {
+            platform: m.platform,
+            market_id: m.market_id.clone(),
+            side: if informed {
+                toward_truth
+            } else {
+                toward_truth.opposite()
+            },
+            flow: Decimal::from(flow),
+            price: m.price(),
+        }
+    }
+}
+
+fn key(market: &Market) -> (Platform, String) {
+    (market.platform, market.market_id.clone())
+}
+
+#[cfg(test)]
+mod tests;
