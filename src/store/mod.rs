@@ -1,1 +1,346 @@
-//! store (in progress)
+//! The sled store: every received event, every decision, trades, positions, cash and the
+//! resume cursor.
+//!
+//! # Trees
+//! | tree        | key                         | value                                  |
+//! |-------------|-----------------------------|----------------------------------------|
+//! | `events`    | intake seq (u64 BE)         | [`EventRecord`]: the raw event as received |
+//! | `seen`      | event id                    | intake seq: the exactly-once index     |
+//! | `inbox`     | intake seq                  | empty: received, waiting for its signal |
+//! | `decisions` | decision seq (u64 BE)       | [`DecisionRecord`]                     |
+//! | `trades`    | trade id (u64 BE)           | `strategies::Trade`                    |
+//! | `positions` | `platform/market_id/side`   | `strategies::Position`                 |
+//! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
+//! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
+//! | `meta`      | name                        | totals, cursor, budget, pause, counters |
+//!
+//! Values are JSON (decimals as strings), so a store can be inspected with any sled reader.
+//! Every [`Batch`] is applied in ONE multi-tree sled transaction and then flushed; nothing in
+//! it counts as done before [`Store::commit`] returns.
+
+mod batch;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use strategies::budget::SignalBudget;
+use strategies::{BookTotals, Decision, MarketKey, MarketState, Position, QuotaPause, Timestamp, Trade};
+
+pub use batch::Batch;
+pub use writer::{Committer, WriterEvent};
+
+/// One raw event as received, kept for exactly-once processing, restarts and replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub seq: u64,
+    pub id: String,
+    /// The server's own id, when it sent one (what `Last-Event-ID` resumes from).
+    pub server_id: Option<String>,
+    pub event_type: String,
+    pub sse_event: Option<String>,
+    pub data: String,
+    pub received_at: Timestamp,
+}
+
+/// One decision, with the signal response it was based on, exactly as received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub seq: u64,
+    pub event_seq: u64,
+    pub decision: Decision,
+    pub signal_raw: Option<serde_json::Value>,
+}
+
+/// A paper fill waiting to be mirrored to `/v1/trades/shadow`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    pub trade_id: u64,
+    pub ticker: String,
+    pub platform: strategies::Platform,
+    pub side: strategies::Side,
+    pub size_usd: rust_decimal::Decimal,
+}
+
+/// Scalar state kept under `meta`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub next_event_seq: u64,
+    pub next_decision_seq: u64,
+}
+
+/// What a restart needs to rebuild the running state.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub totals: Option<BookTotals>,
+    pub positions: Vec<Position>,
+    pub markets: Vec<(MarketKey, MarketState)>,
+    pub budget: SignalBudget,
+    pub pause: Option<QuotaPause>,
+    pub cursor: Option<String>,
+    pub counters: Counters,
+    /// Received events still waiting for their signal, in intake order.
+    pub inbox: Vec<EventRecord>,
+    pub outbox: Vec<OutboxRecord>,
+}
+
+/// Errors from the store. Never contain secrets: nothing secret is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path} is in use by another shiftbot process (sled allows one process per store)")]
+    Locked { path: PathBuf },
+    #[error("store {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("store holds an unreadable {what}: {message}")]
+    Corrupt { what: String, message: String },
+}
+
+pub(crate) const META_TOTALS: &str = "totals";
+pub(crate) const META_CURSOR: &str = "cursor";
+pub(crate) const META_BUDGET: &str = "budget";
+pub(crate) const META_PAUSE: &str = "pause";
+pub(crate) const META_COUNTERS: &str = "counters";
+
+/// The open store. Cheap to clone (sled trees are reference-counted handles).
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    pub(crate) events: sled::Tree,
+    pub(crate) seen: sled::Tree,
+    pub(crate) inbox: sled::Tree,
+    pub(crate) decisions: sled::Tree,
+    pub(crate) trades: sled::Tree,
+    pub(crate) positions: sled::Tree,
+    pub(crate) markets: sled::Tree,
+    pub(crate) outbox: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+impl Store {
+    /// Open (or create) the store at `path`. Fails with [`StoreError::Locked`] while another
+    /// process holds it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let io = |e: &dyn std::fmt::Display| StoreError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io(&e))?;
+        }
+        let db = sled::Config::new().path(path).open().map_err(|e| match &e {
+            sled::Error::Io(err)
+                if err.kind() == std::io::ErrorKind::WouldBlock
+                    || err.to_string().contains("lock") =>
+            {
+                StoreError::Locked { path: path.to_path_buf() }
+            }
+            other => io(other),
+        })?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| io(&e));
+        Ok(Store {
+            path: path.to_path_buf(),
+            events: tree("events")?,
+            seen: tree("seen")?,
+            inbox: tree("inbox")?,
+            decisions: tree("decisions")?,
+            trades: tree("trades")?,
+            positions: tree("positions")?,
+            markets: tree("markets")?,
+            outbox: tree("outbox")?,
+            meta: tree("meta")?,
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Io { path: self.path.clone(), message: e.to_string() }
+    }
+
+    /// Has an event with this id been received (decided or waiting) before?
+    pub fn is_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        self.seen.contains_key(event_id.as_bytes()).map_err(|e| self.io_err(e))
+    }
+
+    /// Everything a restart needs.
+    pub fn load(&self) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded {
+            totals: self.meta_get(META_TOTALS)?,
+            budget: self.meta_get(META_BUDGET)?.unwrap_or_default(),
+            pause: self.meta_get(META_PAUSE)?.flatten(),
+            cursor: self.meta_get(META_CURSOR)?,
+            counters: self.meta_get(META_COUNTERS)?.unwrap_or_default(),
+            ..Loaded::default()
+        };
+        loaded.positions = self.values(&self.positions, "position")?;
+        for item in self.markets.iter() {
+            let (key, value) = item.map_err(|e| self.io_err(e))?;
+            let key = std::str::from_utf8(&key)
+                .ok()
+                .and_then(|k| k.parse::<MarketKey>().ok())
+                .ok_or_else(|| corrupt("market key", "not platform/market_id"))?;
+            loaded.markets.push((key, decode(&value, "market state")?));
+        }
+        for item in self.inbox.iter() {
+            let (seq, _) = item.map_err(|e| self.io_err(e))?;
+            let record = self
+                .events
+                .get(&seq)
+                .map_err(|e| self.io_err(e))?
+                .ok_or_else(|| corrupt("inbox entry", "its event record is missing"))?;
+            loaded.inbox.push(decode(&record, "event")?);
+        }
+        loaded.outbox = self.values(&self.outbox, "outbox entry")?;
+        Ok(loaded)
+    }
+
+    /// Decisions in the order they were made.
+    pub fn decisions(&self) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> + '_ {
+        self.decisions.iter().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "decision")
+        })
+    }
+
+    /// Trades in id order (which is the order they were made).
+    pub fn trades(&self) -> impl Iterator<Item = Result<Trade, StoreError>> + '_ {
+        self.trades.iter().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "trade")
+        })
+    }
+
+    /// Received events in intake order.
+    pub fn events(&self) -> impl Iterator<Item = Result<EventRecord, StoreError>> + '_ {
+        self.events.iter().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "event")
+        })
+    }
+
+    pub fn positions(&self) -> Result<Vec<Position>, StoreError> {
+        self.values(&self.positions, "position")
+    }
+
+    pub fn totals(&self) -> Result<Option<BookTotals>, StoreError> {
+        self.meta_get(META_TOTALS)
+    }
+
+    pub fn cursor(&self) -> Result<Option<String>, StoreError> {
+        self.meta_get(META_CURSOR)
+    }
+
+    /// Drop a mirrored (or abandoned) fill from the outbox. Not flushed on its own: losing
+    /// this removal in a crash only means the fill is mirrored once more.
+    pub fn outbox_done(&self, trade_id: u64) -> Result<(), StoreError> {
+        self.outbox.remove(trade_id.to_be_bytes()).map(drop).map_err(|e| self.io_err(e))
+    }
+
+    /// Apply a batch in one transaction and flush it to disk.
+    pub fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let ops = batch.encode()?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let trees = (
+            &self.events,
+            &self.seen,
+            &self.inbox,
+            &self.decisions,
+            &self.trades,
+            &self.positions,
+            &self.markets,
+            &self.outbox,
+            &self.meta,
+        );
+        let result: Result<(), TransactionError<()>> = sled::Transactional::transaction(
+            &trees,
+            |(events, seen, inbox, decisions, trades, positions, markets, outbox, meta)| {
+                for op in &ops {
+                    let tree = match op.tree {
+                        batch::TreeId::Events => events,
+                        batch::TreeId::Seen => seen,
+                        batch::TreeId::Inbox => inbox,
+                        batch::TreeId::Decisions => decisions,
+                        batch::TreeId::Trades => trades,
+                        batch::TreeId::Positions => positions,
+                        batch::TreeId::Markets => markets,
+                        batch::TreeId::Outbox => outbox,
+                        batch::TreeId::Meta => meta,
+                    };
+                    match &op.value {
+                        Some(value) => tree.insert(op.key.as_slice(), value.as_slice())?,
+                        None => tree.remove(op.key.as_slice())?,
+                    };
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            },
+        );
+        result.map_err(|e| self.io_err(format!("transaction failed: {e:?}")))?;
+        self.db.flush().map_err(|e| self.io_err(e))?;
+        Ok(())
+    }
+
+    /// Flush whatever is pending (used before closing).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(drop).map_err(|e| self.io_err(e))
+    }
+
+    fn meta_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.meta.get(key).map_err(|e| self.io_err(e))? {
+            Some(bytes) => decode(&bytes, key).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn values<T: DeserializeOwned>(&self, tree: &sled::Tree, what: &str) -> Result<Vec<T>, StoreError> {
+        tree.iter()
+            .map(|item| {
+                let (_, value) = item.map_err(|e| self.io_err(e))?;
+                decode(&value, what)
+            })
+            .collect()
+    }
+}
+
+/// Move the store aside (to `<path>.archived-<UTC time>`) so the next start begins a fresh
+/// bankroll. Fails if a running bot holds it. Returns the archive's path, or None if there was
+/// no store.
+pub fn archive(path: &Path, now: Timestamp) -> Result<Option<PathBuf>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    drop(Store::open(path)?);
+    let name = format!(
+        "{}.archived-{}",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        now.format("%Y%m%dT%H%M%SZ")
+    );
+    let target = path.with_file_name(name);
+    std::fs::rename(path, &target).map_err(|e| StoreError::Io {
+        path: path.to_path_buf(),
+        message: format!("could not archive to {}: {e}", target.display()),
+    })?;
+    Ok(Some(target))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt(what, e))
+}
+
+fn corrupt(what: &str, message: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { what: what.to_string(), message: message.to_string() }
+}
+
+pub(crate) fn position_key(market: &MarketKey, side: strategies::Side) -> String {
+    format!("{market}/{side}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,0 @@
-//! runner (in progress)

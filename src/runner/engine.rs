@@ -1,0 +1,317 @@
+//! The engine: the one owner of the core's state, turning raw events and signal replies into
+//! decisions and store batches, exactly once.
+//!
+//! Exactly-once in four rules:
+//! 1. An event id already in the store (`seen`) or in a batch not yet flushed is a duplicate
+//!    and is dropped: redelivery and reconnects change nothing.
+//! 2. A new event is written together with its decision, or — if it needs a signal — with an
+//!    inbox entry; the decision later removes the inbox entry in the same transaction.
+//! 3. Batches are committed in order and each one atomically, so after `kill -9` the store is
+//!    a consistent prefix of what the engine did; the cursor (`Last-Event-ID`) in that prefix
+//!    is the last event it contains, so the server resends exactly what was lost.
+//! 4. Nothing leaves the process (cursor, mirror order) before its batch is durable.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+use strategies::{Core, Decision, Event, Outcome, SignalTicket, Step};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info};
+
+use crate::clock::SharedClock;
+use crate::feed::RawEvent;
+use crate::mirror::MirrorOrder;
+use crate::signal::SignalFetch;
+use crate::store::{Batch, Committer, Counters, DecisionRecord, EventRecord, OutboxRecord, Store};
+use crate::wire;
+
+use super::{RunError, RunStats};
+
+/// A signal request the engine wants made (by the caller, concurrently).
+pub struct SignalJob {
+    pub ticket: SignalTicket,
+    pub event_seq: u64,
+    pub arrived: Instant,
+}
+
+/// A finished signal request.
+pub struct SignalDone {
+    pub job: SignalJob,
+    pub fetch: SignalFetch,
+}
+
+/// Bookkeeping for a batch handed to the writer but not yet durable.
+#[derive(Default)]
+struct Pending {
+    number: u64,
+    event_ids: Vec<String>,
+    cursor: Option<String>,
+    mirror: Vec<MirrorOrder>,
+    decided_arrivals: Vec<Instant>,
+}
+
+pub struct Engine {
+    core: Core,
+    store: Store,
+    committer: Committer,
+    clock: SharedClock,
+    counters: Counters,
+    batch: Batch,
+    current: Pending,
+    pending: VecDeque<Pending>,
+    unflushed_ids: HashSet<String>,
+    mirror_enabled: bool,
+    cursor_tx: watch::Sender<Option<String>>,
+    mirror_tx: Option<mpsc::UnboundedSender<MirrorOrder>>,
+    /// Signal requests the caller should start, in order.
+    pub jobs: VecDeque<SignalJob>,
+    pub stats: RunStats,
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        core: Core,
+        store: Store,
+        committer: Committer,
+        clock: SharedClock,
+        counters: Counters,
+        cursor_tx: watch::Sender<Option<String>>,
+        mirror_tx: Option<mpsc::UnboundedSender<MirrorOrder>>,
+    ) -> Engine {
+        Engine {
+            core,
+            store,
+            committer,
+            clock,
+            counters,
+            batch: Batch::default(),
+            current: Pending::default(),
+            pending: VecDeque::new(),
+            unflushed_ids: HashSet::new(),
+            mirror_enabled: mirror_tx.is_some(),
+            cursor_tx,
+            mirror_tx,
+            jobs: VecDeque::new(),
+            stats: RunStats::default(),
+        }
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Pick up events that were waiting for their signal when the bot stopped.
+    pub fn resume(&mut self, inbox: Vec<EventRecord>) {
+        let now = self.clock.now();
+        for record in inbox {
+            let raw = RawEvent {
+                id: record.server_id.clone(),
+                sse_event: record.sse_event.clone(),
+                data: record.data.clone(),
+                received_at: record.received_at,
+            };
+            let mut event = wire::decode_event(&raw);
+            event.id = record.id.clone();
+            let arrived = Instant::now();
+            match self.core.resume(&event, now) {
+                Step::NeedSignal(ticket) => {
+                    info!(event_id = %event.id, market = %ticket.market, "resuming signal request after restart");
+                    self.jobs.push_back(SignalJob { ticket, event_seq: record.seq, arrived });
+                }
+                Step::Decided(decision) => {
+                    self.batch.inbox_remove.push(record.seq);
+                    self.record(decision, record.seq, None, arrived);
+                }
+            }
+        }
+    }
+
+    /// Take one raw event from a source.
+    pub fn on_raw(&mut self, raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
+        let event = wire::decode_event(&raw);
+        if self.unflushed_ids.contains(&event.id) || self.store.is_seen(&event.id)? {
+            self.stats.duplicates += 1;
+            debug!(event_id = %event.id, "duplicate event ignored");
+            return Ok(());
+        }
+        let seq = self.counters.next_event_seq;
+        self.counters.next_event_seq += 1;
+        self.stats.received += 1;
+        self.batch.events.push(EventRecord {
+            seq,
+            id: event.id.clone(),
+            server_id: raw.id.clone(),
+            event_type: event.event_type.clone(),
+            sse_event: raw.sse_event,
+            data: raw.data,
+            received_at: raw.received_at,
+        });
+        self.unflushed_ids.insert(event.id.clone());
+        self.current.event_ids.push(event.id.clone());
+        if let Some(server_id) = raw.id {
+            self.batch.cursor = Some(server_id.clone());
+            self.current.cursor = Some(server_id);
+        }
+        let step = self.core.on_event(&event, self.clock.now());
+        self.touch_market(&event);
+        match step {
+            Step::Decided(decision) => self.record(decision, seq, None, arrived),
+            Step::NeedSignal(ticket) => {
+                self.batch.inbox_add.push(seq);
+                self.batch.budget = Some(self.core.budget().clone());
+                self.batch.counters = Some(self.counters.clone());
+                self.jobs.push_back(SignalJob { ticket, event_seq: seq, arrived });
+            }
+        }
+        Ok(())
+    }
+
+    /// Take the reply to a signal request.
+    pub fn on_signal(&mut self, done: SignalDone) {
+        let SignalDone { job, fetch } = done;
+        let decision = self.core.on_signal(&job.ticket, fetch.reply, self.clock.now());
+        self.batch.inbox_remove.push(job.event_seq);
+        self.batch.pause = Some(self.core.pause().cloned());
+        self.record(decision, job.event_seq, fetch.raw, job.arrived);
+    }
+
+    fn touch_market(&mut self, event: &Event) {
+        if let Some(market) = event.market() {
+            if let Some(state) = self.core.market(market) {
+                self.batch.markets.push((market.clone(), state.clone()));
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        decision: Decision,
+        event_seq: u64,
+        signal_raw: Option<serde_json::Value>,
+        arrived: Instant,
+    ) {
+        log_decision(&decision);
+        self.stats.decided += 1;
+        if decision.outcome == Outcome::Traded {
+            self.stats.traded += 1;
+        }
+        for trade in &decision.trades {
+            let market = trade.market();
+            let position = self.core.book().position(&market, trade.side).cloned();
+            self.batch.positions.push(((market, trade.side), position));
+            if self.mirror_enabled {
+                let order = OutboxRecord {
+                    trade_id: trade.trade_id,
+                    ticker: trade.market_id.clone(),
+                    platform: trade.platform,
+                    side: trade.side,
+                    size_usd: trade.cost,
+                };
+                self.current.mirror.push(to_order(&order));
+                self.batch.outbox.push(order);
+            }
+            self.batch.trades.push(trade.clone());
+        }
+        if !decision.trades.is_empty() {
+            self.batch.totals = Some(self.core.book().totals.clone());
+        }
+        let seq = self.counters.next_decision_seq;
+        self.counters.next_decision_seq += 1;
+        self.batch.counters = Some(self.counters.clone());
+        self.batch.decisions.push(DecisionRecord { seq, event_seq, decision, signal_raw });
+        self.current.decided_arrivals.push(arrived);
+    }
+
+    /// Hand the accumulated writes to the writer (it merges whatever queues up into one
+    /// transaction and one flush).
+    pub fn submit(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(number) = self.committer.submit(batch) {
+            let mut pending = std::mem::take(&mut self.current);
+            pending.number = number;
+            self.pending.push_back(pending);
+        }
+    }
+
+    /// Persist the starting book of a fresh store, so `ledger`/`report` know the bankroll.
+    pub fn write_initial_totals(&mut self) {
+        self.batch.totals = Some(self.core.book().totals.clone());
+    }
+
+    /// The writer made every batch up to `number` durable: now, and only now, those events
+    /// count as done.
+    pub fn on_durable(&mut self, number: u64) {
+        let now = Instant::now();
+        while self.pending.front().is_some_and(|p| p.number <= number) {
+            let Some(done) = self.pending.pop_front() else { break };
+            for id in &done.event_ids {
+                self.unflushed_ids.remove(id);
+            }
+            if let Some(cursor) = done.cursor {
+                self.cursor_tx.send_replace(Some(cursor));
+            }
+            if let Some(tx) = &self.mirror_tx {
+                for order in done.mirror {
+                    let _ = tx.send(order);
+                }
+            }
+            for arrived in done.decided_arrivals {
+                self.stats.persisted += 1;
+                self.stats.latencies_us.push(now.duration_since(arrived).as_micros() as u64);
+            }
+        }
+    }
+
+    /// Everything submitted is durable.
+    pub fn settled(&self) -> bool {
+        self.pending.is_empty() && self.batch.is_empty()
+    }
+
+    /// Submit what is left and stop the writer after it has committed and flushed all of it.
+    pub fn close(mut self) -> Result<RunStats, RunError> {
+        self.submit();
+        self.committer.close();
+        self.store.flush()?;
+        Ok(self.stats)
+    }
+
+    pub fn last_submitted(&self) -> u64 {
+        self.committer.last_submitted()
+    }
+}
+
+pub(crate) fn to_order(record: &OutboxRecord) -> MirrorOrder {
+    MirrorOrder {
+        trade_id: record.trade_id,
+        ticker: record.ticker.clone(),
+        platform: record.platform,
+        side: record.side,
+        size_usd: record.size_usd,
+    }
+}
+
+fn log_decision(decision: &Decision) {
+    let market = decision.market.as_ref().map(ToString::to_string).unwrap_or_default();
+    match decision.trades.last() {
+        Some(trade) => info!(
+            event_id = %decision.event_id,
+            market = %market,
+            outcome = %decision.outcome,
+            side = %trade.side,
+            contracts = trade.contracts,
+            price = %trade.price,
+            cost = %trade.cost,
+            fee = %trade.fee,
+            cash_after = %trade.cash_after,
+            "decision"
+        ),
+        None => info!(
+            event_id = %decision.event_id,
+            market = %market,
+            outcome = %decision.outcome,
+            reason = %decision.reason,
+            "decision"
+        ),
+    }
+}

@@ -1,0 +1,320 @@
+//! The live loop: feed in, decisions out, everything through the engine and the group-commit
+//! writer.
+//!
+//! ```text
+//! feed task ──RawEvent──► engine ──Batch──► writer thread (1 transaction + 1 flush per group)
+//!                          │  ▲                 │
+//!               SignalJob  ▼  │ SignalDone      └─Durable(n)─► cursor (Last-Event-ID), mirror
+//!                  signal tasks (≤ max_in_flight)
+//! ```
+//! Shutdown (SIGINT/SIGTERM): stop intake, abandon in-flight signals (their events stay in the
+//! inbox and are resumed next start), commit and flush what was decided, exit.
+
+mod engine;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strategies::{Book, Core};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::clock::SharedClock;
+use crate::configuration::{FeedKind, Settings};
+use crate::feed::{self, FeedError, StreamSettings};
+use crate::mirror::{self, MirrorSettings, OutboxAck};
+use crate::signal::{SignalClient, SignalSettings};
+use crate::sim;
+use crate::store::{Committer, Store, StoreError, WriterEvent};
+
+pub use engine::{Engine, SignalDone, SignalJob};
+
+/// Why `run` stopped with an error. The exit code is part of the public contract.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl RunError {
+    /// 3: the API rejected the key; 2: unusable settings; 1: anything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Unauthorized(_) => 3,
+            RunError::Config(_) => 2,
+            RunError::Store(_) | RunError::Other(_) => 1,
+        }
+    }
+}
+
+/// Counters and latencies of one run (printed at exit, used by the benchmark).
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub received: u64,
+    pub duplicates: u64,
+    pub decided: u64,
+    pub traded: u64,
+    /// Decisions made durable.
+    pub persisted: u64,
+    /// Event arrival → decision durable, in microseconds, one per persisted decision.
+    pub latencies_us: Vec<u64>,
+}
+
+/// Run the bot until `shutdown` turns true or a fatal error.
+pub async fn run(
+    settings: Settings,
+    clock: SharedClock,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    run_with_stats(settings, clock, shutdown).await.map(drop)
+}
+
+struct StoreAck(Store);
+
+impl OutboxAck for StoreAck {
+    fn done(&self, trade_id: u64) {
+        if let Err(err) = self.0.outbox_done(trade_id) {
+            warn!(trade_id, error = %err, "could not drop a mirrored trade from the outbox");
+        }
+    }
+}
+
+/// [`run`], returning the run's counters.
+pub async fn run_with_stats(
+    settings: Settings,
+    clock: SharedClock,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<RunStats, RunError> {
+    let store = Store::open(&settings.storage.path)?;
+    let loaded = store.load()?;
+    let core_config = settings.core_config();
+    let fresh = loaded.totals.is_none();
+    let book = match loaded.totals.clone() {
+        Some(totals) => {
+            if totals.starting_bankroll != core_config.sizing.bankroll {
+                warn!(
+                    stored = %totals.starting_bankroll,
+                    configured = %core_config.sizing.bankroll,
+                    "sizing.bankroll differs from the store's starting bankroll; the store wins \
+                     (run `shiftbot reset --yes` to start a fresh bankroll)"
+                );
+            }
+            Book::restore(totals, loaded.positions.clone())
+        }
+        None => Book::new(core_config.sizing.bankroll),
+    };
+    let core = Core::restore(
+        core_config,
+        book,
+        loaded.markets.iter().cloned().collect(),
+        loaded.budget.clone(),
+        loaded.pause.clone(),
+    );
+
+    // The embedded simulator is a real HTTP server: the bot talks to it like to the live API.
+    let (sim_handle, base_url, api_key) = match settings.feed.kind {
+        FeedKind::Sim => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| RunError::Other(format!("cannot start the simulator: {e}")))?;
+            let handle = sim::spawn(settings.sim_config(), listener)
+                .await
+                .map_err(|e| RunError::Other(format!("cannot start the simulator: {e}")))?;
+            let url = handle.base_url();
+            info!(base_url = %url, "embedded simulator started");
+            (Some(handle), url, None)
+        }
+        FeedKind::Rekko => (
+            None,
+            settings.feed.base_url.trim_end_matches('/').to_string(),
+            settings.api_key.as_ref().map(|k| k.expose().to_string()),
+        ),
+    };
+
+    let signal_client = SignalClient::new(
+        SignalSettings::new(
+            base_url.clone(),
+            api_key.clone(),
+            settings.signal.risk_limit.as_str(),
+            settings.signal.timeout,
+            settings.signal.max_retries,
+        ),
+        clock.clone(),
+    )
+    .map_err(RunError::Config)?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mirror_tx = if settings.execution.mirror {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mirror_settings = MirrorSettings {
+            base_url: base_url.clone(),
+            api_key: api_key.clone(),
+            timeout: settings.signal.timeout,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+        };
+        let ack: Arc<dyn OutboxAck> = Arc::new(StoreAck(store.clone()));
+        tasks.spawn(mirror::run_mirror(mirror_settings, rx, ack, stop_rx.clone()));
+        for order in &loaded.outbox {
+            let _ = tx.send(engine::to_order(order));
+        }
+        Some(tx)
+    } else {
+        None
+    };
+
+    let (cursor_tx, cursor_rx) = watch::channel(loaded.cursor.clone());
+    let (committer, mut durable_rx) = Committer::start(store.clone());
+    let mut engine = Engine::new(
+        core,
+        store.clone(),
+        committer,
+        clock.clone(),
+        loaded.counters.clone(),
+        cursor_tx,
+        mirror_tx,
+    );
+    if fresh {
+        engine.write_initial_totals();
+    }
+    info!(
+        cash = %engine.core().book().cash(),
+        positions = engine.core().book().positions.len(),
+        waiting = loaded.inbox.len(),
+        cursor = ?loaded.cursor,
+        "book loaded"
+    );
+    engine.resume(loaded.inbox);
+
+    let (raw_tx, mut raw_rx) = mpsc::channel(4096);
+    let stream_settings = StreamSettings {
+        base_url: base_url.clone(),
+        events: settings.feed.events.clone(),
+        api_key,
+        connect_timeout: settings.feed.connect_timeout,
+        idle_timeout: settings.feed.idle_timeout,
+        backoff_initial: settings.feed.backoff_initial,
+        backoff_max: settings.feed.backoff_max,
+    };
+    let mut feed_task = tokio::spawn(feed::run_stream(
+        stream_settings,
+        clock.clone(),
+        cursor_rx,
+        raw_tx,
+        stop_rx.clone(),
+    ));
+
+    let max_in_flight = settings.signal.max_in_flight.max(1);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<SignalDone>();
+    let mut signals = JoinSet::new();
+    let mut outcome: Result<(), RunError> = Ok(());
+    let mut feed_open = true;
+
+    loop {
+        while signals.len() < max_in_flight {
+            let Some(job) = engine.jobs.pop_front() else { break };
+            let client = signal_client.clone();
+            let done_tx = done_tx.clone();
+            signals.spawn(async move {
+                let fetch = client.fetch(&job.ticket.market).await;
+                let _ = done_tx.send(SignalDone { job, fetch });
+            });
+        }
+        engine.submit();
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    info!("shutdown requested: stopping intake");
+                    break;
+                }
+            }
+            Some(report) = durable_rx.recv() => match report {
+                WriterEvent::Durable(n) => engine.on_durable(n),
+                WriterEvent::Failed(err) => {
+                    error!(error = %err, "store commit failed; stopping");
+                    outcome = Err(err.into());
+                    break;
+                }
+            },
+            Some(done) = done_rx.recv() => engine.on_signal(done),
+            Some(_) = signals.join_next(), if !signals.is_empty() => {}
+            raw = raw_rx.recv(), if feed_open => match raw {
+                Some(raw) => {
+                    if let Err(err) = engine.on_raw(raw, Instant::now()) {
+                        outcome = Err(err);
+                        break;
+                    }
+                    // Drain what is already queued before the next submit: one batch, many events.
+                    while let Ok(raw) = raw_rx.try_recv() {
+                        if let Err(err) = engine.on_raw(raw, Instant::now()) {
+                            outcome = Err(err);
+                            break;
+                        }
+                    }
+                    if outcome.is_err() { break; }
+                }
+                None => feed_open = false,
+            },
+            joined = &mut feed_task, if feed_open || !feed_task.is_finished() => {
+                feed_open = false;
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        error!(error = %err, "event feed stopped");
+                        outcome = Err(feed_error(err));
+                        break;
+                    }
+                    Err(join) => {
+                        outcome = Err(RunError::Other(format!("event feed task failed: {join}")));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    // Stop intake and outbound calls, then let the store settle.
+    stop_tx.send_replace(true);
+    signals.abort_all();
+    drop(raw_rx);
+    if !feed_task.is_finished() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut feed_task).await;
+        feed_task.abort();
+    }
+    let stats = tokio::task::spawn_blocking(move || engine.close())
+        .await
+        .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))??;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    tasks.abort_all();
+    if let Some(handle) = sim_handle {
+        let _ = tokio::time::timeout(Duration::from_secs(1), handle.shutdown()).await;
+    }
+    info!(
+        received = stats.received,
+        duplicates = stats.duplicates,
+        decided = stats.decided,
+        traded = stats.traded,
+        "stopped; store flushed"
+    );
+    outcome.map(|()| stats)
+}
+
+fn feed_error(err: FeedError) -> RunError {
+    match err {
+        FeedError::Unauthorized { .. } => RunError::Unauthorized(err.to_string()),
+        FeedError::InvalidUrl { .. } | FeedError::InvalidApiKey => RunError::Config(err.to_string()),
+        other => RunError::Other(other.to_string()),
+    }
+}

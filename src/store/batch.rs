@@ -1,0 +1,139 @@
+//! A batch of writes that belong together, encoded before the transaction so that the
+//! transaction body (which sled may retry) does nothing but insert and remove bytes.
+
+use strategies::budget::SignalBudget;
+use strategies::{BookTotals, MarketKey, MarketState, Position, QuotaPause, Side, Trade};
+
+use super::{
+    corrupt, position_key, Counters, DecisionRecord, EventRecord, OutboxRecord, StoreError,
+    META_BUDGET, META_COUNTERS, META_CURSOR, META_PAUSE, META_TOTALS,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TreeId {
+    Events,
+    Seen,
+    Inbox,
+    Decisions,
+    Trades,
+    Positions,
+    Markets,
+    Outbox,
+    Meta,
+}
+
+pub(crate) struct Op {
+    pub tree: TreeId,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Writes accumulated by the runner. Later entries override earlier ones for the same key, so
+/// several batches can be merged into one group commit by [`Batch::absorb`].
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Newly received events (also marks their ids seen).
+    pub events: Vec<EventRecord>,
+    /// Intake seqs entering / leaving the inbox.
+    pub inbox_add: Vec<u64>,
+    pub inbox_remove: Vec<u64>,
+    pub decisions: Vec<DecisionRecord>,
+    pub trades: Vec<Trade>,
+    /// A position's new state; `None` when it was closed.
+    pub positions: Vec<((MarketKey, Side), Option<Position>)>,
+    pub markets: Vec<(MarketKey, MarketState)>,
+    pub outbox: Vec<OutboxRecord>,
+    pub totals: Option<BookTotals>,
+    pub budget: Option<SignalBudget>,
+    /// `Some(None)` clears a pause.
+    pub pause: Option<Option<QuotaPause>>,
+    pub cursor: Option<String>,
+    pub counters: Option<Counters>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.inbox_add.is_empty()
+            && self.inbox_remove.is_empty()
+            && self.decisions.is_empty()
+            && self.trades.is_empty()
+            && self.positions.is_empty()
+            && self.markets.is_empty()
+            && self.outbox.is_empty()
+            && self.totals.is_none()
+            && self.budget.is_none()
+            && self.pause.is_none()
+            && self.cursor.is_none()
+            && self.counters.is_none()
+    }
+
+    /// Append a later batch to this one.
+    pub fn absorb(&mut self, later: Batch) {
+        self.events.extend(later.events);
+        self.inbox_add.extend(later.inbox_add);
+        self.inbox_remove.extend(later.inbox_remove);
+        self.decisions.extend(later.decisions);
+        self.trades.extend(later.trades);
+        self.positions.extend(later.positions);
+        self.markets.extend(later.markets);
+        self.outbox.extend(later.outbox);
+        self.totals = later.totals.or(self.totals.take());
+        self.budget = later.budget.or(self.budget.take());
+        self.pause = later.pause.or(self.pause.take());
+        self.cursor = later.cursor.or(self.cursor.take());
+        self.counters = later.counters.or(self.counters.take());
+    }
+
+    pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
+        let mut ops = Vec::with_capacity(self.events.len() * 2 + self.decisions.len() + 8);
+        let mut put = |tree, key: Vec<u8>, value: Vec<u8>| ops.push(Op { tree, key, value: Some(value) });
+        for event in &self.events {
+            put(TreeId::Events, event.seq.to_be_bytes().to_vec(), json(event, "event")?);
+            put(TreeId::Seen, event.id.as_bytes().to_vec(), event.seq.to_be_bytes().to_vec());
+        }
+        for seq in &self.inbox_add {
+            put(TreeId::Inbox, seq.to_be_bytes().to_vec(), Vec::new());
+        }
+        for decision in &self.decisions {
+            put(TreeId::Decisions, decision.seq.to_be_bytes().to_vec(), json(decision, "decision")?);
+        }
+        for trade in &self.trades {
+            put(TreeId::Trades, trade.trade_id.to_be_bytes().to_vec(), json(trade, "trade")?);
+        }
+        for (market, state) in &self.markets {
+            put(TreeId::Markets, market.to_string().into_bytes(), json(state, "market state")?);
+        }
+        for order in &self.outbox {
+            put(TreeId::Outbox, order.trade_id.to_be_bytes().to_vec(), json(order, "outbox entry")?);
+        }
+        if let Some(totals) = &self.totals {
+            put(TreeId::Meta, META_TOTALS.into(), json(totals, "totals")?);
+        }
+        if let Some(budget) = &self.budget {
+            put(TreeId::Meta, META_BUDGET.into(), json(budget, "budget")?);
+        }
+        if let Some(pause) = &self.pause {
+            put(TreeId::Meta, META_PAUSE.into(), json(pause, "pause")?);
+        }
+        if let Some(cursor) = &self.cursor {
+            put(TreeId::Meta, META_CURSOR.into(), json(cursor, "cursor")?);
+        }
+        if let Some(counters) = &self.counters {
+            put(TreeId::Meta, META_COUNTERS.into(), json(counters, "counters")?);
+        }
+        for ((market, side), position) in &self.positions {
+            let key = position_key(market, *side).into_bytes();
+            let value = position.as_ref().map(|p| json(p, "position")).transpose()?;
+            ops.push(Op { tree: TreeId::Positions, key, value });
+        }
+        for seq in &self.inbox_remove {
+            ops.push(Op { tree: TreeId::Inbox, key: seq.to_be_bytes().to_vec(), value: None });
+        }
+        Ok(ops)
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| corrupt(what, e))
+}
