@@ -60,14 +60,22 @@ pub fn decisions(settings: &Settings, json: bool, out: &mut dyn Write) -> Result
             rows.push(vec![
                 d.decided_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 d.event_id.clone(),
-                d.market.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                d.market
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into()),
                 d.outcome.as_str().to_string(),
                 d.reason.clone(),
             ]);
         }
     }
     if !json {
-        table(out, &["DECIDED_AT", "EVENT", "MARKET", "OUTCOME", "REASON"], &rows, &[])?;
+        table(
+            out,
+            &["DECIDED_AT", "EVENT", "MARKET", "OUTCOME", "REASON"],
+            &rows,
+            &[],
+        )?;
     }
     Ok(())
 }
@@ -102,14 +110,29 @@ pub fn ledger(settings: &Settings, json: bool, out: &mut dyn Write) -> Result<()
         .collect();
     table(
         out,
-        &["ID", "PLACED_AT", "MARKET", "ACTION", "SIDE", "CONTRACTS", "PRICE", "COST", "FEE", "CASH_AFTER"],
+        &[
+            "ID",
+            "PLACED_AT",
+            "MARKET",
+            "ACTION",
+            "SIDE",
+            "CONTRACTS",
+            "PRICE",
+            "COST",
+            "FEE",
+            "CASH_AFTER",
+        ],
         &rows,
         &[0, 5, 6, 7, 8, 9],
     )
 }
 
 /// Archive the store so the next run starts a fresh bankroll.
-pub fn reset(settings: &Settings, clock: &SharedClock, out: &mut dyn Write) -> Result<(), CommandError> {
+pub fn reset(
+    settings: &Settings,
+    clock: &SharedClock,
+    out: &mut dyn Write,
+) -> Result<(), CommandError> {
     match store::archive(&settings.storage.path, clock.now())? {
         Some(archived) => writeln!(
             out,

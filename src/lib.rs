@@ -15,8 +15,8 @@
 //! - [`store`]: the sled store and its group-commit writer.
 //! - [`runner`]: the live loop tying feed, core, signals and store together, exactly once.
 //! - [`sim`]: an embedded Rekko-compatible simulator (stream, signals, shadow trades).
-//! - [`commands`]: the review commands (`decisions`, `ledger`, `reset`, `config check`).
-//! - [`cli`]: argument parsing and exit codes.
+//! - [`commands`]: the review commands (`decisions`, `ledger`, `reset`).
+//! - [`cli`]: argument parsing, `config check`, and the exit codes.
 #![forbid(unsafe_code)]
 
 pub mod cli;

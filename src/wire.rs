@@ -82,9 +82,15 @@ pub fn decode_event(raw: &RawEvent) -> Event {
     let parsed: Result<Value, _> = serde_json::from_str(&raw.data);
     let json = parsed.as_ref().ok();
     let id = event_id(raw, json);
-    let fallback_type = raw.sse_event.clone().unwrap_or_else(|| "unknown".to_string());
+    let fallback_type = raw
+        .sse_event
+        .clone()
+        .unwrap_or_else(|| "unknown".to_string());
     let (event_type, body) = match parsed {
-        Err(err) => (fallback_type, invalid(None, format!("payload is not JSON: {err}"))),
+        Err(err) => (
+            fallback_type,
+            invalid(None, format!("payload is not JSON: {err}")),
+        ),
         Ok(Value::Object(map)) => {
             let event_type = match map.get("type") {
                 Some(Value::String(t)) if !t.is_empty() => t.clone(),
@@ -93,9 +99,17 @@ pub fn decode_event(raw: &RawEvent) -> Event {
             let body = decode_body(&event_type, &map);
             (event_type, body)
         }
-        Ok(_) => (fallback_type, invalid(None, "payload is not a JSON object".to_string())),
+        Ok(_) => (
+            fallback_type,
+            invalid(None, "payload is not a JSON object".to_string()),
+        ),
     };
-    Event { id, event_type, received_at: raw.received_at, body }
+    Event {
+        id,
+        event_type,
+        received_at: raw.received_at,
+        body,
+    }
 }
 
 fn invalid(market: Option<MarketKey>, reason: String) -> EventBody {
@@ -108,7 +122,9 @@ fn decode_body(event_type: &str, map: &Map<String, Value>) -> EventBody {
         "price_shift" => decode_price_shift(map).map(EventBody::PriceShift),
         "whale_alert" => decode_whale_alert(map).map(EventBody::WhaleAlert),
         "unknown" => Err("event has no \"type\"".to_string()),
-        _ => Ok(EventBody::Other { market: market.clone().ok() }),
+        _ => Ok(EventBody::Other {
+            market: market.clone().ok(),
+        }),
     };
     result.unwrap_or_else(|reason| invalid(market.ok(), reason))
 }
@@ -130,9 +146,15 @@ fn decode_price_shift(map: &Map<String, Value>) -> Result<PriceShift, String> {
     let market = market_of(map)?;
     let old_yes = price_field(map, "old_yes")?;
     let new_yes = price_field(map, "new_yes")?;
-    let change_pct = decimal_field(map, "change_pct")?
-        .ok_or_else(|| "change_pct is missing".to_string())?;
-    Ok(PriceShift { market, old_yes, new_yes, change_pct, timestamp: timestamp_field(map)? })
+    let change_pct =
+        decimal_field(map, "change_pct")?.ok_or_else(|| "change_pct is missing".to_string())?;
+    Ok(PriceShift {
+        market,
+        old_yes,
+        new_yes,
+        change_pct,
+        timestamp: timestamp_field(map)?,
+    })
 }
 
 fn decode_whale_alert(map: &Map<String, Value>) -> Result<WhaleAlert, String> {

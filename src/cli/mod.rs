@@ -64,8 +64,12 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Config {
             action: ConfigAction::Check { json },
         } => config_check(&settings, json),
-        Command::Decisions { json } => pending("decisions", json),
-        Command::Ledger { json } => pending("ledger", json),
+        Command::Decisions { json } => {
+            with_stdout(|out| crate::commands::decisions(&settings, json, out))
+        }
+        Command::Ledger { json } => {
+            with_stdout(|out| crate::commands::ledger(&settings, json, out))
+        }
         Command::Reset { yes: false } => {
             eprintln!(
                 "error: reset archives the store at {} and starts again with a fresh bankroll of {}; \
@@ -75,7 +79,9 @@ pub fn execute(cli: Cli) -> i32 {
             );
             exit::USAGE
         }
-        Command::Reset { yes: true } => pending("reset", true),
+        Command::Reset { yes: true } => {
+            with_stdout(|out| crate::commands::reset(&settings, &crate::clock::system(), out))
+        }
     }
 }
 
@@ -107,8 +113,12 @@ fn run(settings: Settings) -> i32 {
                 "cannot install signal handlers: {err}"
             )));
         }
-        drop((settings, shutdown_rx));
-        Err(pending("run", true))
+        crate::runner::run(settings, crate::clock::system(), shutdown_rx)
+            .await
+            .map_err(|err| {
+                eprintln!("error: {err}");
+                err.exit_code()
+            })
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN_GRACE);
     match result {
@@ -189,11 +199,6 @@ fn with_stdout<E: std::fmt::Display>(work: impl FnOnce(&mut dyn Write) -> Result
         (Ok(()), Err(err)) => failure(format_args!("cannot write to stdout: {err}")),
         (Ok(()), Ok(())) => exit::OK,
     }
-}
-
-// TEMPORARY while runner/sim/commands are being written by other helpers.
-fn pending(what: &str, _: bool) -> i32 {
-    failure(format_args!("{what}: not wired yet"))
 }
 
 fn failure(message: std::fmt::Arguments<'_>) -> i32 {

@@ -9,6 +9,7 @@
 //! - [`sections`]: the typed `[section]` structs.
 //! - `schema`: each key's type and bounds, and cross-key checks.
 //! - `reader`: typed reads from the merged tree, collecting problems; the unknown-key walk.
+//! - `values`: parsing single values and the bounds of each setting.
 //! - `source`: a TOML source that keeps numbers as written, so decimals stay exact.
 //! - [`problems`]: `ConfigProblem` / `ConfigErrors`.
 //! - [`secret`]: the redacting `Secret`.
@@ -21,6 +22,7 @@ pub mod sections;
 mod source;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ use std::path::PathBuf;
 use config::{Config, Environment, ValueKind};
 use serde::{Deserialize, Serialize};
 use strategies::budget::BudgetLimits;
+use strategies::exits::ExitRules;
 use strategies::filter::FilterRules;
 use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
@@ -35,7 +38,7 @@ use strategies::CoreConfig;
 pub use problems::{ConfigErrors, ConfigProblem};
 pub use secret::Secret;
 pub use sections::{
-    ExecutionSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
+    ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
     MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings, StorageSettings,
     EVENT_TYPES,
 };
@@ -68,6 +71,7 @@ pub struct Settings {
     pub signal: SignalSettings,
     pub sizing: SizingSettings,
     pub fees: FeesSettings,
+    pub exits: ExitSettings,
     pub execution: ExecutionSettings,
     pub storage: StorageSettings,
     pub sim: SimSettings,
@@ -181,6 +185,14 @@ impl Settings {
                 max_per_minute: self.signal.max_per_minute,
                 max_per_day: self.signal.max_per_day,
             },
+            exits: ExitRules {
+                take_profit: nonzero(self.exits.take_profit),
+                stop_loss: nonzero(self.exits.stop_loss),
+                max_hold: (!self.exits.max_hold.is_zero())
+                    .then(|| chrono_duration(self.exits.max_hold)),
+                close_on_opposite_signal: self.exits.close_on_opposite_signal,
+                settle_at: self.exits.settle_at,
+            },
             trade_types: TRADED_EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
         }
     }
@@ -260,6 +272,11 @@ fn api_key(env: &[(String, String)], problems: &mut Vec<ConfigProblem>) -> Optio
         return None;
     }
     Some(Secret::new(value.clone()))
+}
+
+/// Zero turns an exit rule off.
+fn nonzero(value: rust_decimal::Decimal) -> Option<rust_decimal::Decimal> {
+    (!value.is_zero()).then_some(value)
 }
 
 /// Bounds in `schema.rs` keep every duration far inside chrono's range.

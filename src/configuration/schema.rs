@@ -11,12 +11,13 @@ use strategies::filter::Direction;
 use strategies::Platform;
 
 use super::problems::ConfigProblem;
-use super::reader::{choose, DecimalRange, DurationRange, Reader};
+use super::reader::Reader;
 use super::sections::{
-    ExecutionSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
+    ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
     MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings, StorageSettings,
     EVENT_TYPES,
 };
+use super::values::{choose, describe, DecimalRange, DurationRange};
 use super::Settings;
 
 /// The issue caps reconnect backoff at 5 minutes: every stream connection is billed.
@@ -25,6 +26,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 const MAX_FILTER_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 const MAX_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Longest `exits.max_hold`: beyond a year it is a typo, and it stays inside chrono's range.
+const MAX_HOLD: Duration = Duration::from_secs(366 * 24 * 3600);
 const MAX_SIM_LATENCY: Duration = Duration::from_secs(60);
 /// A bankroll beyond this is a typo, and keeps every product of money well inside `Decimal`.
 pub(crate) const MAX_BANKROLL: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
@@ -41,6 +44,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let signal = read_signal(r);
     let sizing = read_sizing(r);
     let fees = read_fees(r);
+    let exits = read_exits(r);
     let execution = r
         .boolean("execution.mirror")
         .map(|mirror| ExecutionSettings { mirror });
@@ -55,6 +59,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         signal: signal?,
         sizing: sizing?,
         fees: fees?,
+        exits: exits?,
         execution: execution?,
         storage: storage?,
         sim: sim?,
@@ -68,10 +73,7 @@ fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {
     );
     let base_url = r.read("feed.base_url", |kind| match kind {
         config::ValueKind::String(s) => base_url(s),
-        other => Err(format!(
-            "expected a URL string, got {}",
-            super::reader::describe(other)
-        )),
+        other => Err(format!("expected a URL string, got {}", describe(other))),
     });
     let events = r
         .list("feed.events", |item| {
@@ -188,7 +190,7 @@ fn market_selector(item: &config::ValueKind) -> Result<MarketSelector, String> {
         config::ValueKind::String(s) => MarketSelector::parse(s),
         other => Err(format!(
             "expected a market pattern such as \"kalshi/KXFED*\", got {}",
-            super::reader::describe(other)
+            describe(other)
         )),
     }
 }
@@ -255,6 +257,25 @@ fn read_fees(r: &mut Reader<'_>) -> Option<FeesSettings> {
     })
 }
 
+fn read_exits(r: &mut Reader<'_>) -> Option<ExitSettings> {
+    let move_range = DecimalRange::from_below(Decimal::ZERO, Decimal::ONE);
+    let take_profit = r.decimal("exits.take_profit", move_range);
+    let stop_loss = r.decimal("exits.stop_loss", move_range);
+    let max_hold = r.duration("exits.max_hold", DurationRange::up_to(MAX_HOLD));
+    let close_on_opposite_signal = r.boolean("exits.close_on_opposite_signal");
+    let settle_at = r.decimal(
+        "exits.settle_at",
+        DecimalRange::open(Decimal::new(5, 1), Decimal::ONE),
+    );
+    Some(ExitSettings {
+        take_profit: take_profit?,
+        stop_loss: stop_loss?,
+        max_hold: max_hold?,
+        close_on_opposite_signal: close_on_opposite_signal?,
+        settle_at: settle_at?,
+    })
+}
+
 fn read_sim(r: &mut Reader<'_>) -> Option<SimSettings> {
     let seed = r.unsigned("sim.seed", 0..=u64::MAX);
     let markets = r.unsigned("sim.markets", 1..=10_000);
@@ -295,6 +316,13 @@ pub(crate) fn validate(settings: &Settings) -> Vec<ConfigProblem> {
             "filter.exclude_platforms",
             "excludes every platform in filter.platforms, so nothing could ever trade",
         ));
+    }
+    // The core's own rules have the last word, should they ever be stricter than the schema.
+    for (key, problem) in settings.core_config().exits.problems() {
+        let path = format!("exits.{key}");
+        if !problems.iter().any(|p: &ConfigProblem| p.path == path) {
+            problems.push(ConfigProblem::new(path, problem));
+        }
     }
     problems
 }

@@ -152,6 +152,24 @@ impl FeesSettings {
     }
 }
 
+/// `[exits]`: when an open position is sold back, and when a resolved market is settled.
+/// Prices are absolute moves of the held side's price (`0.15` = 15 points); zero turns a rule off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitSettings {
+    /// Sell once the held side is this far above the average entry; 0 = never.
+    pub take_profit: Decimal,
+    /// Sell once the held side is this far below the average entry; 0 = never.
+    pub stop_loss: Decimal,
+    /// Sell a position this long after it was opened; 0 = hold until settlement.
+    #[serde(with = "duration_text")]
+    pub max_hold: Duration,
+    /// A signal for the other side sells the held side first.
+    pub close_on_opposite_signal: bool,
+    /// A resolved market settles YES at a last price >= this, NO at <= `1 - settle_at`.
+    pub settle_at: Decimal,
+}
+
 /// `[execution]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

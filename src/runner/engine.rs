@@ -117,7 +117,11 @@ impl Engine {
             match self.core.resume(&event, now) {
                 Step::NeedSignal(ticket) => {
                     info!(event_id = %event.id, market = %ticket.market, "resuming signal request after restart");
-                    self.jobs.push_back(SignalJob { ticket, event_seq: record.seq, arrived });
+                    self.jobs.push_back(SignalJob {
+                        ticket,
+                        event_seq: record.seq,
+                        arrived,
+                    });
                 }
                 Step::Decided(decision) => {
                     self.batch.inbox_remove.push(record.seq);
@@ -143,8 +147,8 @@ impl Engine {
             id: event.id.clone(),
             server_id: raw.id.clone(),
             event_type: event.event_type.clone(),
-            sse_event: raw.sse_event,
-            data: raw.data,
+            sse_event: raw.sse_event.clone(),
+            data: raw.data.clone(),
             received_at: raw.received_at,
         });
         self.unflushed_ids.insert(event.id.clone());
@@ -153,7 +157,9 @@ impl Engine {
             self.batch.cursor = Some(server_id.clone());
             self.current.cursor = Some(server_id);
         }
-        let step = self.core.on_event(&event, self.clock.now());
+        // The receive time is the decision clock for an event, so a replay of the recorded
+        // events (which carry it) makes the same decisions.
+        let step = self.core.on_event(&event, raw.received_at);
         self.touch_market(&event);
         match step {
             Step::Decided(decision) => self.record(decision, seq, None, arrived),
@@ -161,7 +167,11 @@ impl Engine {
                 self.batch.inbox_add.push(seq);
                 self.batch.budget = Some(self.core.budget().clone());
                 self.batch.counters = Some(self.counters.clone());
-                self.jobs.push_back(SignalJob { ticket, event_seq: seq, arrived });
+                self.jobs.push_back(SignalJob {
+                    ticket,
+                    event_seq: seq,
+                    arrived,
+                });
             }
         }
         Ok(())
@@ -170,7 +180,9 @@ impl Engine {
     /// Take the reply to a signal request.
     pub fn on_signal(&mut self, done: SignalDone) {
         let SignalDone { job, fetch } = done;
-        let decision = self.core.on_signal(&job.ticket, fetch.reply, self.clock.now());
+        let decision = self
+            .core
+            .on_signal(&job.ticket, fetch.reply, self.clock.now());
         self.batch.inbox_remove.push(job.event_seq);
         self.batch.pause = Some(self.core.pause().cloned());
         self.record(decision, job.event_seq, fetch.raw, job.arrived);
@@ -219,7 +231,12 @@ impl Engine {
         let seq = self.counters.next_decision_seq;
         self.counters.next_decision_seq += 1;
         self.batch.counters = Some(self.counters.clone());
-        self.batch.decisions.push(DecisionRecord { seq, event_seq, decision, signal_raw });
+        self.batch.decisions.push(DecisionRecord {
+            seq,
+            event_seq,
+            decision,
+            signal_raw,
+        });
         self.current.decided_arrivals.push(arrived);
     }
 
@@ -244,7 +261,9 @@ impl Engine {
     pub fn on_durable(&mut self, number: u64) {
         let now = Instant::now();
         while self.pending.front().is_some_and(|p| p.number <= number) {
-            let Some(done) = self.pending.pop_front() else { break };
+            let Some(done) = self.pending.pop_front() else {
+                break;
+            };
             for id in &done.event_ids {
                 self.unflushed_ids.remove(id);
             }
@@ -258,7 +277,9 @@ impl Engine {
             }
             for arrived in done.decided_arrivals {
                 self.stats.persisted += 1;
-                self.stats.latencies_us.push(now.duration_since(arrived).as_micros() as u64);
+                self.stats
+                    .latencies_us
+                    .push(now.duration_since(arrived).as_micros() as u64);
             }
         }
     }
@@ -292,7 +313,11 @@ pub(crate) fn to_order(record: &OutboxRecord) -> MirrorOrder {
 }
 
 fn log_decision(decision: &Decision) {
-    let market = decision.market.as_ref().map(ToString::to_string).unwrap_or_default();
+    let market = decision
+        .market
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     match decision.trades.last() {
         Some(trade) => info!(
             event_id = %decision.event_id,

@@ -162,7 +162,12 @@ pub async fn run_with_stats(
             backoff_max: Duration::from_secs(60),
         };
         let ack: Arc<dyn OutboxAck> = Arc::new(StoreAck(store.clone()));
-        tasks.spawn(mirror::run_mirror(mirror_settings, rx, ack, stop_rx.clone()));
+        tasks.spawn(mirror::run_mirror(
+            mirror_settings,
+            rx,
+            ack,
+            stop_rx.clone(),
+        ));
         for order in &loaded.outbox {
             let _ = tx.send(engine::to_order(order));
         }
@@ -217,10 +222,13 @@ pub async fn run_with_stats(
     let mut signals = JoinSet::new();
     let mut outcome: Result<(), RunError> = Ok(());
     let mut feed_open = true;
+    let mut feed_joined = false;
 
     loop {
         while signals.len() < max_in_flight {
-            let Some(job) = engine.jobs.pop_front() else { break };
+            let Some(job) = engine.jobs.pop_front() else {
+                break;
+            };
             let client = signal_client.clone();
             let done_tx = done_tx.clone();
             signals.spawn(async move {
@@ -264,8 +272,8 @@ pub async fn run_with_stats(
                 }
                 None => feed_open = false,
             },
-            joined = &mut feed_task, if feed_open || !feed_task.is_finished() => {
-                feed_open = false;
+            joined = &mut feed_task, if !feed_joined => {
+                feed_joined = true;
                 match joined {
                     Ok(Ok(())) => {}
                     Ok(Err(err)) => {
@@ -286,7 +294,7 @@ pub async fn run_with_stats(
     stop_tx.send_replace(true);
     signals.abort_all();
     drop(raw_rx);
-    if !feed_task.is_finished() {
+    if !feed_joined {
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut feed_task).await;
         feed_task.abort();
     }
@@ -314,7 +322,9 @@ pub async fn run_with_stats(
 fn feed_error(err: FeedError) -> RunError {
     match err {
         FeedError::Unauthorized { .. } => RunError::Unauthorized(err.to_string()),
-        FeedError::InvalidUrl { .. } | FeedError::InvalidApiKey => RunError::Config(err.to_string()),
+        FeedError::InvalidUrl { .. } | FeedError::InvalidApiKey => {
+            RunError::Config(err.to_string())
+        }
         other => RunError::Other(other.to_string()),
     }
 }

@@ -87,25 +87,55 @@ impl Batch {
 
     pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
         let mut ops = Vec::with_capacity(self.events.len() * 2 + self.decisions.len() + 8);
-        let mut put = |tree, key: Vec<u8>, value: Vec<u8>| ops.push(Op { tree, key, value: Some(value) });
+        let mut put = |tree, key: Vec<u8>, value: Vec<u8>| {
+            ops.push(Op {
+                tree,
+                key,
+                value: Some(value),
+            })
+        };
         for event in &self.events {
-            put(TreeId::Events, event.seq.to_be_bytes().to_vec(), json(event, "event")?);
-            put(TreeId::Seen, event.id.as_bytes().to_vec(), event.seq.to_be_bytes().to_vec());
+            put(
+                TreeId::Events,
+                event.seq.to_be_bytes().to_vec(),
+                json(event, "event")?,
+            );
+            put(
+                TreeId::Seen,
+                event.id.as_bytes().to_vec(),
+                event.seq.to_be_bytes().to_vec(),
+            );
         }
         for seq in &self.inbox_add {
             put(TreeId::Inbox, seq.to_be_bytes().to_vec(), Vec::new());
         }
         for decision in &self.decisions {
-            put(TreeId::Decisions, decision.seq.to_be_bytes().to_vec(), json(decision, "decision")?);
+            put(
+                TreeId::Decisions,
+                decision.seq.to_be_bytes().to_vec(),
+                json(decision, "decision")?,
+            );
         }
         for trade in &self.trades {
-            put(TreeId::Trades, trade.trade_id.to_be_bytes().to_vec(), json(trade, "trade")?);
+            put(
+                TreeId::Trades,
+                trade.trade_id.to_be_bytes().to_vec(),
+                json(trade, "trade")?,
+            );
         }
         for (market, state) in &self.markets {
-            put(TreeId::Markets, market.to_string().into_bytes(), json(state, "market state")?);
+            put(
+                TreeId::Markets,
+                market.to_string().into_bytes(),
+                json(state, "market state")?,
+            );
         }
         for order in &self.outbox {
-            put(TreeId::Outbox, order.trade_id.to_be_bytes().to_vec(), json(order, "outbox entry")?);
+            put(
+                TreeId::Outbox,
+                order.trade_id.to_be_bytes().to_vec(),
+                json(order, "outbox entry")?,
+            );
         }
         if let Some(totals) = &self.totals {
             put(TreeId::Meta, META_TOTALS.into(), json(totals, "totals")?);
@@ -120,15 +150,27 @@ impl Batch {
             put(TreeId::Meta, META_CURSOR.into(), json(cursor, "cursor")?);
         }
         if let Some(counters) = &self.counters {
-            put(TreeId::Meta, META_COUNTERS.into(), json(counters, "counters")?);
+            put(
+                TreeId::Meta,
+                META_COUNTERS.into(),
+                json(counters, "counters")?,
+            );
         }
         for ((market, side), position) in &self.positions {
             let key = position_key(market, *side).into_bytes();
             let value = position.as_ref().map(|p| json(p, "position")).transpose()?;
-            ops.push(Op { tree: TreeId::Positions, key, value });
+            ops.push(Op {
+                tree: TreeId::Positions,
+                key,
+                value,
+            });
         }
         for seq in &self.inbox_remove {
-            ops.push(Op { tree: TreeId::Inbox, key: seq.to_be_bytes().to_vec(), value: None });
+            ops.push(Op {
+                tree: TreeId::Inbox,
+                key: seq.to_be_bytes().to_vec(),
+                value: None,
+            });
         }
         Ok(ops)
     }

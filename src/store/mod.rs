@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use strategies::budget::SignalBudget;
-use strategies::{BookTotals, Decision, MarketKey, MarketState, Position, QuotaPause, Timestamp, Trade};
+use strategies::{
+    BookTotals, Decision, MarketKey, MarketState, Position, QuotaPause, Timestamp, Trade,
+};
 
 pub use batch::Batch;
 pub use writer::{Committer, WriterEvent};
@@ -88,7 +90,9 @@ pub struct Loaded {
 /// Errors from the store. Never contain secrets: nothing secret is stored.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {path} is in use by another shiftbot process (sled allows one process per store)")]
+    #[error(
+        "store {path} is in use by another shiftbot process (sled allows one process per store)"
+    )]
     Locked { path: PathBuf },
     #[error("store {path}: {message}")]
     Io { path: PathBuf, message: String },
@@ -129,15 +133,20 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io(&e))?;
         }
-        let db = sled::Config::new().path(path).open().map_err(|e| match &e {
-            sled::Error::Io(err)
-                if err.kind() == std::io::ErrorKind::WouldBlock
-                    || err.to_string().contains("lock") =>
-            {
-                StoreError::Locked { path: path.to_path_buf() }
-            }
-            other => io(other),
-        })?;
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(err)
+                    if err.kind() == std::io::ErrorKind::WouldBlock
+                        || err.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: path.to_path_buf(),
+                    }
+                }
+                other => io(other),
+            })?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| io(&e));
         Ok(Store {
             path: path.to_path_buf(),
@@ -159,12 +168,17 @@ impl Store {
     }
 
     fn io_err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Io { path: self.path.clone(), message: e.to_string() }
+        StoreError::Io {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
     }
 
     /// Has an event with this id been received (decided or waiting) before?
     pub fn is_seen(&self, event_id: &str) -> Result<bool, StoreError> {
-        self.seen.contains_key(event_id.as_bytes()).map_err(|e| self.io_err(e))
+        self.seen
+            .contains_key(event_id.as_bytes())
+            .map_err(|e| self.io_err(e))
     }
 
     /// Everything a restart needs.
@@ -238,7 +252,10 @@ impl Store {
     /// Drop a mirrored (or abandoned) fill from the outbox. Not flushed on its own: losing
     /// this removal in a crash only means the fill is mirrored once more.
     pub fn outbox_done(&self, trade_id: u64) -> Result<(), StoreError> {
-        self.outbox.remove(trade_id.to_be_bytes()).map(drop).map_err(|e| self.io_err(e))
+        self.outbox
+            .remove(trade_id.to_be_bytes())
+            .map(drop)
+            .map_err(|e| self.io_err(e))
     }
 
     /// Apply a batch in one transaction and flush it to disk.
@@ -299,7 +316,11 @@ impl Store {
         }
     }
 
-    fn values<T: DeserializeOwned>(&self, tree: &sled::Tree, what: &str) -> Result<Vec<T>, StoreError> {
+    fn values<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
         tree.iter()
             .map(|item| {
                 let (_, value) = item.map_err(|e| self.io_err(e))?;
@@ -319,7 +340,9 @@ pub fn archive(path: &Path, now: Timestamp) -> Result<Option<PathBuf>, StoreErro
     drop(Store::open(path)?);
     let name = format!(
         "{}.archived-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         now.format("%Y%m%dT%H%M%SZ")
     );
     let target = path.with_file_name(name);
@@ -335,7 +358,10 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError
 }
 
 fn corrupt(what: &str, message: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { what: what.to_string(), message: message.to_string() }
+    StoreError::Corrupt {
+        what: what.to_string(),
+        message: message.to_string(),
+    }
 }
 
 pub(crate) fn position_key(market: &MarketKey, side: strategies::Side) -> String {

@@ -5,7 +5,9 @@ use strategies::{Book, MarketKey, MarketState, Outcome, Platform, Price, Side};
 use super::*;
 
 fn t(sec: u32) -> Timestamp {
-    chrono::Utc.with_ymd_and_hms(2026, 3, 21, 14, 0, sec).unwrap()
+    chrono::Utc
+        .with_ymd_and_hms(2026, 3, 21, 14, 0, sec)
+        .unwrap()
 }
 
 fn event(seq: u64, id: &str) -> EventRecord {
@@ -61,10 +63,16 @@ fn a_committed_batch_survives_reopening() {
             inbox_add: vec![2],
             decisions: vec![decision(0, 0, "e1"), decision(1, 1, "e2")],
             trades: vec![trade.clone()],
-            positions: vec![((market.clone(), Side::Yes), book.position(&market, Side::Yes).cloned())],
+            positions: vec![(
+                (market.clone(), Side::Yes),
+                book.position(&market, Side::Yes).cloned(),
+            )],
             markets: vec![(
                 market.clone(),
-                MarketState { last_yes: Some(Price::new(dec!(0.4)).unwrap()), ..Default::default() },
+                MarketState {
+                    last_yes: Some(Price::new(dec!(0.4)).unwrap()),
+                    ..Default::default()
+                },
             )],
             outbox: vec![OutboxRecord {
                 trade_id: trade.trade_id,
@@ -75,7 +83,10 @@ fn a_committed_batch_survives_reopening() {
             }],
             totals: Some(book.totals.clone()),
             cursor: Some("e3".to_string()),
-            counters: Some(Counters { next_event_seq: 3, next_decision_seq: 2 }),
+            counters: Some(Counters {
+                next_event_seq: 3,
+                next_decision_seq: 2,
+            }),
             ..Batch::default()
         };
         batch.absorb(Batch::default());
@@ -87,15 +98,31 @@ fn a_committed_batch_survives_reopening() {
     let loaded = store.load().unwrap();
     assert_eq!(loaded.totals, Some(book.totals.clone()));
     assert_eq!(loaded.cursor.as_deref(), Some("e3"));
-    assert_eq!(loaded.counters, Counters { next_event_seq: 3, next_decision_seq: 2 });
-    assert_eq!(loaded.inbox.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e3"]);
+    assert_eq!(
+        loaded.counters,
+        Counters {
+            next_event_seq: 3,
+            next_decision_seq: 2
+        }
+    );
+    assert_eq!(
+        loaded
+            .inbox
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["e3"]
+    );
     assert_eq!(loaded.positions.len(), 1);
     assert_eq!(loaded.positions[0].cost_basis, dec!(4.0));
     assert_eq!(loaded.markets[0].0, market);
     assert_eq!(loaded.outbox.len(), 1);
     let trades: Vec<_> = store.trades().collect::<Result<_, _>>().unwrap();
     assert_eq!(trades, vec![trade]);
-    let ids: Vec<_> = store.decisions().map(|d| d.unwrap().decision.event_id).collect();
+    let ids: Vec<_> = store
+        .decisions()
+        .map(|d| d.unwrap().decision.event_id)
+        .collect();
     assert_eq!(ids, ["e1", "e2"]);
 
     // Taking the event out of the inbox and closing the position, later.
@@ -112,9 +139,18 @@ fn a_committed_batch_survives_reopening() {
 
 #[test]
 fn merged_batches_keep_the_latest_scalar_values() {
-    let mut first = Batch { cursor: Some("1".into()), ..Batch::default() };
-    first.absorb(Batch { cursor: Some("2".into()), ..Batch::default() });
-    first.absorb(Batch { events: vec![event(5, "x")], ..Batch::default() });
+    let mut first = Batch {
+        cursor: Some("1".into()),
+        ..Batch::default()
+    };
+    first.absorb(Batch {
+        cursor: Some("2".into()),
+        ..Batch::default()
+    });
+    first.absorb(Batch {
+        events: vec![event(5, "x")],
+        ..Batch::default()
+    });
     assert_eq!(first.cursor.as_deref(), Some("2"));
     assert_eq!(first.events.len(), 1);
     assert!(Batch::default().is_empty() && !first.is_empty());
@@ -128,7 +164,12 @@ fn a_second_process_gets_a_clear_locked_error() {
     // sled's lock is per process (fcntl), so probe it from a child process: the test binary
     // itself, running only the helper test below.
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "store::tests::open_store_from_env_path", "--nocapture", "--include-ignored"])
+        .args([
+            "--exact",
+            "store::tests::open_store_from_env_path",
+            "--nocapture",
+            "--include-ignored",
+        ])
         .env("SHIFTBOT_TEST_STORE", &path)
         .output()
         .unwrap();
@@ -142,7 +183,9 @@ fn open_store_from_env_path() {
     let path = std::env::var("SHIFTBOT_TEST_STORE").unwrap();
     match Store::open(std::path::Path::new(&path)) {
         Err(err @ StoreError::Locked { .. }) => {
-            assert!(err.to_string().contains("in use by another shiftbot process"));
+            assert!(err
+                .to_string()
+                .contains("in use by another shiftbot process"));
             println!("LOCKED");
         }
         Err(other) => println!("OTHER {other}"),
@@ -155,11 +198,20 @@ fn archive_moves_the_store_aside() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     assert_eq!(archive(&path, t(0)).unwrap(), None);
-    Store::open(&path).unwrap().commit(&Batch { cursor: Some("9".into()), ..Batch::default() }).unwrap();
+    Store::open(&path)
+        .unwrap()
+        .commit(&Batch {
+            cursor: Some("9".into()),
+            ..Batch::default()
+        })
+        .unwrap();
     let archived = archive(&path, t(7)).unwrap().unwrap();
     assert!(archived.ends_with("store.archived-20260321T140007Z"));
     assert!(!path.exists());
-    assert_eq!(Store::open(&archived).unwrap().cursor().unwrap().as_deref(), Some("9"));
+    assert_eq!(
+        Store::open(&archived).unwrap().cursor().unwrap().as_deref(),
+        Some("9")
+    );
     assert_eq!(Store::open(&path).unwrap().cursor().unwrap(), None);
 }
 
@@ -172,7 +224,10 @@ fn writer_reports_durable_batch_numbers() {
     let mut last = 0;
     for i in 0..50u64 {
         last = committer
-            .submit(Batch { events: vec![event(i, &format!("id{i}"))], ..Batch::default() })
+            .submit(Batch {
+                events: vec![event(i, &format!("id{i}"))],
+                ..Batch::default()
+            })
             .unwrap();
     }
     assert_eq!(last, 50);

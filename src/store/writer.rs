@@ -37,7 +37,14 @@ impl Committer {
             .name("shiftbot-writer".to_string())
             .spawn(move || write_loop(store, rx, report_tx))
             .expect("spawning the writer thread");
-        (Committer { tx: Some(tx), next: 1, thread: Some(thread) }, report_rx)
+        (
+            Committer {
+                tx: Some(tx),
+                next: 1,
+                thread: Some(thread),
+            },
+            report_rx,
+        )
     }
 
     /// Queue a batch; returns its number. Empty batches are not sent.
@@ -48,7 +55,9 @@ impl Committer {
         let number = self.next;
         self.next += 1;
         // A send error means the writer stopped after a failure it already reported.
-        let _ = self.tx.as_ref().map(|tx| tx.send((number, batch)));
+        if let Some(tx) = &self.tx {
+            let _ = tx.send((number, batch));
+        }
         Some(number)
     }
 

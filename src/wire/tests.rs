@@ -8,7 +8,9 @@ fn raw(id: Option<&str>, data: &str) -> RawEvent {
         id: id.map(str::to_string),
         sse_event: None,
         data: data.to_string(),
-        received_at: chrono::Utc.with_ymd_and_hms(2026, 3, 21, 14, 30, 5).unwrap(),
+        received_at: chrono::Utc
+            .with_ymd_and_hms(2026, 3, 21, 14, 30, 5)
+            .unwrap(),
     }
 }
 
@@ -19,18 +21,29 @@ fn the_documented_payload_decodes_exactly() {
     let event = decode_event(&raw(Some("17"), SEED_EXAMPLE));
     assert_eq!(event.id, "17");
     assert_eq!(event.event_type, "price_shift");
-    let EventBody::PriceShift(shift) = event.body else { panic!("not a price shift: {event:?}") };
+    let EventBody::PriceShift(shift) = event.body else {
+        panic!("not a price shift: {event:?}")
+    };
     assert_eq!(shift.market.to_string(), "kalshi/KXFED-26MAR19");
     assert_eq!(shift.old_yes.get(), dec!(0.62));
     assert_eq!(shift.new_yes.get(), dec!(0.68));
     assert_eq!(shift.change_pct, dec!(9.7));
-    assert_eq!(shift.timestamp, Some(chrono::Utc.with_ymd_and_hms(2026, 3, 21, 14, 30, 0).unwrap()));
+    assert_eq!(
+        shift.timestamp,
+        Some(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 3, 21, 14, 30, 0)
+                .unwrap()
+        )
+    );
 }
 
 #[test]
 fn decimals_as_strings_are_read_exactly() {
     let data = r#"{"type":"price_shift","market_id":"M","platform":"polymarket","old_yes":"0.1234","new_yes":"0.2","change_pct":"-62.07"}"#;
-    let EventBody::PriceShift(shift) = decode_event(&raw(None, data)).body else { panic!() };
+    let EventBody::PriceShift(shift) = decode_event(&raw(None, data)).body else {
+        panic!()
+    };
     assert_eq!(shift.old_yes.get(), dec!(0.1234));
     assert_eq!(shift.change_pct, dec!(-62.07));
     assert_eq!(shift.timestamp, None);
@@ -49,22 +62,61 @@ fn bad_events_are_invalid_with_a_reason() {
         ("not json", "payload is not JSON"),
         ("[1,2]", "not a JSON object"),
         (r#"{"market_id":"M"}"#, "no \"type\""),
-        (r#"{"type":"price_shift","market_id":"","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#, "market_id is empty"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"binance","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#, "unknown platform"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":1.0,"change_pct":1}"#, "new_yes: price 1.0 is outside (0, 1)"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0,"new_yes":0.6,"change_pct":1}"#, "old_yes: price 0 is outside"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":-0.2,"new_yes":0.6,"change_pct":1}"#, "outside (0, 1)"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":"NaN"}"#, "change_pct \"NaN\" is not a finite"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1e400}"#, "payload is not JSON"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6}"#, "change_pct is missing"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":"abc","new_yes":0.6,"change_pct":1}"#, "old_yes \"abc\" is not a finite"),
-        (r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1,"timestamp":"yesterday"}"#, "not RFC 3339"),
-        (r#"{"type":"price_shift","market_id":7,"platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#, "market_id is not a string"),
-        (r#"{"type":"whale_alert","market_id":"M","platform":"kalshi","price":1.5}"#, "price: price 1.5 is outside"),
+        (
+            r#"{"type":"price_shift","market_id":"","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#,
+            "market_id is empty",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"binance","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#,
+            "unknown platform",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":1.0,"change_pct":1}"#,
+            "new_yes: price 1.0 is outside (0, 1)",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0,"new_yes":0.6,"change_pct":1}"#,
+            "old_yes: price 0 is outside",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":-0.2,"new_yes":0.6,"change_pct":1}"#,
+            "outside (0, 1)",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":"NaN"}"#,
+            "change_pct \"NaN\" is not a finite",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1e400}"#,
+            "payload is not JSON",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6}"#,
+            "change_pct is missing",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":"abc","new_yes":0.6,"change_pct":1}"#,
+            "old_yes \"abc\" is not a finite",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1,"timestamp":"yesterday"}"#,
+            "not RFC 3339",
+        ),
+        (
+            r#"{"type":"price_shift","market_id":7,"platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1}"#,
+            "market_id is not a string",
+        ),
+        (
+            r#"{"type":"whale_alert","market_id":"M","platform":"kalshi","price":1.5}"#,
+            "price: price 1.5 is outside",
+        ),
     ];
     for (data, expected) in cases {
         let reason = reason_of(data);
-        assert!(reason.contains(expected), "{data}: reason {reason:?} lacks {expected:?}");
+        assert!(
+            reason.contains(expected),
+            "{data}: reason {reason:?} lacks {expected:?}"
+        );
     }
 }
 
@@ -72,15 +124,24 @@ fn bad_events_are_invalid_with_a_reason() {
 fn invalid_events_keep_their_market_when_it_is_readable() {
     let data = r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":2,"new_yes":0.6,"change_pct":1}"#;
     let event = decode_event(&raw(None, data));
-    assert_eq!(event.market().map(ToString::to_string).as_deref(), Some("kalshi/M"));
+    assert_eq!(
+        event.market().map(ToString::to_string).as_deref(),
+        Some("kalshi/M")
+    );
 }
 
 #[test]
 fn other_types_decode_as_other_and_sse_name_is_a_fallback_type() {
-    let event = decode_event(&raw(None, r#"{"type":"analysis_complete","analysis_id":"a1","market_id":"M","platform":"kalshi"}"#));
+    let event = decode_event(&raw(
+        None,
+        r#"{"type":"analysis_complete","analysis_id":"a1","market_id":"M","platform":"kalshi"}"#,
+    ));
     assert_eq!(event.event_type, "analysis_complete");
     assert!(matches!(event.body, EventBody::Other { market: Some(_) }));
-    let mut named = raw(None, r#"{"market_id":"M","platform":"kalshi","side":"yes","flow":25000,"price":0.41}"#);
+    let mut named = raw(
+        None,
+        r#"{"market_id":"M","platform":"kalshi","side":"yes","flow":25000,"price":0.41}"#,
+    );
     named.sse_event = Some("whale_alert".to_string());
     let event = decode_event(&named);
     assert_eq!(event.event_type, "whale_alert");
@@ -89,11 +150,20 @@ fn other_types_decode_as_other_and_sse_name_is_a_fallback_type() {
 
 #[test]
 fn ids_prefer_the_server_then_the_json_then_the_content() {
-    assert_eq!(decode_event(&raw(Some("abc"), r#"{"id":"x","type":"t"}"#)).id, "abc");
-    assert_eq!(decode_event(&raw(Some(""), r#"{"id":"x","type":"t"}"#)).id, "x");
+    assert_eq!(
+        decode_event(&raw(Some("abc"), r#"{"id":"x","type":"t"}"#)).id,
+        "abc"
+    );
+    assert_eq!(
+        decode_event(&raw(Some(""), r#"{"id":"x","type":"t"}"#)).id,
+        "x"
+    );
     assert_eq!(decode_event(&raw(None, r#"{"id":42,"type":"t"}"#)).id, "42");
     let derived = decode_event(&raw(None, SEED_EXAMPLE)).id;
-    assert!(derived.starts_with("sha256:") && derived.len() == 7 + 32, "{derived}");
+    assert!(
+        derived.starts_with("sha256:") && derived.len() == 7 + 32,
+        "{derived}"
+    );
 }
 
 #[test]

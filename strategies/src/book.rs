@@ -5,6 +5,17 @@
 //! Realized P&L is net of both legs' fees, so a position's entry fee moves out of the "open"
 //! term into `realized_pnl` when it closes. While nothing has closed, the open entry fees are
 //! all the fees paid, which is the simpler form `cash + cost basis + fees = bankroll`.
+//!
+//! The issue states the identity as "cash + cost basis of open positions + fees paid −
+//! realized P&L". With *all* fees paid in that sum, realized P&L must be taken gross of fees
+//! (proceeds − cost basis): [`Book::realized_pnl_gross`]. Both forms are the same equation,
+//! since gross − net realized = fees of closed legs = all fees − open entry fees; the ledger
+//! reports the net figure because that is what a trader keeps. [`Book::accounted_total`] and
+//! [`Book::accounted_total_gross`] compute each form; the property tests check both.
+//!
+//! Marking: with the last YES price of each market, a position is worth `contracts × price of
+//! its side`; unrealized P&L is that value minus cost basis and entry fees, so that
+//! `cash + Σ market value == starting bankroll + realized + unrealized` (equity).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::{Trade, TradeAction};
 use crate::sizing::Sizing;
-use crate::types::{MarketKey, Side, Timestamp};
+use crate::types::{MarketKey, Price, Side, Timestamp};
 
 /// Decimal places kept on the pro-rata cost basis and entry fees taken out by a partial close.
 const PRO_RATA_DP: u32 = 10;
@@ -40,6 +51,16 @@ impl Position {
         } else {
             self.cost_basis / Decimal::from(self.contracts)
         }
+    }
+
+    /// What the contracts would fetch at the side's current price, before exit fees.
+    pub fn market_value(&self, yes: Price) -> Decimal {
+        Decimal::from(self.contracts) * self.side.price_of(yes).get()
+    }
+
+    /// Market value minus what the position cost, entry fees included.
+    pub fn unrealized_pnl(&self, yes: Price) -> Decimal {
+        self.market_value(yes) - self.cost_basis - self.fees_paid
     }
 }
 
@@ -104,6 +125,28 @@ impl Book {
     /// The accounting identity; equals the starting bankroll when the book is consistent.
     pub fn accounted_total(&self) -> Decimal {
         self.totals.cash + self.open_exposure() + self.open_fees() - self.totals.realized_pnl
+    }
+
+    /// Realized P&L before fees: proceeds minus cost basis of everything closed or settled.
+    pub fn realized_pnl_gross(&self) -> Decimal {
+        self.totals.realized_pnl + self.totals.fees_paid - self.open_fees()
+    }
+
+    /// The identity in the issue's words: cash + open cost basis + all fees paid − gross
+    /// realized P&L. Always equal to [`Book::accounted_total`].
+    pub fn accounted_total_gross(&self) -> Decimal {
+        self.totals.cash + self.open_exposure() + self.totals.fees_paid - self.realized_pnl_gross()
+    }
+
+    /// Cash plus every open position marked at its market's YES price from `last_yes`; a
+    /// position whose market has no price is carried at its cost basis.
+    pub fn equity(&self, last_yes: impl Fn(&MarketKey) -> Option<Price>) -> Decimal {
+        self.totals.cash
+            + self
+                .positions
+                .values()
+                .map(|p| last_yes(&p.market).map_or(p.cost_basis, |yes| p.market_value(yes)))
+                .sum::<Decimal>()
     }
 
     /// Record a paper buy at the sized price and return the trade.

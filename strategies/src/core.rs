@@ -1,94 +1,53 @@
 //! The decision pipeline, top to bottom: one event in, one decision (or a signal request) out.
 //!
 //! ```text
-//!  Event ──► decode result ──► type ──► filter (age, lists, threshold, cooldown)
+//!  Event ──► mark price ──► decode result ──► type ──► filter (age, lists, threshold, cooldown)
 //!        ──► market busy? ──► quota pause? ──► budget ──► NeedSignal(ticket)
-//!  ticket + SignalReply ──► error / expired / NO_TRADE ──► size (Kelly, caps) ──► open trade
+//!  ticket + SignalReply ──► exits ──► error / expired / NO_TRADE ──► close opposite side
+//!        ──► size (Kelly, caps) ──► open trade
 //! ```
+//! (A refused event runs the exits too: see below.)
 //!
 //! `Core` is synchronous and deterministic: the caller supplies the clock, the events and the
 //! signal replies, in order. The live runner, replay and the tests all drive this same code.
+//!
+//! # When exits run
+//! Every event marks its market (`price_shift.new_yes`, `whale_alert.price`). Then, at every
+//! *decision* — an event decided at once, a signal reply, a resumed event refused — the exit
+//! rules ([`crate::exits`]) run over **all** open positions at their markets' last prices and
+//! the decision's clock, and whatever they close goes first in that decision's `trades` (the
+//! outcome stays the event's own; the reason gains `; closed ...`). Because the closes belong
+//! to a decision, they are persisted atomically with it: exactly once, like entries.
+//! An event that asks for a signal makes no decision yet, so its exits run when its reply is
+//! decided (moments later, at the then-latest prices). Checking every position at every
+//! decision also fires `max_hold` for markets whose price has gone quiet; the cost is one pass
+//! over the (exposure-capped, small) position map. On a silent stream `max_hold` waits for the
+//! next event.
+//!
+//! A `BUY_NO` while holding YES (or the reverse) sells the held side first when
+//! `exits.close_on_opposite_signal` is on, then sizes the entry with the cash after the sale;
+//! the sale stands even when the entry is then refused, since the signal still says the held
+//! side is overpriced. With it off, both sides may be held.
+//!
+//! Settlement ([`Core::settle`]) is not driven by events; the shell calls it when the API says a
+//! market has resolved, and persists the returned trades with the book.
+
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+
+pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
 use crate::book::Book;
-use crate::budget::{BudgetLimits, SignalBudget};
-use crate::decision::{Decision, Outcome, Refusal};
+use crate::budget::SignalBudget;
+use crate::decision::{Decision, Outcome, Refusal, Trade};
 use crate::event::{Event, EventBody};
-use crate::filter::{self, FilterRules};
-use crate::sizing::{self, FeeSchedule, SizeRequest, SizingRules};
-use crate::types::{MarketKey, Price, Signal, Timestamp};
-
-/// Everything the core needs to decide, from the config files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CoreConfig {
-    pub filter: FilterRules,
-    pub sizing: SizingRules,
-    pub fees: FeeSchedule,
-    pub budget: BudgetLimits,
-    /// Event types that are traded (`price_shift`); others only update prices.
-    pub trade_types: Vec<String>,
-}
-
-impl Default for CoreConfig {
-    fn default() -> Self {
-        CoreConfig {
-            filter: FilterRules::default(),
-            sizing: SizingRules::default(),
-            fees: FeeSchedule::default(),
-            budget: BudgetLimits::default(),
-            trade_types: vec!["price_shift".to_string()],
-        }
-    }
-}
-
-/// What the core remembers per market. Persisted with every change.
-#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MarketState {
-    /// Latest YES price seen on the stream.
-    pub last_yes: Option<Price>,
-    pub last_price_at: Option<Timestamp>,
-    /// When the market was last sent for a signal (starts the cooldown).
-    pub last_signal_at: Option<Timestamp>,
-}
-
-/// A pending signal request: the event that asked for it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignalTicket {
-    pub event_id: String,
-    pub event_type: String,
-    pub market: MarketKey,
-    pub requested_at: Timestamp,
-}
-
-/// How a signal request ended, after the caller's retries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SignalReply {
-    Signal(Signal),
-    Failed {
-        reason: String,
-        /// The API said the quota is spent until then (a 429 with a date `Retry-After`).
-        pause_until: Option<Timestamp>,
-    },
-}
-
-/// The result of feeding one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    Decided(Decision),
-    /// Ask the signal API, then call [`Core::on_signal`] with the ticket and the reply.
-    NeedSignal(SignalTicket),
-}
-
-/// Pause of all signal requests after the API reported its quota spent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuotaPause {
-    pub until: Timestamp,
-    pub reason: String,
-}
+use crate::exits::{self, Closes, ExitReason};
+use crate::filter;
+use crate::sizing::{self, SizeRequest};
+use crate::types::{MarketKey, Price, Recommendation, Side, Signal, Timestamp};
 
 /// The synchronous trading core.
 #[derive(Clone, Debug)]
@@ -153,6 +112,16 @@ impl Core {
         self.in_flight.len()
     }
 
+    /// The latest YES price seen for `market`.
+    pub fn last_yes(&self, market: &MarketKey) -> Option<Price> {
+        self.markets.get(market).and_then(|m| m.last_yes)
+    }
+
+    /// Markets with at least one open position: the ones whose resolution is worth polling.
+    pub fn open_markets(&self) -> BTreeSet<MarketKey> {
+        self.book.positions.keys().map(|(m, _)| m.clone()).collect()
+    }
+
     /// Decide an event, or ask for a signal.
     pub fn on_event(&mut self, event: &Event, now: Timestamp) -> Step {
         if let (Some(market), Some(price)) = (event.market(), event.yes_price()) {
@@ -162,7 +131,7 @@ impl Core {
         }
         match self.screen(event, now) {
             Ok(ticket) => Step::NeedSignal(ticket),
-            Err(refusal) => Step::Decided(self.decision(event, refusal, now)),
+            Err(refusal) => Step::Decided(self.refuse(event, refusal, now)),
         }
     }
 
@@ -270,7 +239,7 @@ impl Core {
                     requested_at: now,
                 })
             }
-            Err(refusal) => Step::Decided(self.decision(event, refusal, now)),
+            Err(refusal) => Step::Decided(self.refuse(event, refusal, now)),
         }
     }
 
@@ -282,6 +251,8 @@ impl Core {
         now: Timestamp,
     ) -> Decision {
         self.in_flight.remove(&ticket.market);
+        let mut closes = Closes::default();
+        self.run_exits(&ticket.event_id, now, &mut closes);
         let (signal, result) = match reply {
             SignalReply::Failed {
                 reason,
@@ -296,14 +267,17 @@ impl Core {
                 (None, Err(Refusal::new(Outcome::SignalError, reason)))
             }
             SignalReply::Signal(signal) => {
-                let result = self.trade_on(ticket, &signal, now);
+                let result = self.trade_on(ticket, &signal, now, &mut closes);
                 (Some(signal), result)
             }
         };
-        let (outcome, reason, trades) = match result {
-            Ok((reason, trades)) => (Outcome::Traded, reason, trades),
-            Err(refusal) => (refusal.outcome, refusal.reason, Vec::new()),
+        let (outcome, reason, entry) = match result {
+            Ok((reason, entry)) => (Outcome::Traded, reason, Some(entry)),
+            Err(refusal) => (refusal.outcome, refusal.reason, None),
         };
+        let reason = closes.annotate(reason);
+        let mut trades = closes.trades;
+        trades.extend(entry);
         Decision {
             event_id: ticket.event_id.clone(),
             event_type: ticket.event_type.clone(),
@@ -316,12 +290,14 @@ impl Core {
         }
     }
 
+    /// Act on a usable signal: sell the opposite side if held (into `closes`), then buy.
     fn trade_on(
         &mut self,
         ticket: &SignalTicket,
         signal: &Signal,
         now: Timestamp,
-    ) -> Result<(String, Vec<crate::decision::Trade>), Refusal> {
+        closes: &mut Closes,
+    ) -> Result<(String, Trade), Refusal> {
         if signal.freshness.as_deref() == Some("expired") {
             return Err(Refusal::new(
                 Outcome::SignalExpired,
@@ -346,12 +322,26 @@ impl Core {
                 format!("no price seen for {market}"),
             ));
         };
+        if self.config.exits.close_on_opposite_signal {
+            let held = side.opposite();
+            if let Some(trade) = exits::close_position(
+                &mut self.book,
+                &self.config.fees,
+                market,
+                held,
+                yes,
+                &ticket.event_id,
+                now,
+            ) {
+                closes.push(trade, ExitReason::OppositeSignal);
+            }
+        }
         let price = side.price_of(yes);
         let c = price.get();
         let w = match signal.probability {
             Some(p_yes) => match side {
-                crate::types::Side::Yes => p_yes,
-                crate::types::Side::No => Decimal::ONE - p_yes,
+                Side::Yes => p_yes,
+                Side::No => Decimal::ONE - p_yes,
             },
             None => (c + signal.edge.abs()).min(Decimal::ONE),
         };
@@ -376,27 +366,66 @@ impl Core {
             sized.kelly.round_dp(4),
             sized.stake.round_dp(2)
         );
-        Ok((reason, vec![trade]))
+        Ok((reason, trade))
     }
 
-    fn decision(&self, event: &Event, refusal: Refusal, now: Timestamp) -> Decision {
+    /// Decide an event without a signal; the exits due at `now` ride along.
+    fn refuse(&mut self, event: &Event, refusal: Refusal, now: Timestamp) -> Decision {
+        let mut closes = Closes::default();
+        self.run_exits(&event.id, now, &mut closes);
         Decision {
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),
             market: event.market().cloned(),
             outcome: refusal.outcome,
-            reason: refusal.reason,
+            reason: closes.annotate(refusal.reason),
             decided_at: now,
             signal: None,
-            trades: Vec::new(),
+            trades: closes.trades,
         }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Exits and settlement (the rules themselves live in `crate::exits`).
+
+    /// The side a resolved market settled to by its last price and `exits.settle_at`, or
+    /// `None` (no price, or not decisive yet: wait).
+    pub fn settlement_candidate(&self, market: &MarketKey) -> Option<Side> {
+        exits::settlement_side(self.last_yes(market)?, self.config.exits.settle_at)
+    }
+
+    /// Settle `market` to `winner`: every open position in it is paid 1 (winner) or 0 per
+    /// contract, no fee. Idempotent: with nothing held it returns no trades and changes nothing.
+    /// `event_id` names what caused it (the poll or the manual command) in the ledger.
+    pub fn settle(
+        &mut self,
+        market: &MarketKey,
+        winner: Side,
+        event_id: &str,
+        now: Timestamp,
+    ) -> Vec<Trade> {
+        exits::settle(&mut self.book, market, winner, event_id, now)
+    }
+
+    /// Run the exit rules over every open position (see the module docs).
+    fn run_exits(&mut self, event_id: &str, now: Timestamp, closes: &mut Closes) {
+        let markets = &self.markets;
+        exits::run_exits(
+            &self.config.exits,
+            &self.config.fees,
+            &mut self.book,
+            |m| markets.get(m).and_then(|s| s.last_yes),
+            event_id,
+            now,
+            closes,
+        );
     }
 }
 
 fn signal_name(signal: &Signal) -> &'static str {
     match signal.recommendation {
-        crate::types::Recommendation::BuyYes => "BUY_YES",
-        crate::types::Recommendation::BuyNo => "BUY_NO",
-        crate::types::Recommendation::NoTrade => "NO_TRADE",
+        Recommendation::BuyYes => "BUY_YES",
+        Recommendation::BuyNo => "BUY_NO",
+        Recommendation::NoTrade => "NO_TRADE",
     }
 }

@@ -7,6 +7,7 @@
 //! - [`budget`]: caps on billed signal requests.
 //! - [`sizing`]: fractional Kelly with fees and caps.
 //! - [`book`]: cash, positions and the accounting identity.
+//! - [`exits`]: take-profit, stop-loss, max-hold, opposite-signal exits and settlement.
 //! - [`decision`]: outcomes, trades and the recorded decision.
 //! - [`core`]: the pipeline that ties them together, driven by the caller's clock.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod budget;
 pub mod core;
 pub mod decision;
 pub mod event;
+pub mod exits;
 pub mod filter;
 pub mod sizing;
 pub mod types;
@@ -24,4 +26,5 @@ pub use crate::core::{Core, CoreConfig, MarketState, QuotaPause, SignalReply, Si
 pub use book::{Book, BookTotals, Position};
 pub use decision::{Decision, Outcome, Refusal, Trade, TradeAction};
 pub use event::{Event, EventBody, PriceShift, WhaleAlert};
+pub use exits::{ExitReason, ExitRules};
 pub use types::{MarketKey, Platform, Price, Recommendation, Side, Signal, Timestamp};

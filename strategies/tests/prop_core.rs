@@ -15,6 +15,11 @@ use rust_decimal::Decimal;
 use strategies::sizing::{self, SizeRequest};
 use strategies::{EventBody, Outcome, SignalReply, SignalTicket, Step, Timestamp, TradeAction};
 
+/// A decision's reason without the `; closed ...` notes that exits append.
+fn own_reason(reason: &str) -> &str {
+    reason.split("; closed ").next().unwrap_or(reason)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The properties.
 
@@ -37,7 +42,12 @@ proptest! {
                             prop_assert_eq!(&d.event_type, &event.event_type);
                             prop_assert_eq!(d.market.as_ref(), event.market());
                             prop_assert_eq!(d.decided_at, *now);
-                            prop_assert!(d.signal.is_none() && d.trades.is_empty());
+                            prop_assert!(d.signal.is_none());
+                            // Only exits ride along with a decision made without a signal.
+                            for t in &d.trades {
+                                prop_assert_eq!(t.action, TradeAction::Close);
+                                prop_assert_eq!(&t.event_id, &event.id);
+                            }
                             prop_assert!(!d.reason.is_empty(), "{:?} without a reason", d.outcome);
                             *decisions.entry(d.event_id.clone()).or_default() += 1;
                         }
@@ -112,7 +122,7 @@ proptest! {
                             "event {} decided {} ({}) but only {:?} apply", event.id, d.outcome, d.reason, applicable
                         );
                         if let EventBody::Invalid { reason, .. } = &event.body {
-                            prop_assert_eq!(&d.reason, reason);
+                            prop_assert_eq!(own_reason(&d.reason), reason.as_str());
                         }
                     }
                 }
@@ -128,7 +138,9 @@ proptest! {
         let mut closed_any = false;
         for r in &records {
             let (before, after, trades) = match r {
-                Record::Event { book_before, book_after, .. } => (book_before, book_after, Vec::new()),
+                Record::Event { book_before, book_after, step, .. } => {
+                    (book_before, book_after, decided(step).map(|d| d.trades.clone()).unwrap_or_default())
+                }
                 Record::Reply { book_before, book_after, decision, .. } => (book_before, book_after, decision.trades.clone()),
             };
             if trades.is_empty() {
@@ -155,13 +167,19 @@ proptest! {
         let (records, _) = drive(&config, &actions);
         let mut next_trade_id = 1;
         for r in &records {
-            let Record::Reply { decision, reply, last_yes, ticket, book_before, book_after, now } = r else { continue };
-            for t in &decision.trades {
+            // Trade ids run densely across every decision, exits on events included.
+            let trades = match r {
+                Record::Event { step, .. } => decided(step).map(|d| d.trades.clone()).unwrap_or_default(),
+                Record::Reply { decision, .. } => decision.trades.clone(),
+            };
+            for t in &trades {
                 prop_assert_eq!(t.trade_id, next_trade_id);
                 next_trade_id += 1;
             }
+            let Record::Reply { decision, reply, last_yes, ticket, book_before, book_after, now } = r else { continue };
             if decision.outcome != Outcome::Traded {
-                prop_assert!(decision.trades.is_empty());
+                // Exits (and an opposite-side sale before a refused entry) still close.
+                prop_assert!(decision.trades.iter().all(|t| t.action == TradeAction::Close), "{:?}", decision.trades);
                 continue;
             }
             let SignalReply::Signal(signal) = reply else {
@@ -173,9 +191,12 @@ proptest! {
             let opens: Vec<_> = decision.trades.iter().filter(|t| t.action == TradeAction::Open).collect();
             prop_assert_eq!(opens.len(), 1, "{:?}", decision.trades);
             let open = opens[0];
+            prop_assert_eq!(decision.trades.last(), Some(open), "closes come before the entry");
             for other in decision.trades.iter().filter(|t| t.action != TradeAction::Open) {
-                prop_assert_eq!(other.side, side.opposite(), "only the opposite side is closed first");
-                prop_assert_eq!(other.market(), ticket.market.clone());
+                prop_assert_eq!(other.action, TradeAction::Close);
+            }
+            if config.exits.close_on_opposite_signal {
+                prop_assert!(book_after.position(&ticket.market, side.opposite()).is_none(), "opposite side still held");
             }
             let yes = last_yes.expect("a traded market has a price");
             let c = side.price_of(yes).get();
@@ -229,22 +250,28 @@ proptest! {
                     } else if let Some(side) = signal.recommendation.side() {
                         let yes = last_yes.expect("a signalled market has a price");
                         let c = side.price_of(yes).get();
-                        // Without an opposite position to close first, the book before is the
-                        // book sizing sees.
-                        if book_before.position(&ticket.market, side.opposite()).is_none() {
-                            let request = SizeRequest {
-                                platform: ticket.market.platform,
-                                price: side.price_of(yes),
-                                win_probability: win_probability(signal, side, c),
-                                cash: book_before.cash(),
-                                open_exposure: book_before.open_exposure(),
-                            };
-                            match sizing::size(&config.sizing, &config.fees, &request) {
-                                Ok(_) => prop_assert_eq!(outcome, Outcome::Traded, "{}", decision.reason),
-                                Err(refusal) => {
-                                    prop_assert_eq!(outcome, refusal.outcome);
-                                    prop_assert_eq!(&decision.reason, &refusal.reason);
-                                }
+                        // Sizing sees the book after the closes that come first (exits, the
+                        // opposite side): their proceeds in cash, their whole cost basis out of
+                        // the exposure.
+                        let closes: Vec<_> = decision.trades.iter().filter(|t| t.action == TradeAction::Close).collect();
+                        let cash = closes.last().map_or(book_before.cash(), |t| t.cash_after);
+                        let closed_basis: Decimal = closes
+                            .iter()
+                            .filter_map(|t| book_before.position(&t.market(), t.side))
+                            .map(|p| p.cost_basis)
+                            .sum();
+                        let request = SizeRequest {
+                            platform: ticket.market.platform,
+                            price: side.price_of(yes),
+                            win_probability: win_probability(signal, side, c),
+                            cash,
+                            open_exposure: book_before.open_exposure() - closed_basis,
+                        };
+                        match sizing::size(&config.sizing, &config.fees, &request) {
+                            Ok(_) => prop_assert_eq!(outcome, Outcome::Traded, "{}", decision.reason),
+                            Err(refusal) => {
+                                prop_assert_eq!(outcome, refusal.outcome);
+                                prop_assert_eq!(own_reason(&decision.reason), refusal.reason.as_str());
                             }
                         }
                     } else {

@@ -13,8 +13,9 @@ use strategies::budget::BudgetLimits;
 use strategies::filter::{Direction, FilterRules, MarketPattern};
 use strategies::sizing::SizingRules;
 use strategies::{
-    Book, Core, CoreConfig, Decision, Event, EventBody, MarketKey, Platform, Price, PriceShift,
-    Recommendation, Side, Signal, SignalReply, SignalTicket, Step, Timestamp, WhaleAlert,
+    Book, Core, CoreConfig, Decision, Event, EventBody, ExitRules, MarketKey, Platform, Price,
+    PriceShift, Recommendation, Side, Signal, SignalReply, SignalTicket, Step, Timestamp,
+    WhaleAlert,
 };
 
 use crate::support::*;
@@ -182,13 +183,36 @@ pub fn config() -> impl Strategy<Value = CoreConfig> {
             max_per_minute,
             max_per_day,
         });
-    (filter, sizing, fee_schedule(), budget).prop_map(|(filter, sizing, fees, budget)| CoreConfig {
-        filter,
-        sizing,
-        fees,
-        budget,
-        trade_types: vec!["price_shift".to_string()],
-    })
+    (filter, sizing, fee_schedule(), budget, exit_rules()).prop_map(
+        |(filter, sizing, fees, budget, exits)| CoreConfig {
+            filter,
+            sizing,
+            fees,
+            budget,
+            exits,
+            trade_types: vec!["price_shift".to_string()],
+        },
+    )
+}
+
+/// Exit rules tight enough that the random price walk and clock of a scenario hit them.
+pub fn exit_rules() -> impl Strategy<Value = ExitRules> {
+    (
+        prop_oneof![1 => Just(None), 2 => prop_oneof![Just(dec(5, 2)), Just(dec(15, 2))].prop_map(Some)],
+        prop_oneof![1 => Just(None), 2 => prop_oneof![Just(dec(5, 2)), Just(dec(10, 2))].prop_map(Some)],
+        prop_oneof![
+            1 => Just(None),
+            1 => prop_oneof![Just(30i64), Just(300)].prop_map(|s| Some(Duration::seconds(s))),
+        ],
+        prop_oneof![3 => Just(true), 1 => Just(false)],
+    )
+        .prop_map(|(take_profit, stop_loss, max_hold, close_on_opposite_signal)| ExitRules {
+            take_profit,
+            stop_loss,
+            max_hold,
+            close_on_opposite_signal,
+            settle_at: dec(99, 2),
+        })
 }
 
 pub fn scenario(max_len: usize) -> impl Strategy<Value = (CoreConfig, Vec<Action>)> {
