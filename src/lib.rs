@@ -13,19 +13,25 @@
 //! - [`signal`]: the `/v1/signals` client with retries, timeouts and quota handling.
 //! - [`mirror`]: best-effort mirroring of paper fills to `/v1/trades/shadow`.
 //! - [`store`]: the sled store and its group-commit writer.
+//! - [`resolution`]: polling the API's resolution endpoint for markets with open positions.
+//! - [`settle`]: settling resolved markets (poller or `shiftbot settle`) through the store.
 //! - [`runner`]: the live loop tying feed, core, signals and store together, exactly once.
 //! - [`sim`]: an embedded Rekko-compatible simulator (stream, signals, shadow trades).
-//! - [`commands`]: the review commands (`decisions`, `ledger`, `reset`).
+//! - [`commands`]: the review commands (`positions`, `ledger`, `decisions`, `report`, `reset`).
+//! - [`admin`]: the running bot's read-only listener answering those commands.
 //! - [`cli`]: argument parsing, `config check`, and the exit codes.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod configuration;
 pub mod feed;
 pub mod mirror;
+pub mod resolution;
 pub mod runner;
+pub mod settle;
 pub mod signal;
 pub mod sim;
 pub mod store;

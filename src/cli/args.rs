@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::{DecisionsArgs, LedgerArgs, PositionsArgs, ReportArgs};
 use crate::telemetry::LogFormat;
 
 /// The parsed command line.
@@ -46,18 +47,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Open positions at their last prices: side, contracts, average and last price, value,
+    /// unrealized P&L, age.
+    Positions(PositionsArgs),
+    /// The paper trades, newest last.
+    Ledger(LedgerArgs),
     /// Why each event was or was not traded, one line per decided event.
-    Decisions {
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The paper trades, oldest first.
-    Ledger {
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-    },
+    Decisions(DecisionsArgs),
+    /// Performance: equity, P&L, fees, win rate, profit factor, drawdown, Sharpe, exposure.
+    Report(ReportArgs),
     /// Archive the store and start again with a fresh bankroll.
     Reset {
         /// Confirm: without it nothing is changed.
@@ -123,11 +121,15 @@ mod tests {
         ));
         assert!(matches!(
             parse(&["decisions", "--json"]).expect("parses").command,
-            Command::Decisions { json: true }
+            Command::Decisions(DecisionsArgs { json: true, .. })
         ));
         assert!(matches!(
             parse(&["ledger"]).expect("parses").command,
-            Command::Ledger { json: false }
+            Command::Ledger(LedgerArgs {
+                json: false,
+                csv: false,
+                ..
+            })
         ));
         assert!(matches!(
             parse(&["reset"]).expect("parses").command,

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 pub use args::{Cli, Command, ConfigAction};
 
+use crate::commands::{ReviewCommand, ReviewTarget};
 use crate::configuration::{ConfigErrors, Settings};
 use crate::telemetry;
 
@@ -64,12 +65,10 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Config {
             action: ConfigAction::Check { json },
         } => config_check(&settings, json),
-        Command::Decisions { json } => {
-            with_stdout(|out| crate::commands::decisions(&settings, json, out))
-        }
-        Command::Ledger { json } => {
-            with_stdout(|out| crate::commands::ledger(&settings, json, out))
-        }
+        Command::Positions(args) => review(&settings, ReviewCommand::Positions(args)),
+        Command::Ledger(args) => review(&settings, ReviewCommand::Ledger(args)),
+        Command::Decisions(args) => review(&settings, ReviewCommand::Decisions(args)),
+        Command::Report(args) => review(&settings, ReviewCommand::Report(args)),
         Command::Reset { yes: false } => {
             eprintln!(
                 "error: reset archives the store at {} and starts again with a fresh bankroll of {}; \
@@ -83,6 +82,12 @@ pub fn execute(cli: Cli) -> i32 {
             with_stdout(|out| crate::commands::reset(&settings, &crate::clock::system(), out))
         }
     }
+}
+
+/// A review command: read the store, or ask the running bot that holds it.
+fn review(settings: &Settings, command: ReviewCommand) -> i32 {
+    let target = ReviewTarget::from_settings(settings);
+    with_stdout(|out| crate::commands::review(&target, command, &crate::clock::system(), out))
 }
 
 /// Every problem on its own line, key path first, so a user (or a test) can find each one.

@@ -38,9 +38,9 @@ use strategies::CoreConfig;
 pub use problems::{ConfigErrors, ConfigProblem};
 pub use secret::Secret;
 pub use sections::{
-    ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
-    MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings, StorageSettings,
-    EVENT_TYPES,
+    AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
+    FilterSettings, MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings,
+    StorageSettings, EVENT_TYPES,
 };
 
 use reader::Reader;
@@ -74,6 +74,7 @@ pub struct Settings {
     pub exits: ExitSettings,
     pub execution: ExecutionSettings,
     pub storage: StorageSettings,
+    pub admin: AdminSettings,
     pub sim: SimSettings,
 }
 

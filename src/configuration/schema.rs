@@ -13,9 +13,9 @@ use strategies::Platform;
 use super::problems::ConfigProblem;
 use super::reader::Reader;
 use super::sections::{
-    ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings, FilterSettings,
-    MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings, StorageSettings,
-    EVENT_TYPES,
+    AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
+    FilterSettings, MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings,
+    StorageSettings, EVENT_TYPES,
 };
 use super::values::{choose, describe, DecimalRange, DurationRange};
 use super::Settings;
@@ -51,6 +51,9 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let storage = r
         .text("storage.path")
         .map(|path| StorageSettings { path: path.into() });
+    let admin = r
+        .read("admin.listen", admin_listen)
+        .map(|listen| AdminSettings { listen });
     let sim = read_sim(r);
     Some(Settings {
         api_key: None,
@@ -62,8 +65,23 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         exits: exits?,
         execution: execution?,
         storage: storage?,
+        admin: admin?,
         sim: sim?,
     })
+}
+
+/// `admin.listen`: an IP socket address (no host names: binding must not depend on DNS).
+fn admin_listen(kind: &config::ValueKind) -> Result<std::net::SocketAddr, String> {
+    match kind {
+        config::ValueKind::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected an address like \"127.0.0.1:7878\", got {s:?}")),
+        other => Err(format!(
+            "expected an address string, got {}",
+            describe(other)
+        )),
+    }
 }
 
 fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {

@@ -186,6 +186,15 @@ pub struct StorageSettings {
     pub path: PathBuf,
 }
 
+/// `[admin]`: the running bot's read-only listener for the review commands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Where `run` serves `positions`/`ledger`/`decisions`/`report` while it holds the store,
+    /// and where those commands ask when they find the store locked.
+    pub listen: std::net::SocketAddr,
+}
+
 /// `[sim]`: the embedded simulator, used when `feed.kind = "sim"` and by `shiftbot sim`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
-use strategies::{Core, Decision, Event, Outcome, SignalTicket, Step};
+use strategies::{Core, Decision, Event, Outcome, SignalTicket, Step, TradeAction};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
@@ -99,6 +99,15 @@ impl Engine {
 
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The resolution poller says a held market resolved: settle it by its last price when
+    /// that is decisive (`crate::settle::settle_resolved`), in the next batch. Idempotent.
+    pub fn on_resolution(&mut self, resolution: crate::resolution::Resolution) {
+        let now = self.clock.now();
+        if let Some(batch) = crate::settle::settle_resolved(&mut self.core, &resolution, now) {
+            self.batch.absorb(batch);
+        }
     }
 
     /// Pick up events that were waiting for their signal when the bot stopped.
@@ -212,7 +221,8 @@ impl Engine {
             let market = trade.market();
             let position = self.core.book().position(&market, trade.side).cloned();
             self.batch.positions.push(((market, trade.side), position));
-            if self.mirror_enabled {
+            // The shadow-trade endpoint records buys; exits (closes) are paper-only.
+            if self.mirror_enabled && trade.action == TradeAction::Open {
                 let order = OutboxRecord {
                     trade_id: trade.trade_id,
                     ticker: trade.market_id.clone(),

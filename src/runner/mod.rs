@@ -175,6 +175,12 @@ pub async fn run_with_stats(
     } else {
         None
     };
+    // While the bot holds the store, review commands are answered through it (read-only).
+    tasks.spawn(crate::admin::serve(
+        settings.admin.listen.to_string(),
+        store.clone(),
+        stop_rx.clone(),
+    ));
 
     let (cursor_tx, cursor_rx) = watch::channel(loaded.cursor.clone());
     let (committer, mut durable_rx) = Committer::start(store.clone());

@@ -19,6 +19,8 @@ pub mod decision;
 pub mod event;
 pub mod exits;
 pub mod filter;
+pub mod model;
+pub mod report;
 pub mod sizing;
 pub mod types;
 

@@ -526,12 +526,14 @@ fn settlement_candidate_reads_the_last_price() {
     assert_eq!(core.settlement_candidate(&fed()), None);
     assert_eq!(core.settlement_candidate(&cpi()), None, "no price seen");
     // A mark at 0.99 would also take profit, so switch exits off to watch the candidate.
-    let mut config = CoreConfig::default();
-    config.exits = ExitRules {
-        take_profit: None,
-        stop_loss: None,
-        max_hold: None,
-        ..ExitRules::default()
+    let config = CoreConfig {
+        exits: ExitRules {
+            take_profit: None,
+            stop_loss: None,
+            max_hold: None,
+            ..ExitRules::default()
+        },
+        ..CoreConfig::default()
     };
     core = Core::restore(
         config,

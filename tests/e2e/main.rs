@@ -1,13 +1,19 @@
-#[test]
-fn probe() {
-    use strategies::Platform;
-    for p in [Platform::Kalshi, Platform::Polymarket] {
-        for name in ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L"] {
-            let id = match p {
-                Platform::Kalshi => format!("KXE2E-{name}"),
-                Platform::Polymarket => format!("e2e-{}", name.to_lowercase()),
-            };
-            println!("{p}/{id} {}", shiftbot::sim::hidden_probability(42, p, &id));
-        }
-    }
-}
+//! End-to-end tests of the real `shiftbot` binary against the simulator on 127.0.0.1:0, each
+//! with its own temp store. One test binary (one link, one process to schedule), one module
+//! per concern; the harness is in `support`.
+//!
+//! Run: `cargo test --test e2e` (part of `cargo test`). The throughput benchmark is not a
+//! test: `cargo run --release --example throughput`.
+
+mod support;
+
+mod auth;
+mod crash;
+mod embedded;
+mod invalid;
+mod mirror;
+mod redelivery;
+mod restart;
+mod signals;
+mod standalone_sim;
+mod trades;

@@ -318,7 +318,10 @@ fn average_entry_edge(trades: &[Trade]) -> Option<Decimal> {
         .filter(|t| t.action == TradeAction::Open)
         .filter_map(|t| t.win_probability.map(|w| w - t.price))
         .collect();
-    ratio(edges.iter().copied().sum(), Decimal::from(edges.len() as u64))
+    ratio(
+        edges.iter().copied().sum(),
+        Decimal::from(edges.len() as u64),
+    )
 }
 
 fn period(trades: &[Trade], decisions: Option<(Timestamp, Timestamp)>) -> Option<Period> {

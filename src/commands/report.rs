@@ -1,0 +1,328 @@
+//! `shiftbot report`: the book's performance (metrics defined in `strategies::report`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use strategies::report::{self, DailyReturn, Exposure, Period, Report, ReportInput, TradeCounts};
+use strategies::{Platform, Timestamp};
+
+use super::chart;
+use super::format::{age, exact6, money, percent, price, ratio, signed_money, table, time};
+use super::positions::{trades, Book};
+use super::{json_line, CommandError, ReportArgs, ReviewRequest};
+use crate::store::Store;
+
+/// `report --json`. Money is exact; derived ratios are rounded to 6 decimals.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    as_of: Timestamp,
+    period: Option<Period>,
+    starting_bankroll: Decimal,
+    cash: Decimal,
+    market_value: Decimal,
+    equity: Decimal,
+    realized_pnl: Decimal,
+    unrealized_pnl: Decimal,
+    total_pnl: Decimal,
+    fees: Decimal,
+    /// `(equity − bankroll) / bankroll` as a fraction (0.0043 = 0.43 %).
+    #[serde(rename = "return")]
+    return_fraction: Option<Decimal>,
+    trades: &'a TradeCounts,
+    closed: ClosedJson,
+    average_entry_edge: Option<Decimal>,
+    max_drawdown: DrawdownJson,
+    sharpe: Option<Decimal>,
+    sharpe_days: u64,
+    open_positions: u64,
+    exposure: &'a BTreeMap<Platform, Exposure>,
+    daily: Vec<DailyJson>,
+}
+
+#[derive(Serialize)]
+struct ClosedJson {
+    count: u64,
+    wins: u64,
+    losses: u64,
+    gross_profit: Decimal,
+    gross_loss: Decimal,
+    win_rate: Option<Decimal>,
+    profit_factor: Option<Decimal>,
+    expectancy: Option<Decimal>,
+}
+
+#[derive(Serialize)]
+struct DrawdownJson {
+    amount: Decimal,
+    fraction: Decimal,
+    peak_at: Option<Timestamp>,
+    trough_at: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct DailyJson {
+    day: chrono::NaiveDate,
+    equity: Decimal,
+    #[serde(rename = "return")]
+    ret: Decimal,
+}
+
+/// Render the report; returns the chart's SVG when `--chart` asked for one.
+pub(super) fn render(
+    store: Option<&Store>,
+    request: &ReviewRequest,
+    args: &ReportArgs,
+    out: &mut dyn Write,
+) -> Result<Option<String>, CommandError> {
+    let trades = trades(store)?;
+    let book = Book::load(store, &trades)?;
+    let (bankroll, decision_span) = match store {
+        Some(store) => {
+            let bankroll = store
+                .totals()?
+                .map_or(request.bankroll, |t| t.starting_bankroll);
+            let mut span: Option<(Timestamp, Timestamp)> = None;
+            for record in store.decisions() {
+                let at = record?.decision.decided_at;
+                span = Some(span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
+            }
+            (bankroll, span)
+        }
+        None => (request.bankroll, None),
+    };
+    let r = report::compute(&ReportInput {
+        starting_bankroll: bankroll,
+        trades: &trades,
+        positions: &book.positions,
+        marks: &book.marks,
+        decision_span,
+        now: request.now,
+    });
+    let daily = report::daily_returns(&r.curve);
+    if args.json {
+        json_line(out, &as_json(&r, &daily))?;
+    } else {
+        text(&r, out)?;
+    }
+    Ok(args.chart.as_ref().map(|_| chart_svg(&r)))
+}
+
+fn as_json<'a>(r: &'a Report, daily: &[DailyReturn]) -> ReportJson<'a> {
+    let c = &r.closed;
+    ReportJson {
+        as_of: r.as_of,
+        period: r.period,
+        starting_bankroll: r.starting_bankroll,
+        cash: r.cash,
+        market_value: r.market_value,
+        equity: r.equity,
+        realized_pnl: r.realized_pnl,
+        unrealized_pnl: r.unrealized_pnl,
+        total_pnl: r.equity - r.starting_bankroll,
+        fees: r.fees,
+        return_fraction: r.return_fraction.map(exact6),
+        trades: &r.trades,
+        closed: ClosedJson {
+            count: c.count,
+            wins: c.wins,
+            losses: c.losses,
+            gross_profit: c.gross_profit,
+            gross_loss: c.gross_loss,
+            win_rate: c.win_rate.map(exact6),
+            profit_factor: c.profit_factor.map(exact6),
+            expectancy: c.expectancy.map(exact6),
+        },
+        average_entry_edge: r.average_entry_edge.map(exact6),
+        max_drawdown: DrawdownJson {
+            amount: r.max_drawdown.amount,
+            fraction: exact6(r.max_drawdown.fraction),
+            peak_at: r.max_drawdown.peak_at,
+            trough_at: r.max_drawdown.trough_at,
+        },
+        sharpe: r.sharpe.map(exact6),
+        sharpe_days: r.sharpe_days,
+        open_positions: r.open_positions,
+        exposure: &r.exposure,
+        daily: daily
+            .iter()
+            .map(|d| DailyJson {
+                day: d.day,
+                equity: d.equity,
+                ret: exact6(d.ret),
+            })
+            .collect(),
+    }
+}
+
+fn text(r: &Report, out: &mut dyn Write) -> Result<(), CommandError> {
+    let none = || "-".to_string();
+    let c = &r.closed;
+    let period = match r.period {
+        Some(p) => vec![
+            "period".into(),
+            age((p.end - p.start).num_seconds()),
+            format!("{} → {} UTC", time(p.start), time(p.end)),
+        ],
+        None => vec!["period".into(), none(), "nothing decided yet".into()],
+    };
+    let drawdown_note = match (r.max_drawdown.peak_at, r.max_drawdown.trough_at) {
+        (Some(peak), Some(trough)) => format!(
+            "{} of peak; worst fall {} → {}",
+            percent(r.max_drawdown.fraction),
+            time(peak),
+            time(trough)
+        ),
+        _ => "equity never fell".to_string(),
+    };
+    let rows: Vec<Vec<String>> = vec![
+        vec!["as of".into(), time(r.as_of), "UTC".into()],
+        period,
+        vec![
+            "starting bankroll".into(),
+            money(r.starting_bankroll),
+            String::new(),
+        ],
+        vec!["cash".into(), money(r.cash), String::new()],
+        vec![
+            "market value".into(),
+            money(r.market_value),
+            format!(
+                "{} open position{}, at their last prices",
+                r.open_positions,
+                if r.open_positions == 1 { "" } else { "s" }
+            ),
+        ],
+        vec![
+            "equity".into(),
+            money(r.equity),
+            "cash + market value".into(),
+        ],
+        vec![
+            "return".into(),
+            r.return_fraction.map_or_else(none, percent),
+            format!("total P&L {}", signed_money(r.equity - r.starting_bankroll)),
+        ],
+        vec![
+            "realized P&L".into(),
+            signed_money(r.realized_pnl),
+            "closed and settled, net of fees".into(),
+        ],
+        vec![
+            "unrealized P&L".into(),
+            signed_money(r.unrealized_pnl),
+            "open, net of entry fees".into(),
+        ],
+        vec!["fees".into(), money(r.fees), String::new()],
+        vec![
+            "trades".into(),
+            r.trades.total.to_string(),
+            format!(
+                "{} open, {} close, {} settle",
+                r.trades.open, r.trades.close, r.trades.settle
+            ),
+        ],
+        vec![
+            "closed positions".into(),
+            c.count.to_string(),
+            format!(
+                "{} won, {} lost, {} flat",
+                c.wins,
+                c.losses,
+                c.count - c.wins - c.losses
+            ),
+        ],
+        vec![
+            "win rate".into(),
+            c.win_rate.map_or_else(none, percent),
+            String::new(),
+        ],
+        vec![
+            "profit factor".into(),
+            c.profit_factor.map_or_else(none, ratio),
+            format!(
+                "gross profit {} / gross loss {}",
+                money(c.gross_profit),
+                money(c.gross_loss)
+            ),
+        ],
+        vec![
+            "expectancy".into(),
+            c.expectancy.map_or_else(none, signed_money),
+            "mean realized P&L per closed position".into(),
+        ],
+        vec![
+            "avg edge at entry".into(),
+            r.average_entry_edge.map_or_else(none, price),
+            "win probability - price, before fees".into(),
+        ],
+        vec![
+            "max drawdown".into(),
+            money(r.max_drawdown.amount),
+            drawdown_note,
+        ],
+        vec![
+            "sharpe".into(),
+            r.sharpe.map_or_else(none, ratio),
+            match r.sharpe {
+                Some(_) => format!("daily returns x sqrt(365), {} days", r.sharpe_days),
+                None => format!(
+                    "needs 2+ days of varying returns ({} so far)",
+                    r.sharpe_days
+                ),
+            },
+        ],
+    ];
+    table(out, &[], &rows, &[1])?;
+    writeln!(out)?;
+    if r.exposure.is_empty() {
+        writeln!(out, "exposure: none")?;
+        return Ok(());
+    }
+    let exposure: Vec<Vec<String>> = r
+        .exposure
+        .iter()
+        .map(|(platform, e)| {
+            vec![
+                platform.to_string(),
+                e.positions.to_string(),
+                money(e.cost_basis),
+                money(e.market_value),
+                e.cost_basis
+                    .checked_div(r.starting_bankroll)
+                    .map_or_else(none, percent),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &["EXPOSURE", "POSITIONS", "COST", "VALUE", "OF_BANKROLL"],
+        &exposure,
+        &[1, 2, 3, 4],
+    )?;
+    Ok(())
+}
+
+fn chart_svg(r: &Report) -> String {
+    let (first, last) = match (r.curve.first(), r.curve.last()) {
+        (Some(a), Some(b)) => (a.at, b.at),
+        _ => (r.as_of, r.as_of),
+    };
+    let headline = format!(
+        "equity {} ({}) · max drawdown {} ({})",
+        money(r.equity),
+        r.return_fraction.map_or_else(|| "-".to_string(), percent),
+        money(r.max_drawdown.amount),
+        percent(r.max_drawdown.fraction)
+    );
+    chart::svg(
+        &r.curve,
+        &chart::ChartInfo {
+            starting_bankroll: r.starting_bankroll.to_f64().unwrap_or(0.0),
+            subtitle: chart::subtitle(first, last, &headline),
+            now_label: format!("now {}", money(r.equity)),
+        },
+    )
+}

@@ -1,0 +1,254 @@
+//! The locked-store path: while a process holds the store, the commands are answered by its
+//! admin listener, byte for byte as a direct read would answer them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::fixture::{build, request};
+use super::*;
+
+/// An admin listener on port 0 over `store`, on a runtime of its own.
+struct Admin {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    runtime: tokio::runtime::Runtime,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Admin {
+    fn start(store: Store) -> Admin {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stop_rx) = watch::channel(false);
+        let server = runtime.spawn(crate::admin::serve_on(listener, store, stop_rx));
+        Admin {
+            addr,
+            stop,
+            runtime,
+            server,
+        }
+    }
+
+    fn shut_down(self) {
+        self.stop.send_replace(true);
+        let server = self.server;
+        let finished = self
+            .runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(30), server).await });
+        assert!(finished.is_ok(), "the admin listener stops when told to");
+    }
+}
+
+fn all_commands() -> Vec<ReviewCommand> {
+    let kxa = Filters {
+        market: Some(args::parse_market("kalshi/KXA").expect("valid")),
+        since: Some(args::parse_since("96h").expect("valid")),
+        ..Filters::default()
+    };
+    vec![
+        ReviewCommand::Positions(PositionsArgs { json: false }),
+        ReviewCommand::Positions(PositionsArgs { json: true }),
+        ReviewCommand::Ledger(LedgerArgs::default()),
+        ReviewCommand::Ledger(LedgerArgs {
+            json: true,
+            ..LedgerArgs::default()
+        }),
+        ReviewCommand::Ledger(LedgerArgs {
+            csv: true,
+            filters: kxa.clone(),
+            ..LedgerArgs::default()
+        }),
+        ReviewCommand::Decisions(DecisionsArgs::default()),
+        ReviewCommand::Decisions(DecisionsArgs {
+            json: true,
+            outcome: vec![strategies::Outcome::Traded],
+            filters: Filters {
+                limit: Some(2),
+                ..Filters::default()
+            },
+            ..DecisionsArgs::default()
+        }),
+        ReviewCommand::Decisions(DecisionsArgs {
+            summary: true,
+            filters: kxa,
+            ..DecisionsArgs::default()
+        }),
+        ReviewCommand::Report(ReportArgs::default()),
+        ReviewCommand::Report(ReportArgs {
+            json: true,
+            chart: Some("chart.svg".into()),
+        }),
+    ]
+}
+
+#[test]
+fn a_locked_store_is_answered_by_the_admin_listener_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let held = build(&path);
+    assert!(
+        matches!(Store::open(&path), Err(StoreError::Locked { .. })),
+        "a second open of a held store reports Locked"
+    );
+    let admin = Admin::start(held.clone());
+    let target = ReviewTarget {
+        store_path: path,
+        admin_listen: admin.addr.to_string(),
+        bankroll: rust_decimal_macros::dec!(777),
+    };
+    for command in all_commands() {
+        let request = request(command.clone());
+        let direct = render(Some(&held), &request).expect("direct render");
+        let remote = fetch_or_render(&target, &request).expect("remote render");
+        assert_eq!(remote, direct, "{command:?}");
+        assert!(!direct.output.is_empty(), "{command:?}");
+    }
+    admin.shut_down();
+}
+
+#[test]
+fn the_cli_path_prints_the_remote_answer_and_writes_the_chart_locally() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let held = build(&path);
+    let admin = Admin::start(held.clone());
+    let target = ReviewTarget {
+        store_path: path,
+        admin_listen: admin.addr.to_string(),
+        bankroll: rust_decimal_macros::dec!(777),
+    };
+    let chart = dir.path().join("remote.svg");
+    let command = ReviewCommand::Report(ReportArgs {
+        json: false,
+        chart: Some(chart.clone()),
+    });
+    let clock: SharedClock = std::sync::Arc::new(Fixed);
+    let mut printed = Vec::new();
+    review(&target, command.clone(), &clock, &mut printed).expect("review through the bot");
+    let direct = render(Some(&held), &request(command)).expect("direct");
+    assert_eq!(String::from_utf8(printed).expect("utf-8"), direct.output);
+    assert_eq!(
+        std::fs::read_to_string(&chart).expect("chart written by the caller"),
+        direct.chart.expect("chart")
+    );
+    admin.shut_down();
+}
+
+struct Fixed;
+
+impl crate::clock::Clock for Fixed {
+    fn now(&self) -> strategies::Timestamp {
+        super::fixture::now()
+    }
+}
+
+#[test]
+fn a_locked_store_without_a_listener_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let _held = build(&path);
+    // A port that was free a moment ago: nothing listens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let target = ReviewTarget {
+        store_path: path.clone(),
+        admin_listen: free.to_string(),
+        bankroll: rust_decimal_macros::dec!(1),
+    };
+    let err = fetch_or_render(
+        &target,
+        &request(ReviewCommand::Positions(PositionsArgs::default())),
+    )
+    .expect_err("nobody answers");
+    let text = err.to_string();
+    assert!(matches!(err, CommandError::Remote { .. }), "{text}");
+    assert!(text.contains(&free.to_string()), "{text}");
+    assert!(text.contains("in use by a running shiftbot"), "{text}");
+    assert!(text.contains(&path.display().to_string()), "{text}");
+}
+
+#[test]
+fn the_admin_listener_rejects_bad_requests_and_survives_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = build(&dir.path().join("store"));
+    let admin = Admin::start(held.clone());
+    let url = format!("http://{}{}", admin.addr, crate::admin::REVIEW_PATH);
+    let statuses = admin.runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let mut statuses = Vec::new();
+        for (content_type, body) in [
+            ("application/json", "{\"command\":\"drop_tables\"}"),
+            ("application/json", "not json"),
+            ("text/plain", "{}"),
+        ] {
+            let response = client
+                .post(&url)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            statuses.push(response.status().as_u16());
+        }
+        let get = client.get(&url).send().await.expect("an answer");
+        statuses.push(get.status().as_u16());
+        statuses
+    });
+    assert_eq!(statuses, vec![422, 400, 415, 405]);
+    // Still serving.
+    let request = request(ReviewCommand::Positions(PositionsArgs { json: true }));
+    let answer = crate::admin::fetch(&admin.addr.to_string(), &request).expect("still serving");
+    assert_eq!(answer, render(Some(&held), &request).expect("direct"));
+    admin.shut_down();
+}
+
+#[test]
+fn a_taken_admin_address_only_warns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = build(&dir.path().join("store"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = taken.local_addr().expect("addr").to_string();
+        let (_stop, stop_rx) = watch::channel(false);
+        // Returns (after a warning) instead of serving or failing the caller.
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            crate::admin::serve(addr, held, stop_rx),
+        )
+        .await
+        .expect("serve gives up at once on a taken address");
+    });
+}
+
+#[test]
+fn unspecified_listen_addresses_are_reached_on_loopback() {
+    use crate::admin::connect_address;
+    assert_eq!(
+        connect_address("0.0.0.0:7878").expect("valid").to_string(),
+        "127.0.0.1:7878"
+    );
+    assert_eq!(
+        connect_address("[::]:7878").expect("valid").to_string(),
+        "[::1]:7878"
+    );
+    assert!(connect_address("localhost:7878").is_err());
+}

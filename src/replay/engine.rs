@@ -1,0 +1,340 @@
+//! The replay driver: the live core, a virtual clock, recorded or fallback signal replies.
+//!
+//! # The timeline
+//! Events are fed in file order, each at its `received_at` (the live engine's decision clock
+//! for an event). A signal request is answered by the event's recorded reply, delivered at its
+//! recorded `signal_at`: before every later event whose `received_at` is after `signal_at`,
+//! in `signal_at` order, so markets stay busy, cooldowns run and prices move exactly as they
+//! did live. A reply is never delivered before its own event. Replies still pending at the end
+//! of the file are delivered then, in order.
+//!
+//! # Events that were not signalled when recorded
+//! When the replayed config asks for a signal the live run never requested (a lower
+//! threshold, another cooldown), [`Fallback`] decides:
+//! - `skip`: the request is answered at once with a failure, so the core releases the market
+//!   (its cooldown and budget count the request, as a live request would), and the decision is
+//!   tallied as [`ReplayOutcome::NoRecordedSignal`] instead of the core's `signal_error`.
+//!   The outcome exists only in replay; `strategies::Outcome` is unchanged.
+//! - `model`: the request is answered at once by the local baseline model
+//!   ([`strategies::model`]) from the market's prices seen so far in the file.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use strategies::model::{ModelParams, PriceHistory};
+use strategies::{Core, CoreConfig, Decision, Outcome, SignalReply, SignalTicket, Step, Timestamp, Trade};
+
+use super::tape::{blank_event, Tape};
+
+/// What answers a signal request that has no recorded reply (`replay.fallback`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Decide `no_recorded_signal`.
+    #[default]
+    Skip,
+    /// Ask the local baseline model ([`strategies::model`]).
+    Model,
+}
+
+impl Fallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fallback::Skip => "skip",
+            Fallback::Model => "model",
+        }
+    }
+}
+
+impl std::str::FromStr for Fallback {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "skip" => Ok(Fallback::Skip),
+            "model" => Ok(Fallback::Model),
+            other => Err(format!("unknown fallback {other:?} (expected skip or model)")),
+        }
+    }
+}
+
+/// How to replay.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayOptions {
+    pub fallback: Fallback,
+    pub model: ModelParams,
+    /// Keep every decision (event id, outcome, reason) in [`ReplayRun::decisions`]; off for
+    /// sweeps, which only need the tally and the trades.
+    pub keep_decisions: bool,
+}
+
+/// The failure reason a skipped request is answered with (and shows in its decision).
+pub const NO_RECORDED_SIGNAL_REASON: &str =
+    "no recorded signal for this event (replay.fallback = \"skip\")";
+
+/// A decision's outcome in replay: the core's, or the replay-only `no_recorded_signal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReplayOutcome {
+    Core(Outcome),
+    NoRecordedSignal,
+}
+
+impl ReplayOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayOutcome::Core(outcome) => outcome.as_str(),
+            ReplayOutcome::NoRecordedSignal => "no_recorded_signal",
+        }
+    }
+
+    /// Every outcome, in the order reports list them.
+    pub fn all() -> impl Iterator<Item = ReplayOutcome> {
+        Outcome::ALL
+            .into_iter()
+            .map(ReplayOutcome::Core)
+            .chain(std::iter::once(ReplayOutcome::NoRecordedSignal))
+    }
+
+    fn index(self) -> usize {
+        match self {
+            ReplayOutcome::Core(outcome) => Outcome::ALL
+                .iter()
+                .position(|o| *o == outcome)
+                .unwrap_or(Outcome::ALL.len()),
+            ReplayOutcome::NoRecordedSignal => Outcome::ALL.len() + 1,
+        }
+    }
+}
+
+impl std::fmt::Display for ReplayOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReplayOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Decisions counted by outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// By [`ReplayOutcome::index`]; one spare slot for an outcome missing from `Outcome::ALL`.
+    counts: [u64; Outcome::ALL.len() + 2],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            counts: [0; Outcome::ALL.len() + 2],
+        }
+    }
+}
+
+impl Tally {
+    pub fn add(&mut self, outcome: ReplayOutcome) {
+        self.counts[outcome.index()] += 1;
+    }
+
+    pub fn get(&self, outcome: ReplayOutcome) -> u64 {
+        self.counts[outcome.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Outcomes with at least one decision, in report order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (ReplayOutcome, u64)> + '_ {
+        ReplayOutcome::all()
+            .map(|o| (o, self.get(o)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// One decision of a replay, kept when [`ReplayOptions::keep_decisions`] is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplayDecision {
+    pub event_id: String,
+    pub outcome: ReplayOutcome,
+    pub reason: String,
+    pub decided_at: Timestamp,
+}
+
+/// Everything a replay produced.
+#[derive(Clone, Debug)]
+pub struct ReplayRun {
+    /// The core after the last event: book, markets and their last prices.
+    pub core: Core,
+    pub tally: Tally,
+    /// Every trade, in the order made.
+    pub trades: Vec<Trade>,
+    pub decisions: Vec<ReplayDecision>,
+    pub events: u64,
+    /// First and last decision time.
+    pub decision_span: Option<(Timestamp, Timestamp)>,
+    /// Signal requests answered by a recorded reply, by the fallback.
+    pub recorded_replies: u64,
+    pub fallback_replies: u64,
+}
+
+/// A recorded reply waiting for its time.
+struct Pending {
+    at: Timestamp,
+    ticket: SignalTicket,
+    event: usize,
+}
+
+/// Replay `tape` through a fresh core built from `config`.
+pub fn replay(tape: &Tape, config: CoreConfig, options: &ReplayOptions) -> ReplayRun {
+    let mut driver = Driver {
+        core: Core::new(config),
+        options,
+        tape,
+        run: Recorder::default(),
+        pending: VecDeque::new(),
+        history: match options.fallback {
+            Fallback::Model => vec![PriceHistory::default(); tape.market_count()],
+            Fallback::Skip => Vec::new(),
+        },
+    };
+    let mut scratch = blank_event();
+    for index in 0..tape.len() {
+        if !tape.fill(index, &mut scratch) {
+            continue;
+        }
+        let now = scratch.received_at;
+        driver.deliver_until(Some(now));
+        match driver.core.on_event(&scratch, now) {
+            Step::Decided(decision) => driver.record(decision, None),
+            Step::NeedSignal(ticket) => driver.answer(index, ticket, now),
+        }
+        if let (Some(market), Some(price)) = (tape.market_of(index), scratch.yes_price()) {
+            if let Some(history) = driver.history.get_mut(market) {
+                history.observe(&options.model, price);
+            }
+        }
+        driver.run.events += 1;
+    }
+    driver.deliver_until(None);
+    let Recorder {
+        tally,
+        trades,
+        decisions,
+        events,
+        decision_span,
+        recorded_replies,
+        fallback_replies,
+    } = driver.run;
+    ReplayRun {
+        core: driver.core,
+        tally,
+        trades,
+        decisions,
+        events,
+        decision_span,
+        recorded_replies,
+        fallback_replies,
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    tally: Tally,
+    trades: Vec<Trade>,
+    decisions: Vec<ReplayDecision>,
+    events: u64,
+    decision_span: Option<(Timestamp, Timestamp)>,
+    recorded_replies: u64,
+    fallback_replies: u64,
+}
+
+struct Driver<'a> {
+    core: Core,
+    options: &'a ReplayOptions,
+    tape: &'a Tape,
+    run: Recorder,
+    /// Recorded replies not yet delivered, in delivery order.
+    pending: VecDeque<Pending>,
+    /// Per interned market, for the model fallback (empty otherwise).
+    history: Vec<PriceHistory>,
+}
+
+impl Driver<'_> {
+    /// A signal request for event `index`, made at `now`.
+    fn answer(&mut self, index: usize, ticket: SignalTicket, now: Timestamp) {
+        if let Some(recorded) = self.tape.reply(index) {
+            let at = recorded.at.max(now);
+            // Stable: among equal times, the earlier request's reply goes first.
+            let position = self.pending.partition_point(|p| p.at <= at);
+            self.pending.insert(position, Pending { at, ticket, event: index });
+            return;
+        }
+        self.run.fallback_replies += 1;
+        match self.options.fallback {
+            Fallback::Skip => {
+                let reply = SignalReply::Failed {
+                    reason: NO_RECORDED_SIGNAL_REASON.to_string(),
+                    pause_until: None,
+                };
+                let decision = self.core.on_signal(&ticket, reply, now);
+                self.record(decision, Some(ReplayOutcome::NoRecordedSignal));
+            }
+            Fallback::Model => {
+                let history = self
+                    .tape
+                    .market_of(index)
+                    .and_then(|m| self.history.get(m))
+                    .copied()
+                    .unwrap_or_default();
+                let reply = match self.core.last_yes(&ticket.market) {
+                    Some(current) => SignalReply::Signal(history.signal(&self.options.model, current)),
+                    None => SignalReply::Failed {
+                        reason: "the model has no price for this market".to_string(),
+                        pause_until: None,
+                    },
+                };
+                let decision = self.core.on_signal(&ticket, reply, now);
+                self.record(decision, None);
+            }
+        }
+    }
+
+    /// Deliver the pending replies due at or before `until` (all when `None`).
+    fn deliver_until(&mut self, until: Option<Timestamp>) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| until.is_none_or(|until| p.at <= until))
+        {
+            let Some(pending) = self.pending.pop_front() else { break };
+            let Some(recorded) = self.tape.reply(pending.event) else { continue };
+            self.run.recorded_replies += 1;
+            let decision = self
+                .core
+                .on_signal(&pending.ticket, recorded.reply.clone(), pending.at);
+            self.record(decision, None);
+        }
+    }
+
+    fn record(&mut self, decision: Decision, replay_outcome: Option<ReplayOutcome>) {
+        let run = &mut self.run;
+        let outcome = replay_outcome.unwrap_or(ReplayOutcome::Core(decision.outcome));
+        run.tally.add(outcome);
+        let at = decision.decided_at;
+        run.decision_span = Some(match run.decision_span {
+            None => (at, at),
+            Some((first, last)) => (first.min(at), last.max(at)),
+        });
+        if self.options.keep_decisions {
+            run.decisions.push(ReplayDecision {
+                event_id: decision.event_id,
+                outcome,
+                reason: decision.reason,
+                decided_at: at,
+            });
+        }
+        run.trades.extend(decision.trades);
+    }
+}

@@ -1,0 +1,47 @@
+//! Record, replay and sweep: measure a config on what really happened before running it.
+//!
+//! ```text
+//!  store ──export-events──► events.ndjson ◄──sim --record── simulator model
+//!                                │ Tape::read (decoded once, compact)
+//!                                ▼
+//!              replay(tape, config) ── the live strategies::Core on a virtual clock
+//!                                │          into a throw-away book
+//!                                ▼
+//!                   report (strategies::report) · sweep table over config combinations
+//! ```
+//!
+//! # Layout
+//! - [`record`]: the NDJSON recording format and `export-events` from the store.
+//! - [`simrec`]: `sim --record`, a synthetic session from the simulator's model.
+//! - [`tape`]: a recording decoded once into a compact, shareable form.
+//! - [`engine`]: the replay driver (timeline, recorded replies, fallback).
+//! - [`summary`]: the report of a replay, as text or JSON.
+//! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
+
+pub mod engine;
+pub mod record;
+pub mod simrec;
+pub mod summary;
+pub mod sweep;
+pub mod tape;
+
+/// The simulator's pure signal answer (`src/sim/advice.rs`), compiled here from the same
+/// source file because `crate::sim` does not re-export `advise`: `sim --record` must give
+/// exactly the answers the simulator's endpoint gives. Once `crate::sim` re-exports
+/// `advise`/`Advice`, use those and drop this module.
+#[allow(dead_code)]
+#[path = "../sim/advice.rs"]
+mod sim_advice;
+
+/// Lets `sim_advice` resolve its `super::model::Quote`.
+use crate::sim::model;
+
+pub use engine::{
+    replay, Fallback, ReplayDecision, ReplayOptions, ReplayOutcome, ReplayRun, Tally,
+    NO_RECORDED_SIGNAL_REASON,
+};
+pub use record::{export_events, ExportError, ExportStats, RecordLine};
+pub use simrec::{record_sim, SimRecordStats, SimSession};
+pub use summary::{replay_report, ReplaySummary};
+pub use sweep::{Metric, SetArg, SweepRow};
+pub use tape::{RecordedReply, Tape, TapeError};

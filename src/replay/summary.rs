@@ -1,0 +1,227 @@
+//! The report of a replay: the decisions by outcome and the book's performance, measured with
+//! the same definitions as `shiftbot report` ([`strategies::report`]), as text or JSON.
+//!
+//! The book is marked at the last price each market showed in the file, and the report's
+//! instant is the last decision of the replay (its virtual "now"), so the same file and config
+//! always print the same report.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use rust_decimal::Decimal;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use strategies::report::{self, Drawdown, Marks, Report, ReportInput, TradeCounts};
+use strategies::{Platform, Position, Timestamp};
+
+use super::engine::{Fallback, ReplayRun, Tally};
+use super::tape::Tape;
+use crate::commands::format::{exact6, money, percent, ratio, signed_money, time};
+
+/// The book's report after a replay (see the module docs for marks and instant).
+pub fn replay_report(run: &ReplayRun, tape: &Tape) -> Report {
+    let book = run.core.book();
+    let positions: Vec<Position> = book.positions.values().cloned().collect();
+    let marks = Marks::new(
+        run.core
+            .markets()
+            .iter()
+            .filter_map(|(market, state)| state.last_yes.map(|price| (market, price))),
+        &run.trades,
+    );
+    let now = run
+        .decision_span
+        .map(|(_, last)| last)
+        .or_else(|| tape.span().map(|(_, last)| last))
+        .unwrap_or_default();
+    report::compute(&ReportInput {
+        starting_bankroll: book.totals.starting_bankroll,
+        trades: &run.trades,
+        positions: &positions,
+        marks: &marks,
+        decision_span: run.decision_span,
+        now,
+    })
+}
+
+/// What `shiftbot replay` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplaySummary {
+    pub events: u64,
+    /// First and last event received.
+    pub period: Option<SpanJson>,
+    pub fallback: Fallback,
+    /// Signal requests answered by a recorded reply, and by the fallback.
+    pub recorded_replies: u64,
+    pub fallback_replies: u64,
+    /// Decisions by outcome (only outcomes that occurred), then `total`.
+    #[serde(serialize_with = "tally_map")]
+    pub decisions: Tally,
+    pub book: BookJson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SpanJson {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// The report's figures; money exact, derived ratios rounded to 6 decimals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BookJson {
+    pub starting_bankroll: Decimal,
+    pub cash: Decimal,
+    pub market_value: Decimal,
+    pub equity: Decimal,
+    pub realized_pnl: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub fees: Decimal,
+    #[serde(rename = "return")]
+    pub return_fraction: Option<Decimal>,
+    pub trades: TradeCounts,
+    pub closed_positions: u64,
+    pub win_rate: Option<Decimal>,
+    pub profit_factor: Option<Decimal>,
+    pub expectancy: Option<Decimal>,
+    pub average_entry_edge: Option<Decimal>,
+    pub max_drawdown: Drawdown,
+    pub sharpe: Option<Decimal>,
+    pub sharpe_days: u64,
+    pub open_positions: u64,
+    pub exposure: BTreeMap<Platform, report::Exposure>,
+}
+
+impl ReplaySummary {
+    pub fn new(run: &ReplayRun, tape: &Tape, fallback: Fallback, report: &Report) -> Self {
+        let closed = &report.closed;
+        ReplaySummary {
+            events: run.events,
+            period: tape.span().map(|(start, end)| SpanJson { start, end }),
+            fallback,
+            recorded_replies: run.recorded_replies,
+            fallback_replies: run.fallback_replies,
+            decisions: run.tally.clone(),
+            book: BookJson {
+                starting_bankroll: report.starting_bankroll,
+                cash: report.cash,
+                market_value: report.market_value,
+                equity: report.equity,
+                realized_pnl: report.realized_pnl,
+                unrealized_pnl: report.unrealized_pnl,
+                fees: report.fees,
+                return_fraction: report.return_fraction.map(exact6),
+                trades: report.trades.clone(),
+                closed_positions: closed.count,
+                win_rate: closed.win_rate.map(exact6),
+                profit_factor: closed.profit_factor.map(exact6),
+                expectancy: closed.expectancy.map(exact6),
+                average_entry_edge: report.average_entry_edge.map(exact6),
+                max_drawdown: Drawdown {
+                    fraction: exact6(report.max_drawdown.fraction),
+                    ..report.max_drawdown.clone()
+                },
+                sharpe: report.sharpe.map(exact6),
+                sharpe_days: report.sharpe_days,
+                open_positions: report.open_positions,
+                exposure: report.exposure.clone(),
+            },
+        }
+    }
+
+    /// One JSON object on one line.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, self).map_err(io::Error::other)?;
+        out.write_all(b"\n")
+    }
+
+    /// Aligned text for a terminal.
+    pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let none = || "-".to_string();
+        match self.period {
+            Some(p) => writeln!(
+                out,
+                "replayed {} events, {} → {} UTC (fallback: {})",
+                self.events,
+                time(p.start),
+                time(p.end),
+                self.fallback.as_str()
+            )?,
+            None => writeln!(out, "replayed no events")?,
+        }
+        writeln!(
+            out,
+            "signal requests: {} answered by a recorded reply, {} by the fallback",
+            self.recorded_replies, self.fallback_replies
+        )?;
+        writeln!(out)?;
+        writeln!(out, "decisions")?;
+        let mut rows: Vec<Vec<String>> = self
+            .decisions
+            .nonzero()
+            .map(|(outcome, n)| vec![format!("  {outcome}"), n.to_string()])
+            .collect();
+        rows.push(vec!["  total".into(), self.decisions.total().to_string()]);
+        crate::commands::format::table(out, &[], &rows, &[1])?;
+        writeln!(out)?;
+        let b = &self.book;
+        let drawdown = if b.max_drawdown.amount.is_zero() {
+            "equity never fell".to_string()
+        } else {
+            format!("{} of peak", percent(b.max_drawdown.fraction))
+        };
+        let rows: Vec<Vec<String>> = vec![
+            row("starting bankroll", money(b.starting_bankroll), ""),
+            row("cash", money(b.cash), ""),
+            row(
+                "market value",
+                money(b.market_value),
+                &format!("{} open positions, at their last prices", b.open_positions),
+            ),
+            row("equity", money(b.equity), "cash + market value"),
+            row(
+                "return",
+                b.return_fraction.map_or_else(none, percent),
+                &format!("total P&L {}", signed_money(b.equity - b.starting_bankroll)),
+            ),
+            row("realized P&L", signed_money(b.realized_pnl), "net of fees"),
+            row("unrealized P&L", signed_money(b.unrealized_pnl), ""),
+            row("fees", money(b.fees), ""),
+            row(
+                "trades",
+                b.trades.total.to_string(),
+                &format!(
+                    "{} open, {} close, {} settle",
+                    b.trades.open, b.trades.close, b.trades.settle
+                ),
+            ),
+            row("win rate", b.win_rate.map_or_else(none, percent), ""),
+            row("profit factor", b.profit_factor.map_or_else(none, ratio), ""),
+            row(
+                "expectancy",
+                b.expectancy.map_or_else(none, signed_money),
+                "per closed position",
+            ),
+            row("max drawdown", money(b.max_drawdown.amount), &drawdown),
+            row(
+                "sharpe",
+                b.sharpe.map_or_else(none, ratio),
+                &format!("of {} daily returns, annualised", b.sharpe_days),
+            ),
+        ];
+        writeln!(out, "book")?;
+        crate::commands::format::table(out, &[], &rows, &[1])
+    }
+}
+
+fn row(label: &str, value: String, note: &str) -> Vec<String> {
+    vec![format!("  {label}"), value, note.to_string()]
+}
+
+fn tally_map<S: Serializer>(tally: &Tally, s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(None)?;
+    for (outcome, n) in tally.nonzero() {
+        map.serialize_entry(outcome.as_str(), &n)?;
+    }
+    map.serialize_entry("total", &tally.total())?;
+    map.end()
+}

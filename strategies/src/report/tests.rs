@@ -1,0 +1,585 @@
+//! Hand-computed examples and property tests of the report metrics.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use proptest::prelude::*;
+use rust_decimal::{Decimal, MathematicalOps};
+
+use super::*;
+use crate::book::Book;
+use crate::sizing::Sizing;
+
+fn dec(mantissa: i64, scale: u32) -> Decimal {
+    Decimal::new(mantissa, scale)
+}
+
+fn day(d: u32, hour: u32) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, d, hour, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn market(platform: Platform, id: &str) -> MarketKey {
+    MarketKey::new(platform, id).unwrap_or_else(|e| panic!("test literal: {e}"))
+}
+
+fn price(mantissa: i64, scale: u32) -> Price {
+    Price::new(dec(mantissa, scale)).unwrap_or_else(|e| panic!("test literal: {e}"))
+}
+
+fn sizing(contracts: u64, price: Decimal, fee: Decimal) -> Sizing {
+    Sizing {
+        contracts,
+        price,
+        cost: Decimal::from(contracts) * price,
+        fee,
+        stake: Decimal::from(contracts) * price + fee,
+        kelly: Decimal::ZERO,
+        edge_after_fees: Decimal::ZERO,
+    }
+}
+
+/// The worked example of `docs/reviewing.md`: two opens, a take-profit, another open, a
+/// settlement lost. Every expected number below is computed by hand in the comments.
+struct Example {
+    trades: Vec<Trade>,
+    book: Book,
+    marks: Marks,
+}
+
+fn example() -> Example {
+    let a = market(Platform::Kalshi, "A");
+    let b = market(Platform::Polymarket, "B");
+    let c = market(Platform::Kalshi, "C");
+    let mut book = Book::new(dec(1000, 0));
+    let mut trades = Vec::new();
+    // 100 YES @ 0.40, fee 0.07·100·0.4·0.6 = 1.68; cash 1000 − 40 − 1.68 = 958.32; edge 0.10.
+    trades.push(book.open(
+        "e1",
+        &a,
+        Side::Yes,
+        &sizing(100, dec(40, 2), dec(168, 2)),
+        dec(50, 2),
+        day(1, 10),
+    ));
+    // 50 NO @ 0.30 on Polymarket (no fee); cash 943.32; edge 0.15.
+    trades.push(book.open(
+        "e2",
+        &b,
+        Side::No,
+        &sizing(50, dec(30, 2), Decimal::ZERO),
+        dec(45, 2),
+        day(1, 12),
+    ));
+    // Sell A at 0.55, fee 1.74: realized 55 − 40 − 1.68 − 1.74 = 11.58; cash 996.58.
+    trades.extend(book.close(
+        "e3",
+        &a,
+        Side::Yes,
+        TradeAction::Close,
+        100,
+        dec(55, 2),
+        dec(174, 2),
+        day(2, 9),
+    ));
+    // 200 YES @ 0.20, fee 2.24; cash 954.34; edge 0.04.
+    trades.push(book.open(
+        "e4",
+        &c,
+        Side::Yes,
+        &sizing(200, dec(20, 2), dec(224, 2)),
+        dec(24, 2),
+        day(3, 15),
+    ));
+    // B resolves YES: the 50 NO pay 0; realized −15.
+    trades.extend(book.close(
+        "settle",
+        &b,
+        Side::No,
+        TradeAction::Settle,
+        50,
+        Decimal::ZERO,
+        Decimal::ZERO,
+        day(4, 11),
+    ));
+    let stream = [(c.clone(), price(25, 2))];
+    let marks = Marks::new(stream.iter().map(|(m, p)| (m, *p)), &trades);
+    Example {
+        trades,
+        book,
+        marks,
+    }
+}
+
+fn example_report() -> (Report, Example) {
+    let ex = example();
+    let positions: Vec<Position> = ex.book.positions.values().cloned().collect();
+    let report = compute(&ReportInput {
+        starting_bankroll: dec(1000, 0),
+        trades: &ex.trades,
+        positions: &positions,
+        marks: &ex.marks,
+        decision_span: Some((day(1, 9), day(5, 10))),
+        now: day(5, 12),
+    });
+    (report, ex)
+}
+
+#[test]
+fn the_worked_example_matches_the_hand_computation() {
+    let (r, _) = example_report();
+    assert_eq!(r.cash, dec(95434, 2));
+    // C: 200 × 0.25 = 50; unrealized 50 − 40 − 2.24 = 7.76.
+    assert_eq!(r.market_value, dec(50, 0));
+    assert_eq!(r.equity, dec(100434, 2));
+    assert_eq!(r.unrealized_pnl, dec(776, 2));
+    assert_eq!(r.realized_pnl, dec(-342, 2));
+    assert_eq!(r.fees, dec(566, 2));
+    assert_eq!(r.return_fraction, Some(dec(434, 5)));
+    assert_eq!(
+        r.trades,
+        TradeCounts {
+            total: 5,
+            open: 3,
+            close: 1,
+            settle: 1
+        }
+    );
+    assert_eq!(r.closed.count, 2);
+    assert_eq!((r.closed.wins, r.closed.losses), (1, 1));
+    assert_eq!(r.closed.win_rate, Some(dec(5, 1)));
+    assert_eq!(r.closed.gross_profit, dec(1158, 2));
+    assert_eq!(r.closed.gross_loss, dec(15, 0));
+    assert_eq!(r.closed.profit_factor, Some(dec(772, 3)));
+    assert_eq!(r.closed.expectancy, Some(dec(-171, 2)));
+    assert_eq!(
+        r.average_entry_edge.map(|e| e.round_dp(20)),
+        Some(Decimal::from_str_exact("0.09666666666666666667").unwrap_or_default())
+    );
+    assert_eq!(r.open_positions, 1);
+    assert_eq!(
+        r.exposure.get(&Platform::Kalshi),
+        Some(&Exposure {
+            positions: 1,
+            cost_basis: dec(40, 0),
+            market_value: dec(50, 0)
+        })
+    );
+    assert_eq!(r.exposure.get(&Platform::Polymarket), None);
+    assert_eq!(
+        r.period,
+        Some(Period {
+            start: day(1, 9),
+            end: day(5, 10)
+        })
+    );
+}
+
+#[test]
+fn the_worked_example_curve_drawdown_and_sharpe() {
+    let (r, _) = example_report();
+    let equity: Vec<Decimal> = r.curve.iter().map(|p| p.equity).collect();
+    // start; A bought (A at 0.40); B bought (B NO at 0.30); A sold; C bought; B settled at 0; now.
+    let expected = [
+        dec(1000, 0),
+        dec(99832, 2),
+        dec(99832, 2),
+        dec(101158, 2),
+        dec(100934, 2),
+        dec(99434, 2),
+        dec(100434, 2),
+    ];
+    assert_eq!(equity, expected);
+    let at: Vec<Timestamp> = r.curve.iter().map(|p| p.at).collect();
+    assert_eq!(
+        at,
+        [
+            day(1, 9),
+            day(1, 10),
+            day(1, 12),
+            day(2, 9),
+            day(3, 15),
+            day(4, 11),
+            day(5, 12)
+        ]
+    );
+    assert_eq!(r.curve[5].drawdown, dec(1724, 2));
+    // Worst fall: 1011.58 → 994.34.
+    assert_eq!(r.max_drawdown.amount, dec(1724, 2));
+    assert_eq!(r.max_drawdown.peak_at, Some(day(2, 9)));
+    assert_eq!(r.max_drawdown.trough_at, Some(day(4, 11)));
+    assert_eq!(
+        r.max_drawdown.fraction.round_dp(12),
+        Decimal::from_str_exact("0.017042646157").unwrap_or_default()
+    );
+    // Daily closes 998.32, 1011.58, 1009.34, 994.34, 1004.34 over a 1000 start; the Sharpe
+    // ratio was computed independently with Python's decimal module at 50 digits.
+    assert_eq!(r.sharpe_days, 5);
+    assert_eq!(
+        r.sharpe.map(|s| s.round_dp(10)),
+        Some(Decimal::from_str_exact("1.5634889899").unwrap_or_default())
+    );
+}
+
+#[test]
+fn positions_are_valued_at_the_stream_then_the_last_trade_then_the_entry() {
+    let (_, ex) = example_report();
+    let c = market(Platform::Kalshi, "C");
+    let held = ex
+        .book
+        .position(&c, Side::Yes)
+        .cloned()
+        .unwrap_or_else(|| panic!("C is held"));
+    let v = value_position(&held, &ex.marks);
+    assert_eq!((v.mark, v.mark_source), (dec(25, 2), MarkSource::Stream));
+
+    // Without a streamed price: the last trade in C (the open at 0.20).
+    let only_trades = Marks::new(std::iter::empty(), &ex.trades);
+    let v = value_position(&held, &only_trades);
+    assert_eq!((v.mark, v.mark_source), (dec(20, 2), MarkSource::LastTrade));
+    assert_eq!(v.unrealized_pnl, dec(-224, 2));
+
+    // A NO position is valued at 1 − the YES price.
+    let mut no = held.clone();
+    no.side = Side::No;
+    let v = value_position(&no, &ex.marks);
+    assert_eq!(v.mark, dec(75, 2));
+    assert_eq!(v.market_value, dec(150, 0));
+
+    // Nothing known: the average entry price, so unrealized is minus the entry fees.
+    let v = value_position(&held, &Marks::default());
+    assert_eq!((v.mark, v.mark_source), (dec(20, 2), MarkSource::Entry));
+    assert_eq!(v.unrealized_pnl, dec(-224, 2));
+}
+
+#[test]
+fn an_empty_ledger_reports_the_bankroll_and_nothing_else() {
+    let now = day(3, 12);
+    let r = compute(&ReportInput {
+        starting_bankroll: dec(500, 0),
+        trades: &[],
+        positions: &[],
+        marks: &Marks::default(),
+        decision_span: None,
+        now,
+    });
+    assert_eq!((r.cash, r.equity), (dec(500, 0), dec(500, 0)));
+    assert_eq!(r.return_fraction, Some(Decimal::ZERO));
+    assert_eq!(r.closed.win_rate, None);
+    assert_eq!(r.closed.profit_factor, None);
+    assert_eq!(r.closed.expectancy, None);
+    assert_eq!(r.average_entry_edge, None);
+    assert_eq!(r.sharpe, None);
+    assert_eq!(r.period, None);
+    assert_eq!(r.max_drawdown, Drawdown::default());
+    assert_eq!(r.curve.len(), 2);
+}
+
+fn points(equity: &[Decimal], days: &[(u32, u32)]) -> Vec<EquityPoint> {
+    let mut peak = equity[0];
+    equity
+        .iter()
+        .zip(days)
+        .map(|(&e, &(d, h))| {
+            peak = peak.max(e);
+            EquityPoint {
+                at: day(d, h),
+                equity: e,
+                drawdown: peak - e,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn sharpe_of_a_known_series() {
+    // Daily returns +10 %, −10 %, +10 %: mean 1/30, sample stdev 1/√75, so
+    // Sharpe = (1/30)·√75·√365 = √1095 / 6.
+    let curve = points(
+        &[dec(100, 0), dec(110, 0), dec(99, 0), dec(1089, 1)],
+        &[(1, 0), (1, 18), (2, 18), (3, 18)],
+    );
+    let daily = daily_returns(&curve);
+    let rets: Vec<Decimal> = daily.iter().map(|d| d.ret).collect();
+    assert_eq!(rets, [dec(1, 1), dec(-1, 1), dec(1, 1)]);
+    let expected = Decimal::from(1095)
+        .sqrt()
+        .unwrap_or_default()
+        .checked_div(dec(6, 0))
+        .unwrap_or_default();
+    let got = sharpe(&daily).unwrap_or_default();
+    assert!((got - expected).abs() < dec(1, 20), "{got} vs {expected}");
+    assert_eq!(got.round_dp(6), dec(5_515_131, 6));
+}
+
+#[test]
+fn quiet_days_repeat_the_last_close_and_a_single_day_has_no_sharpe() {
+    let curve = points(
+        &[dec(100, 0), dec(120, 0), dec(90, 0)],
+        &[(1, 0), (1, 5), (4, 5)],
+    );
+    let daily = daily_returns(&curve);
+    let closes: Vec<(NaiveDate, Decimal)> = daily.iter().map(|d| (d.day, d.equity)).collect();
+    let date = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap_or_default();
+    assert_eq!(
+        closes,
+        [
+            (date(1), dec(120, 0)),
+            (date(2), dec(120, 0)),
+            (date(3), dec(120, 0)),
+            (date(4), dec(90, 0))
+        ]
+    );
+    assert_eq!(daily[1].ret, Decimal::ZERO);
+    assert_eq!(daily[3].ret, dec(-25, 2));
+
+    let one_day = points(&[dec(100, 0), dec(120, 0)], &[(1, 0), (1, 5)]);
+    assert_eq!(sharpe(&daily_returns(&one_day)), None);
+    // Two equal returns: no variation, no ratio.
+    let flat = points(
+        &[dec(100, 0), dec(100, 0), dec(100, 0)],
+        &[(1, 0), (1, 1), (2, 1)],
+    );
+    assert_eq!(sharpe(&daily_returns(&flat)), None);
+}
+
+#[test]
+fn drawdown_of_a_known_series_takes_the_largest_fall_and_the_largest_fraction() {
+    // Falls: 100→80 (20, 20 %), then 200→170 (30, 15 %).
+    let curve = points(
+        &[
+            dec(100, 0),
+            dec(80, 0),
+            dec(200, 0),
+            dec(170, 0),
+            dec(190, 0),
+        ],
+        &[(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)],
+    );
+    let dd = max_drawdown(&curve);
+    assert_eq!(dd.amount, dec(30, 0));
+    assert_eq!(dd.fraction, dec(2, 1));
+    assert_eq!(
+        (dd.peak_at, dd.trough_at),
+        (Some(day(1, 2)), Some(day(1, 3)))
+    );
+}
+
+#[test]
+fn profit_factor_is_none_without_losses_and_flat_closes_are_neither() {
+    let (_, ex) = example_report();
+    let mut trades: Vec<Trade> = ex.trades.clone();
+    trades.retain(|t| t.action != TradeAction::Settle);
+    let mut flat = trades[2].clone();
+    flat.realized_pnl = Some(Decimal::ZERO);
+    trades.push(flat);
+    let stats = closed_stats(&trades);
+    assert_eq!((stats.count, stats.wins, stats.losses), (2, 1, 0));
+    assert_eq!(stats.profit_factor, None);
+    assert_eq!(stats.win_rate, Some(dec(5, 1)));
+    assert_eq!(stats.expectancy, Some(dec(579, 2)));
+}
+
+#[test]
+fn a_clock_step_back_never_makes_the_curve_go_back_in_time() {
+    let (_, mut ex) = example_report();
+    ex.trades[3].placed_at = day(1, 11);
+    let r = compute(&ReportInput {
+        starting_bankroll: dec(1000, 0),
+        trades: &ex.trades,
+        positions: &[],
+        marks: &ex.marks,
+        decision_span: None,
+        now: day(1, 8),
+    });
+    assert!(r.curve.windows(2).all(|w| w[0].at <= w[1].at));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+#[derive(Clone, Debug)]
+enum Op {
+    Open(usize, Side, u64, i64, i64, i64),
+    Close(usize, Side, u64, i64, i64),
+    Settle(usize, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let side = prop_oneof![Just(Side::Yes), Just(Side::No)];
+    prop_oneof![
+        4 => (0usize..3, side.clone(), 1u64..500, 1i64..100, 0i64..300, 0i64..=100)
+            .prop_map(|(m, s, n, p, f, w)| Op::Open(m, s, n, p, f, w)),
+        2 => (0usize..3, side, 0u64..600, 1i64..100, 0i64..300)
+            .prop_map(|(m, s, n, p, f)| Op::Close(m, s, n, p, f)),
+        1 => (0usize..3, any::<bool>()).prop_map(|(m, yes)| Op::Settle(m, yes)),
+    ]
+}
+
+fn markets() -> [MarketKey; 3] {
+    [
+        market(Platform::Kalshi, "K1"),
+        market(Platform::Kalshi, "K2"),
+        market(Platform::Polymarket, "P1"),
+    ]
+}
+
+/// Run the ops through the real book, each an hour (plus `gap` hours) after the previous.
+fn replay(bankroll: Decimal, ops: &[Op], gaps: &[i64]) -> (Book, Vec<Trade>) {
+    let markets = markets();
+    let mut book = Book::new(bankroll);
+    let mut trades = Vec::new();
+    let mut now = day(1, 0);
+    for (i, op) in ops.iter().enumerate() {
+        now += Duration::hours(1 + gaps.get(i).copied().unwrap_or(0));
+        let id = format!("e{i}");
+        match *op {
+            Op::Open(m, side, n, p, f, w) => {
+                let s = sizing(n, dec(p, 2), dec(f, 2));
+                if s.cost + s.fee <= book.cash() {
+                    trades.push(book.open(&id, &markets[m], side, &s, dec(w, 2), now));
+                }
+            }
+            Op::Close(m, side, n, p, f) => {
+                let fee = dec(f, 2).min(Decimal::from(n) * dec(p, 2));
+                let action = TradeAction::Close;
+                trades.extend(book.close(&id, &markets[m], side, action, n, dec(p, 2), fee, now));
+            }
+            Op::Settle(m, yes) => {
+                for side in [Side::Yes, Side::No] {
+                    let paid = if (side == Side::Yes) == yes {
+                        Decimal::ONE
+                    } else {
+                        Decimal::ZERO
+                    };
+                    let action = TradeAction::Settle;
+                    let n = u64::MAX;
+                    let z = Decimal::ZERO;
+                    trades.extend(book.close(&id, &markets[m], side, action, n, paid, z, now));
+                }
+            }
+        }
+    }
+    (book, trades)
+}
+
+fn brute_force_drawdown(equity: &[Decimal]) -> (Decimal, Decimal) {
+    let mut amount = Decimal::ZERO;
+    let mut fraction = Decimal::ZERO;
+    for j in 0..equity.len() {
+        for i in 0..j {
+            let fall = equity[i] - equity[j];
+            amount = amount.max(fall);
+            if equity[i] > Decimal::ZERO && fall > Decimal::ZERO {
+                fraction = fraction.max(fall / equity[i]);
+            }
+        }
+    }
+    (amount, fraction)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// equity − bankroll = realized + unrealized, and the report agrees with the book's totals,
+    /// for any opens, closes and settlements and any marks.
+    #[test]
+    fn prop_equity_is_bankroll_plus_realized_plus_unrealized(
+        bankroll in (100i64..1_000_000).prop_map(|c| dec(c, 0)),
+        ops in prop::collection::vec(op(), 0..40),
+        gaps in prop::collection::vec(0i64..40, 40),
+        marks in prop::collection::vec(1i64..100, 3),
+    ) {
+        let (book, trades) = replay(bankroll, &ops, &gaps);
+        let stream: Vec<(MarketKey, Price)> = markets()
+            .into_iter()
+            .zip(marks)
+            .map(|(m, p)| (m, price(p, 2)))
+            .collect();
+        let marks = Marks::new(stream.iter().map(|(m, p)| (m, *p)), &trades);
+        let positions: Vec<Position> = book.positions.values().cloned().collect();
+        let now = trades.last().map_or(day(1, 0), |t| t.placed_at) + Duration::hours(1);
+        let r = compute(&ReportInput {
+            starting_bankroll: bankroll,
+            trades: &trades,
+            positions: &positions,
+            marks: &marks,
+            decision_span: None,
+            now,
+        });
+        prop_assert_eq!(r.cash, book.cash());
+        prop_assert_eq!(r.fees, book.totals.fees_paid);
+        prop_assert_eq!(r.realized_pnl, book.totals.realized_pnl);
+        prop_assert_eq!(r.equity - bankroll, r.realized_pnl + r.unrealized_pnl);
+        prop_assert_eq!(r.trades.total as usize, trades.len());
+        prop_assert_eq!(r.trades.open + r.trades.close + r.trades.settle, r.trades.total);
+
+        // The curve: bankroll first, today's equity last, one point per trade in between.
+        prop_assert_eq!(r.curve.len(), trades.len() + 2);
+        prop_assert_eq!(r.curve[0].equity, bankroll);
+        prop_assert_eq!(r.curve.last().map(|p| p.equity), Some(r.equity));
+        prop_assert!(r.curve.iter().all(|p| p.drawdown >= Decimal::ZERO));
+
+        let equity: Vec<Decimal> = r.curve.iter().map(|p| p.equity).collect();
+        let (amount, fraction) = brute_force_drawdown(&equity);
+        prop_assert_eq!(r.max_drawdown.amount, amount);
+        prop_assert_eq!(r.max_drawdown.fraction, fraction);
+        prop_assert_eq!(
+            r.curve.iter().map(|p| p.drawdown).max().unwrap_or_default(),
+            amount
+        );
+
+        let c = &r.closed;
+        prop_assert!(c.wins + c.losses <= c.count);
+        if let Some(rate) = c.win_rate {
+            prop_assert!(rate >= Decimal::ZERO && rate <= Decimal::ONE);
+        }
+        if let (Some(pf), true) = (c.profit_factor, c.gross_profit > Decimal::ZERO) {
+            prop_assert!(pf > Decimal::ZERO);
+        }
+        prop_assert_eq!(c.gross_profit - c.gross_loss, r.realized_pnl);
+
+        // A daily close for every calendar day the curve spans.
+        if let (Some(first), Some(last)) = (r.curve.first(), r.curve.last()) {
+            let days = (last.at.date_naive() - first.at.date_naive()).num_days() + 1;
+            prop_assert_eq!(r.sharpe_days as i64, days);
+        }
+    }
+
+    /// Scaling every daily return's equity path by a constant changes no return, so the
+    /// Sharpe ratio is the same.
+    #[test]
+    fn prop_sharpe_does_not_depend_on_the_size_of_the_book(
+        equity in prop::collection::vec(50i64..200, 3..30),
+        scale in 2i64..50,
+    ) {
+        let days: Vec<(u32, u32)> = (0..equity.len()).map(|i| (1 + i as u32, 12)).collect();
+        let base: Vec<Decimal> = equity.iter().map(|&e| dec(e, 0)).collect();
+        let scaled: Vec<Decimal> = base.iter().map(|&e| e * Decimal::from(scale)).collect();
+        let a = sharpe(&daily_returns(&points(&base, &days)));
+        let b = sharpe(&daily_returns(&points(&scaled, &days)));
+        match (a, b) {
+            (Some(a), Some(b)) => prop_assert!((a - b).abs() < dec(1, 15), "{} vs {}", a, b),
+            (a, b) => prop_assert_eq!(a, b),
+        }
+    }
+}
+
+#[test]
+fn stream_marks_override_trade_prices() {
+    let (_, ex) = example_report();
+    let a = market(Platform::Kalshi, "A");
+    let from_trades = Marks::new(std::iter::empty(), &ex.trades);
+    assert_eq!(
+        from_trades.price_of(&a, Side::Yes),
+        Some((dec(55, 2), MarkSource::LastTrade))
+    );
+    let mut stream = BTreeMap::new();
+    stream.insert(a.clone(), price(61, 2));
+    let marks = Marks::new(stream.iter().map(|(m, p)| (m, *p)), &ex.trades);
+    assert_eq!(
+        marks.price_of(&a, Side::No),
+        Some((dec(39, 2), MarkSource::Stream))
+    );
+}
