@@ -6,6 +6,9 @@
 //! runs on an unlocked store — against the bot's own store handle, answering with the rendered
 //! [`Rendered`] text as JSON. The output is therefore the same either way by construction.
 //!
+//! A request names the store its caller means; a bot serving another store (two bots, one
+//! configured address) answers 409 rather than someone else's ledger.
+//!
 //! Read-only by construction too: the handler only reads trees. It binds `admin.listen`
 //! (loopback by default); nothing it can answer contains a secret (the store holds none). A
 //! bind failure is logged and the bot keeps trading: reviewing is a convenience, not a duty.
@@ -84,6 +87,20 @@ pub async fn serve_on(listener: TcpListener, store: Store, mut stop: watch::Rece
 }
 
 async fn review(State(store): State<Store>, Json(request): Json<ReviewRequest>) -> Response {
+    if let Some(wanted) = &request.store {
+        let served = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().into());
+        if *wanted != served {
+            return (
+                StatusCode::CONFLICT,
+                format!(
+                    "this shiftbot serves the store at {}, not {}",
+                    served.display(),
+                    wanted.display()
+                ),
+            )
+                .into_response();
+        }
+    }
     // Rendering reads sled synchronously; keep it off the async workers.
     match tokio::task::spawn_blocking(move || render(Some(&store), &request)).await {
         Ok(Ok(rendered)) => Json(rendered).into_response(),

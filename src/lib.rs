@@ -16,6 +16,7 @@
 //! - [`resolution`]: polling the API's resolution endpoint for markets with open positions.
 //! - [`settle`]: settling resolved markets (poller or `shiftbot settle`) through the store.
 //! - [`runner`]: the live loop tying feed, core, signals and store together, exactly once.
+//! - [`replay`]: record (`export-events`, `sim --record`), replay and sweep recorded events.
 //! - [`sim`]: an embedded Rekko-compatible simulator (stream, signals, shadow trades).
 //! - [`commands`]: the review commands (`positions`, `ledger`, `decisions`, `report`, `reset`).
 //! - [`admin`]: the running bot's read-only listener answering those commands.
@@ -29,6 +30,7 @@ pub mod commands;
 pub mod configuration;
 pub mod feed;
 pub mod mirror;
+pub mod replay;
 pub mod resolution;
 pub mod runner;
 pub mod settle;

@@ -84,7 +84,8 @@ pub fn settle_in_store(
         return Ok(Vec::new());
     };
     let mut book = Book::restore(totals, loaded.positions);
-    let trades = strategies::exits::settle(&mut book, market, winner, &manual_event_id(market), now);
+    let trades =
+        strategies::exits::settle(&mut book, market, winner, &manual_event_id(market), now);
     if !trades.is_empty() {
         store.commit(&settlement_batch(&book, &trades))?;
         log_settlement(market, winner, &trades);

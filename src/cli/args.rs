@@ -56,6 +56,9 @@ pub enum Command {
     Decisions(DecisionsArgs),
     /// Performance: equity, P&L, fees, win rate, profit factor, drawdown, Sharpe, exposure.
     Report(ReportArgs),
+    /// Settle a resolved market by hand (with the bot stopped): each winning contract is paid
+    /// 1, each losing one 0. Settling a market with no open position does nothing.
+    Settle(crate::settle::SettleArgs),
     /// Archive the store and start again with a fresh bankroll.
     Reset {
         /// Confirm: without it nothing is changed.

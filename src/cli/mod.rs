@@ -81,6 +81,9 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Reset { yes: true } => {
             with_stdout(|out| crate::commands::reset(&settings, &crate::clock::system(), out))
         }
+        Command::Settle(args) => with_stdout(|out| {
+            crate::settle::settle_command(&settings, &args, crate::clock::system().now(), out)
+        }),
     }
 }
 

@@ -73,6 +73,10 @@ pub struct ReviewRequest {
     pub now: Timestamp,
     /// The configured bankroll; used only for a store that has never run (no totals yet).
     pub bankroll: Decimal,
+    /// The store the caller means (canonical path), filled in when asking a running bot: its
+    /// admin listener refuses to answer for a different store (two bots, one address).
+    #[serde(default)]
+    pub store: Option<PathBuf>,
 }
 
 /// What a review command produced: the text for stdout and, for `report --chart`, the SVG.
@@ -133,6 +137,7 @@ pub fn review(
         command,
         now: clock.now(),
         bankroll: target.bankroll,
+        store: None,
     };
     let rendered = fetch_or_render(target, &request)?;
     out.write_all(rendered.output.as_bytes())?;
@@ -157,12 +162,19 @@ pub fn fetch_or_render(
     }
     match Store::open(&target.store_path) {
         Ok(store) => render(Some(&store), request),
-        Err(StoreError::Locked { path }) => crate::admin::fetch(&target.admin_listen, request)
-            .map_err(|e| CommandError::Remote {
-                path,
-                listen: target.admin_listen.clone(),
-                message: e.to_string(),
-            }),
+        Err(StoreError::Locked { path }) => {
+            let request = ReviewRequest {
+                store: Some(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())),
+                ..request.clone()
+            };
+            crate::admin::fetch(&target.admin_listen, &request).map_err(|e| {
+                CommandError::Remote {
+                    path,
+                    listen: target.admin_listen.clone(),
+                    message: e.to_string(),
+                }
+            })
+        }
         Err(other) => Err(other.into()),
     }
 }

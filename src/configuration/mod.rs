@@ -39,8 +39,8 @@ pub use problems::{ConfigErrors, ConfigProblem};
 pub use secret::Secret;
 pub use sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
-    FilterSettings, MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings,
-    StorageSettings, EVENT_TYPES,
+    FilterSettings, MarketSelector, ReplaySettings, RiskLimit, SignalSettings, SimSettings,
+    SizingSettings, StorageSettings, EVENT_TYPES,
 };
 
 use reader::Reader;
@@ -75,6 +75,7 @@ pub struct Settings {
     pub execution: ExecutionSettings,
     pub storage: StorageSettings,
     pub admin: AdminSettings,
+    pub replay: ReplaySettings,
     pub sim: SimSettings,
 }
 

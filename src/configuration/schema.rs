@@ -14,11 +14,12 @@ use super::problems::ConfigProblem;
 use super::reader::Reader;
 use super::sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
-    FilterSettings, MarketSelector, RiskLimit, SignalSettings, SimSettings, SizingSettings,
-    StorageSettings, EVENT_TYPES,
+    FilterSettings, MarketSelector, ReplaySettings, RiskLimit, SignalSettings, SimSettings,
+    SizingSettings, StorageSettings, EVENT_TYPES,
 };
 use super::values::{choose, describe, DecimalRange, DurationRange};
 use super::Settings;
+use crate::replay::Fallback;
 
 /// The issue caps reconnect backoff at 5 minutes: every stream connection is billed.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
@@ -28,6 +29,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Longest `exits.max_hold`: beyond a year it is a typo, and it stays inside chrono's range.
 const MAX_HOLD: Duration = Duration::from_secs(366 * 24 * 3600);
+/// Longest `exits.resolution_poll`: a week; longer would leave resolved markets unsettled.
+const MAX_RESOLUTION_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_SIM_LATENCY: Duration = Duration::from_secs(60);
 /// A bankroll beyond this is a typo, and keeps every product of money well inside `Decimal`.
 pub(crate) const MAX_BANKROLL: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
@@ -54,6 +57,12 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let admin = r
         .read("admin.listen", admin_listen)
         .map(|listen| AdminSettings { listen });
+    let replay = r
+        .choice(
+            "replay.fallback",
+            &[("skip", Fallback::Skip), ("model", Fallback::Model)],
+        )
+        .map(|fallback| ReplaySettings { fallback });
     let sim = read_sim(r);
     Some(Settings {
         api_key: None,
@@ -66,6 +75,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         execution: execution?,
         storage: storage?,
         admin: admin?,
+        replay: replay?,
         sim: sim?,
     })
 }
@@ -285,12 +295,17 @@ fn read_exits(r: &mut Reader<'_>) -> Option<ExitSettings> {
         "exits.settle_at",
         DecimalRange::open(Decimal::new(5, 1), Decimal::ONE),
     );
+    let resolution_poll = r.duration(
+        "exits.resolution_poll",
+        DurationRange::positive_up_to(MAX_RESOLUTION_POLL),
+    );
     Some(ExitSettings {
         take_profit: take_profit?,
         stop_loss: stop_loss?,
         max_hold: max_hold?,
         close_on_opposite_signal: close_on_opposite_signal?,
         settle_at: settle_at?,
+        resolution_poll: resolution_poll?,
     })
 }
 

@@ -168,6 +168,10 @@ pub struct ExitSettings {
     pub close_on_opposite_signal: bool,
     /// A resolved market settles YES at a last price >= this, NO at <= `1 - settle_at`.
     pub settle_at: Decimal,
+    /// How often the resolution endpoint is asked about each market with an open position
+    /// (calls may be billed, so rarely).
+    #[serde(with = "duration_text")]
+    pub resolution_poll: Duration,
 }
 
 /// `[execution]`.
@@ -193,6 +197,14 @@ pub struct AdminSettings {
     /// Where `run` serves `positions`/`ledger`/`decisions`/`report` while it holds the store,
     /// and where those commands ask when they find the store locked.
     pub listen: std::net::SocketAddr,
+}
+
+/// `[replay]`: `shiftbot replay` and `shiftbot sweep`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySettings {
+    /// What answers a signal request the recording has no reply for.
+    pub fallback: crate::replay::Fallback,
 }
 
 /// `[sim]`: the embedded simulator, used when `feed.kind = "sim"` and by `shiftbot sim`.

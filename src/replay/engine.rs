@@ -338,3 +338,7 @@ impl Driver<'_> {
         run.trades.extend(decision.trades);
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -24,6 +24,8 @@ pub mod simrec;
 pub mod summary;
 pub mod sweep;
 pub mod tape;
+#[cfg(test)]
+mod test_support;
 
 /// The simulator's pure signal answer (`src/sim/advice.rs`), compiled here from the same
 /// source file because `crate::sim` does not re-export `advise`: `sim --record` must give

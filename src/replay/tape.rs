@@ -66,7 +66,8 @@ enum Body {
         change_pct: Decimal,
         timestamp: Option<Timestamp>,
     },
-    WhaleAlert(Box<WhaleAlert>),
+    /// The interned market and the alert (rare: boxed to keep slots small).
+    WhaleAlert(Box<(u32, WhaleAlert)>),
     Other {
         market: Option<u32>,
     },
@@ -202,7 +203,12 @@ impl Tape {
                     timestamp: shift.timestamp,
                 }
             }
-            EventBody::WhaleAlert(whale) => Body::WhaleAlert(Box::new(whale.clone())),
+            EventBody::WhaleAlert(whale) => {
+                let Some(market) = self.market(&whale.market) else {
+                    return false;
+                };
+                Body::WhaleAlert(Box::new((market, whale.clone())))
+            }
             EventBody::Other { market } => {
                 let market = match market {
                     Some(m) => match self.market(m) {
@@ -268,7 +274,7 @@ impl Tape {
         match &self.slots.get(index)?.body {
             Body::PriceShift { market, .. } => Some(*market as usize),
             Body::Other { market } => market.map(|m| m as usize),
-            Body::WhaleAlert(whale) => self.market_index.get(&whale.market).map(|&m| m as usize),
+            Body::WhaleAlert(whale) => Some(whale.0 as usize),
             Body::Invalid(_) => None,
         }
     }
@@ -338,7 +344,7 @@ impl Tape {
                     });
                 }
             }
-            Body::WhaleAlert(whale) => scratch.body = EventBody::WhaleAlert((**whale).clone()),
+            Body::WhaleAlert(whale) => scratch.body = EventBody::WhaleAlert(whale.1.clone()),
             Body::Other { market } => {
                 scratch.body = EventBody::Other {
                     market: market.and_then(|m| self.markets.get(m as usize).cloned()),
@@ -390,3 +396,7 @@ fn payload_text(data: &RawValue) -> Result<String, String> {
         Ok(text.to_string())
     }
 }
+
+#[cfg(test)]
+#[path = "tape_tests.rs"]
+mod tests;

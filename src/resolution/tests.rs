@@ -38,7 +38,10 @@ fn decodes_the_status_and_times() {
 fn only_determined_and_finalized_count_as_resolved() {
     let resolved: Vec<_> = ["active", "closed", "determined", "finalized"]
         .iter()
-        .map(|s| s.parse::<ResolutionStatus>().map(ResolutionStatus::is_resolved))
+        .map(|s| {
+            s.parse::<ResolutionStatus>()
+                .map(ResolutionStatus::is_resolved)
+        })
         .collect();
     assert_eq!(resolved, vec![Ok(false), Ok(false), Ok(true), Ok(true)]);
 }
@@ -50,7 +53,10 @@ fn refuses_bodies_it_cannot_trust() {
         ("not json", "not JSON"),
         ("[1]", "not a JSON object"),
         (r#"{"closed_at":null}"#, "no status"),
-        (r#"{"status":"settled"}"#, "unknown resolution status \"settled\""),
+        (
+            r#"{"status":"settled"}"#,
+            "unknown resolution status \"settled\"",
+        ),
         (r#"{"status":3}"#, "status is not a string"),
         (
             r#"{"status":"closed","market_id":"OTHER"}"#,
@@ -131,7 +137,10 @@ async fn fetch_times_out() {
     let client =
         ResolutionClient::new(&server.base_url, None, Duration::from_millis(200)).expect("client");
     let err = client.fetch(&market("KXSLOW")).await.expect_err("timeout");
-    assert!(err.contains("timed out") || err.contains("timeout"), "{err}");
+    assert!(
+        err.contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
 }
 
 /// The poller asks about every held market each round, forwards only resolved answers, and

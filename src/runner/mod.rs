@@ -205,6 +205,24 @@ pub async fn run_with_stats(
     );
     engine.resume(loaded.inbox);
 
+    // Markets with open positions are asked about their resolution, rarely; a resolved one
+    // with a decisive last price is settled by the engine.
+    let (held_tx, held_rx) = watch::channel(engine.core().open_markets());
+    let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel();
+    let resolution_client = crate::resolution::ResolutionClient::new(
+        &base_url,
+        api_key.as_deref(),
+        settings.signal.timeout,
+    )
+    .map_err(RunError::Config)?;
+    tasks.spawn(crate::resolution::run_poller(
+        resolution_client,
+        settings.exits.resolution_poll,
+        held_rx,
+        resolved_tx,
+        stop_rx.clone(),
+    ));
+
     let (raw_tx, mut raw_rx) = mpsc::channel(4096);
     let stream_settings = StreamSettings {
         base_url: base_url.clone(),
@@ -243,6 +261,12 @@ pub async fn run_with_stats(
             });
         }
         engine.submit();
+        held_tx.send_if_modified(|held| {
+            let open = engine.core().open_markets();
+            let changed = *held != open;
+            *held = open;
+            changed
+        });
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -260,6 +284,7 @@ pub async fn run_with_stats(
                 }
             },
             Some(done) = done_rx.recv() => engine.on_signal(done),
+            Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             Some(_) = signals.join_next(), if !signals.is_empty() => {}
             raw = raw_rx.recv(), if feed_open => match raw {
                 Some(raw) => {

@@ -171,8 +171,10 @@ fn run_command(settings: &Settings, line: &[&str]) -> Result<String, SettleError
         #[command(flatten)]
         args: SettleArgs,
     }
-    let probe = <Probe as clap::Parser>::try_parse_from(std::iter::once("settle").chain(line.iter().copied()))
-        .expect("arguments parse");
+    let probe = <Probe as clap::Parser>::try_parse_from(
+        std::iter::once("settle").chain(line.iter().copied()),
+    )
+    .expect("arguments parse");
     let mut out = Vec::new();
     settle_command(settings, &probe.args, t(100), &mut out)?;
     Ok(String::from_utf8(out).expect("utf-8"))
@@ -238,8 +240,10 @@ fn bad_arguments_are_usage_errors() {
         &["kalshi/KXFED", "maybe"],
         &["kalshi/KXFED"],
     ] {
-        let err = <Probe as clap::Parser>::try_parse_from(std::iter::once("settle").chain(line.iter().copied()))
-            .expect_err("usage error");
+        let err = <Probe as clap::Parser>::try_parse_from(
+            std::iter::once("settle").chain(line.iter().copied()),
+        )
+        .expect_err("usage error");
         assert_eq!(err.exit_code(), 2, "{line:?}");
     }
 }
@@ -281,4 +285,124 @@ fn the_runner_settles_resolved_markets_by_the_last_price() {
     assert_eq!(batch.totals.as_ref(), Some(&core.book().totals));
     assert!(batch.outbox.is_empty() && batch.decisions.is_empty());
     assert!(settle_resolved(&mut core, &resolution(ResolutionStatus::Finalized), t(11)).is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the runner's engine and group-commit writer, with a real store.
+
+struct FixedClock(Timestamp);
+
+impl crate::clock::Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+fn engine_for(
+    core: Core,
+    store: &Store,
+    mirror_tx: Option<tokio::sync::mpsc::UnboundedSender<crate::mirror::MirrorOrder>>,
+) -> crate::runner::Engine {
+    let (committer, _durable) = crate::store::Committer::start(store.clone());
+    let (cursor_tx, _cursor_rx) = tokio::sync::watch::channel(None);
+    crate::runner::Engine::new(
+        core,
+        store.clone(),
+        committer,
+        std::sync::Arc::new(FixedClock(t(50))),
+        crate::store::Counters::default(),
+        cursor_tx,
+        mirror_tx,
+    )
+}
+
+fn raw(id: &str, data: &str, sec: i64) -> crate::feed::RawEvent {
+    crate::feed::RawEvent {
+        id: Some(id.to_string()),
+        sse_event: None,
+        data: data.to_string(),
+        received_at: t(sec),
+    }
+}
+
+/// A poll answer settles through the engine: the trade, the closed position and the totals are
+/// durable together after the writer has run.
+#[test]
+fn the_engine_settles_a_resolved_market_durably() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(&core_holding_yes(), &dir);
+    let (mirror_tx, mut mirror_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut engine = engine_for(core_holding_yes(), &store, Some(mirror_tx));
+    let whale =
+        r#"{"type":"whale_alert","platform":"kalshi","market_id":"KXFED-26MAR19","price":0.99}"#;
+    engine
+        .on_raw(raw("w1", whale, 40), std::time::Instant::now())
+        .expect("event");
+    engine.on_resolution(resolution(ResolutionStatus::Determined));
+    engine.on_resolution(resolution(ResolutionStatus::Finalized));
+    engine.close().expect("flushed");
+
+    let loaded = store.load().expect("load");
+    assert!(loaded.positions.is_empty());
+    assert_eq!(loaded.totals.map(|t| t.cash), Some(dec!(10699.25)));
+    let trades: Vec<_> = store.trades().collect::<Result<_, _>>().expect("trades");
+    assert_eq!(trades.len(), 1, "settled once: {trades:?}");
+    assert_eq!(trades[0].action, TradeAction::Settle);
+    assert_eq!(trades[0].placed_at, t(50));
+    assert_eq!(
+        trades[0].event_id,
+        "resolution:kalshi/KXFED-26MAR19:determined"
+    );
+    assert!(loaded.outbox.is_empty());
+    assert!(
+        mirror_rx.try_recv().is_err(),
+        "a settlement is not mirrored"
+    );
+}
+
+/// An exit rides along with the event's decision and is persisted with it, but is not sent to
+/// the shadow-trade mirror (which records buys).
+#[test]
+fn the_engine_persists_exits_without_mirroring_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut core = core_holding_yes();
+    let mut config = core.config().clone();
+    config.exits.take_profit = Some(dec!(0.15));
+    core = Core::restore(
+        config,
+        core.book().clone(),
+        core.markets().clone(),
+        core.budget().clone(),
+        None,
+    );
+    let store = store_with(&core, &dir);
+    let (mirror_tx, mut mirror_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut engine = engine_for(core, &store, Some(mirror_tx));
+    let small_move = r#"{"type":"price_shift","platform":"kalshi","market_id":"KXFED-26MAR19","old_yes":0.54,"new_yes":0.55,"change_pct":1.8}"#;
+    engine
+        .on_raw(raw("e2", small_move, 40), std::time::Instant::now())
+        .expect("event");
+    engine.close().expect("flushed");
+
+    let loaded = store.load().expect("load");
+    assert!(loaded.positions.is_empty());
+    let trades: Vec<_> = store.trades().collect::<Result<_, _>>().expect("trades");
+    assert_eq!(trades.len(), 1);
+    assert_eq!(
+        (
+            trades[0].action,
+            trades[0].price,
+            trades[0].event_id.as_str()
+        ),
+        (TradeAction::Close, dec!(0.55), "e2")
+    );
+    assert_eq!(trades[0].realized_pnl, Some(dec!(138.92)));
+    let decisions: Vec<_> = store
+        .decisions()
+        .collect::<Result<_, _>>()
+        .expect("decisions");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].decision.trades, trades);
+    assert!(loaded.outbox.is_empty());
+    assert!(mirror_rx.try_recv().is_err(), "an exit is not mirrored");
 }

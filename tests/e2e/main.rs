@@ -14,6 +14,7 @@ mod invalid;
 mod mirror;
 mod redelivery;
 mod restart;
+mod review;
 mod signals;
 mod standalone_sim;
 mod trades;

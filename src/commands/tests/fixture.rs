@@ -31,6 +31,7 @@ pub fn request(command: ReviewCommand) -> ReviewRequest {
         command,
         now: now(),
         bankroll: dec!(777),
+        store: None,
     }
 }
 

@@ -252,3 +252,27 @@ fn unspecified_listen_addresses_are_reached_on_loopback() {
     );
     assert!(connect_address("localhost:7878").is_err());
 }
+
+#[test]
+fn a_bot_serving_another_store_refuses_to_answer_for_this_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = build(&dir.path().join("served"));
+    let wanted_path = dir.path().join("wanted");
+    let _wanted = build(&wanted_path);
+    let admin = Admin::start(served);
+    let target = ReviewTarget {
+        store_path: wanted_path,
+        admin_listen: admin.addr.to_string(),
+        bankroll: rust_decimal_macros::dec!(1),
+    };
+    let err = fetch_or_render(
+        &target,
+        &request(ReviewCommand::Ledger(LedgerArgs::default())),
+    )
+    .expect_err("another bot's store is not this one");
+    let text = err.to_string();
+    assert!(text.contains("409"), "{text}");
+    assert!(text.contains("serves the store at"), "{text}");
+    assert!(text.contains("served, not "), "{text}");
+    admin.shut_down();
+}

@@ -42,6 +42,7 @@ fn defaults_load_with_the_documented_values() {
     assert_eq!(s.exits.max_hold, Duration::from_secs(7 * 24 * 3600));
     assert!(s.exits.close_on_opposite_signal);
     assert_eq!(s.exits.settle_at, dec!(0.99));
+    assert_eq!(s.exits.resolution_poll, Duration::from_secs(600));
     assert!(s.execution.mirror);
     assert_eq!(s.storage.path, PathBuf::from("shiftbot-data/store"));
     assert_eq!(

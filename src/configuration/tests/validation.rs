@@ -247,7 +247,8 @@ fn max_bankroll_constant_is_one_trillion() {
 #[test]
 fn exit_values_out_of_range_are_listed() {
     let errors = errors_of(load_text(
-        "[exits]\ntake_profit = 1\nstop_loss = -0.1\nsettle_at = 0.5\nmax_hold = \"2y\"\n",
+        "[exits]\ntake_profit = 1\nstop_loss = -0.1\nsettle_at = 0.5\nmax_hold = \"2y\"\n\
+         resolution_poll = \"0s\"\n",
     ));
     assert_eq!(
         message_for(&errors, "exits.take_profit"),
@@ -265,5 +266,9 @@ fn exit_values_out_of_range_are_listed() {
         message_for(&errors, "exits.max_hold").starts_with("must be at most"),
         "{errors}"
     );
-    assert_eq!(errors.problems().len(), 4, "{errors}");
+    assert!(
+        !message_for(&errors, "exits.resolution_poll").is_empty(),
+        "{errors}"
+    );
+    assert_eq!(errors.problems().len(), 5, "{errors}");
 }

@@ -1,0 +1,231 @@
+use rust_decimal_macros::dec;
+use strategies::{CoreConfig, Outcome, Side, TradeAction};
+
+use super::*;
+use crate::replay::test_support::{at, shift, signal, signalled, tape};
+
+fn keep(fallback: Fallback) -> ReplayOptions {
+    ReplayOptions {
+        fallback,
+        keep_decisions: true,
+        ..ReplayOptions::default()
+    }
+}
+
+fn outcomes(run: &ReplayRun) -> Vec<(String, &'static str, Timestamp)> {
+    run.decisions
+        .iter()
+        .map(|d| (d.event_id.clone(), d.outcome.as_str(), d.decided_at))
+        .collect()
+}
+
+fn row(id: &str, outcome: &'static str, millis: i64) -> (String, &'static str, Timestamp) {
+    (id.to_string(), outcome, at(millis))
+}
+
+#[test]
+fn recorded_replies_arrive_at_their_recorded_time() {
+    let lines = vec![
+        signalled(
+            shift("1", "kalshi/A", "0.50", "0.56", 0),
+            signal("BUY_YES", "0.10"),
+            1_000,
+        ),
+        // While the signal for A is in flight (and within its cooldown). It moves A's price
+        // to 0.60.
+        shift("2", "kalshi/A", "0.56", "0.60", 500),
+        // After the reply, within the 60 s cooldown of the request.
+        shift("3", "kalshi/A", "0.60", "0.64", 2_000),
+        // Never signalled when recorded.
+        shift("4", "kalshi/B", "0.40", "0.30", 3_000),
+        // The skipped request still started B's cooldown, as a live request would.
+        shift("5", "kalshi/B", "0.30", "0.25", 4_000),
+    ];
+    let run = replay(&tape(&lines), CoreConfig::default(), &keep(Fallback::Skip));
+    assert_eq!(
+        outcomes(&run),
+        vec![
+            row("2", "cooldown", 500),
+            row("1", "traded", 1_000),
+            row("3", "cooldown", 2_000),
+            row("4", "no_recorded_signal", 3_000),
+            row("5", "cooldown", 4_000),
+        ]
+    );
+    assert_eq!(run.events, 5);
+    assert_eq!(run.recorded_replies, 1);
+    assert_eq!(run.fallback_replies, 1);
+    assert_eq!(run.tally.total(), 5);
+    assert_eq!(run.tally.get(ReplayOutcome::NoRecordedSignal), 1);
+    assert_eq!(run.tally.get(ReplayOutcome::Core(Outcome::SignalError)), 0);
+    assert_eq!(run.decisions[3].reason, NO_RECORDED_SIGNAL_REASON);
+    // Sized at the price when the reply came (0.60, moved by event 2), w = c + |edge|:
+    // c_eff = 0.6 + 0.07*0.6*0.4 = 0.6168, f* = 0.0832/0.3832, 1/4 Kelly capped at 5 % of
+    // 10000 = 500, floor(500 / 0.6168) = 810 contracts, fee ceil(0.07*810*0.24) = 13.61.
+    assert_eq!(run.trades.len(), 1);
+    let trade = &run.trades[0];
+    assert_eq!(trade.event_id, "1");
+    assert_eq!(trade.side, Side::Yes);
+    assert_eq!(trade.action, TradeAction::Open);
+    assert_eq!(trade.contracts, 810);
+    assert_eq!(trade.price, dec!(0.60));
+    assert_eq!(trade.win_probability, Some(dec!(0.70)));
+    assert_eq!(trade.cost, dec!(486));
+    assert_eq!(trade.fee, dec!(13.61));
+    assert_eq!(trade.cash_after, dec!(9500.39));
+    assert_eq!(trade.placed_at, at(1_000));
+    assert_eq!(run.decision_span, Some((at(500), at(4_000))));
+}
+
+#[test]
+fn the_market_is_busy_until_its_recorded_reply_and_free_from_then_on() {
+    let mut config = CoreConfig::default();
+    config.filter.cooldown = chrono::Duration::zero();
+    let lines = vec![
+        signalled(
+            shift("1", "kalshi/A", "0.50", "0.56", 0),
+            signal("NO_TRADE", "0.01"),
+            2_500,
+        ),
+        shift("2", "kalshi/A", "0.56", "0.60", 2_000),
+        shift("3", "kalshi/A", "0.60", "0.64", 2_500),
+        shift("4", "kalshi/A", "0.64", "0.70", 2_600),
+    ];
+    let run = replay(&tape(&lines), config, &keep(Fallback::Skip));
+    // A reply due at the same instant as an event goes first, so event 3 finds A free.
+    assert_eq!(
+        outcomes(&run),
+        vec![
+            row("2", "market_busy", 2_000),
+            row("1", "no_trade", 2_500),
+            row("3", "no_recorded_signal", 2_500),
+            row("4", "no_recorded_signal", 2_600),
+        ]
+    );
+}
+
+#[test]
+fn replies_due_together_are_delivered_in_request_order_and_never_early() {
+    let lines = vec![
+        signalled(
+            shift("1", "kalshi/A", "0.50", "0.56", 0),
+            signal("NO_TRADE", "0"),
+            1_000,
+        ),
+        signalled(
+            shift("2", "kalshi/B", "0.50", "0.56", 100),
+            signal("NO_TRADE", "0"),
+            1_000,
+        ),
+        // A reply recorded before its own event (a hand-edited file) waits for the event.
+        signalled(
+            shift("3", "kalshi/C", "0.50", "0.56", 2_000),
+            signal("NO_TRADE", "0"),
+            1_500,
+        ),
+    ];
+    let run = replay(&tape(&lines), CoreConfig::default(), &keep(Fallback::Skip));
+    assert_eq!(
+        outcomes(&run),
+        vec![
+            row("1", "no_trade", 1_000),
+            row("2", "no_trade", 1_000),
+            row("3", "no_trade", 2_000),
+        ]
+    );
+}
+
+#[test]
+fn the_model_fallback_answers_from_the_markets_price_history() {
+    let lines = vec![
+        shift("1", "kalshi/C", "0.50", "0.51", 0),
+        shift("2", "kalshi/C", "0.51", "0.50", 1_000),
+        shift("3", "kalshi/C", "0.50", "0.51", 2_000),
+        shift("4", "kalshi/C", "0.51", "0.50", 3_000),
+        shift("5", "kalshi/C", "0.50", "0.51", 4_000),
+        shift("6", "kalshi/C", "0.51", "0.40", 5_000),
+    ];
+    let tape = tape(&lines);
+    let run = replay(&tape, CoreConfig::default(), &keep(Fallback::Model));
+    let last = run.decisions.last().expect("decided");
+    assert_eq!((last.event_id.as_str(), last.outcome.as_str()), ("6", "traded"));
+    assert_eq!(run.recorded_replies, 0);
+    assert_eq!(run.fallback_replies, 1);
+    // EWMA of 0.51, 0.50, 0.51, 0.50, 0.51 with alpha 0.2 = 0.507376: BUY_YES at 0.40.
+    assert_eq!(run.trades.len(), 1);
+    assert_eq!(run.trades[0].side, Side::Yes);
+    assert_eq!(run.trades[0].price, dec!(0.40));
+    assert_eq!(run.trades[0].win_probability, Some(dec!(0.507376)));
+
+    let skipped = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
+    assert_eq!(
+        skipped.decisions.last().map(|d| d.outcome),
+        Some(ReplayOutcome::NoRecordedSignal)
+    );
+    assert!(skipped.trades.is_empty());
+}
+
+#[test]
+fn a_recorded_failure_decides_signal_error_and_its_pause_holds() {
+    let mut failed = shift("1", "kalshi/A", "0.50", "0.56", 0);
+    failed.signal_at = Some(at(100));
+    failed.signal_error = Some("signal quota exhausted until 2026-01-02T00:00:00Z".into());
+    failed.signal_pause_until = Some(at(86_400_000));
+    let lines = vec![failed, shift("2", "kalshi/B", "0.50", "0.56", 200)];
+    let run = replay(&tape(&lines), CoreConfig::default(), &keep(Fallback::Model));
+    assert_eq!(
+        outcomes(&run),
+        vec![row("1", "signal_error", 100), row("2", "signal_error", 200)]
+    );
+    assert!(
+        run.decisions[1].reason.starts_with("signals paused until 2026-01-02T00:00:00"),
+        "{}",
+        run.decisions[1].reason
+    );
+    // The pause refused event 2 before any signal request: the model was not asked.
+    assert_eq!(run.fallback_replies, 0);
+}
+
+#[test]
+fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
+    let lines: Vec<_> = (0..200)
+        .map(|i| {
+            let market = format!("kalshi/M{}", i % 7);
+            let (old, new) = if i % 3 == 0 { ("0.50", "0.44") } else { ("0.44", "0.50") };
+            let line = shift(&i.to_string(), &market, old, new, i * 700);
+            let edge = if i % 2 == 0 { "0.09" } else { "-0.09" };
+            let side = if i % 2 == 0 { "BUY_YES" } else { "BUY_NO" };
+            signalled(line, signal(side, edge), i * 700 + 300)
+        })
+        .collect();
+    let tape = tape(&lines);
+    let light = ReplayOptions::default();
+    let a = replay(&tape, CoreConfig::default(), &light);
+    let b = replay(&tape, CoreConfig::default(), &light);
+    assert!(a.decisions.is_empty());
+    assert_eq!(a.trades, b.trades);
+    assert_eq!(a.tally, b.tally);
+    assert_eq!(a.core.book(), b.core.book());
+    assert!(a.trades.iter().any(|t| t.action == TradeAction::Close));
+    assert_eq!(a.tally.total(), 200);
+    let full = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
+    assert_eq!(full.trades, a.trades);
+    assert_eq!(full.decisions.len(), 200);
+}
+
+#[test]
+fn fallback_and_outcome_names() {
+    assert_eq!("skip".parse::<Fallback>(), Ok(Fallback::Skip));
+    assert_eq!("model".parse::<Fallback>(), Ok(Fallback::Model));
+    assert!("guess".parse::<Fallback>().is_err());
+    assert_eq!(ReplayOutcome::NoRecordedSignal.as_str(), "no_recorded_signal");
+    assert_eq!(ReplayOutcome::Core(Outcome::Traded).to_string(), "traded");
+    let names: Vec<&str> = ReplayOutcome::all().map(ReplayOutcome::as_str).collect();
+    assert_eq!(names.len(), Outcome::ALL.len() + 1);
+    assert_eq!(names.last(), Some(&"no_recorded_signal"));
+    let mut tally = Tally::default();
+    for outcome in ReplayOutcome::all() {
+        tally.add(outcome);
+    }
+    assert!(ReplayOutcome::all().all(|o| tally.get(o) == 1));
+}

@@ -1,0 +1,134 @@
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use strategies::Recommendation;
+
+use super::*;
+use crate::feed::RawEvent;
+use crate::replay::record::payload_text;
+use crate::replay::tape::Tape;
+use crate::sim::generate_events;
+use crate::signal::decode_signal;
+use crate::wire::decode_event;
+
+const EVENTS: usize = 3_000;
+
+fn decode(id: Option<String>, data: String, received_at: Timestamp) -> strategies::Event {
+    decode_event(&RawEvent {
+        id,
+        sse_event: None,
+        data,
+        received_at,
+    })
+}
+
+#[test]
+fn the_session_is_the_simulators_own_event_sequence() {
+    let config = SimConfig::default();
+    let expected = generate_events(&config, EVENTS as u64);
+    let lines: Vec<RecordLine> = SimSession::new(&config, RiskLimit::Medium)
+        .take(EVENTS)
+        .collect();
+    assert_eq!(lines.len(), expected.len());
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for (line, original) in lines.iter().zip(&expected) {
+        // Stamped on the simulator's timeline: received when it happened.
+        let live = decode(original.id.clone(), original.data.clone(), line.received_at);
+        let recorded = decode(Some(line.id.clone()), payload_text(&line.data), line.received_at);
+        assert_eq!(recorded, live, "event {}", line.id);
+        assert_eq!(line.event_type, live.event_type);
+        *kinds.entry(line.event_type.clone()).or_default() += 1;
+    }
+    assert_eq!(lines[0].received_at, recording_epoch());
+    assert_eq!(
+        lines[5].received_at,
+        recording_epoch() + chrono::Duration::seconds(1)
+    );
+    assert!(kinds.get("whale_alert").is_some_and(|n| *n > 0), "{kinds:?}");
+    assert!(kinds.get("price_shift").is_some_and(|n| *n > 2_000), "{kinds:?}");
+}
+
+#[test]
+fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
+    let lines: Vec<RecordLine> = SimSession::new(&SimConfig::default(), RiskLimit::Medium)
+        .take(EVENTS)
+        .collect();
+    let mut recommendations: HashMap<&'static str, usize> = HashMap::new();
+    for line in &lines {
+        if line.event_type != "price_shift" {
+            assert_eq!((&line.signal, line.signal_at), (&None, None), "{}", line.id);
+            continue;
+        }
+        let json = line.signal.as_ref().expect("a price shift is answered");
+        assert_eq!(line.signal_at, Some(line.received_at));
+        let signal = decode_signal(json).expect("the simulator's answer decodes");
+        let number = |key: &str| -> Decimal {
+            json[key].to_string().parse().expect("a decimal")
+        };
+        // The answer is the model's truth against the price just published.
+        assert_eq!(number("market_price"), number("market_price").round_dp(3));
+        assert_eq!(
+            signal.edge,
+            (number("probability") - number("market_price")).round_dp(4)
+        );
+        assert_eq!(
+            json["market_price"],
+            line.data["new_yes"],
+            "event {}: the quote is the price the event published",
+            line.id
+        );
+        let expires: Timestamp = json["expires_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("expires_at");
+        assert_eq!(expires - line.received_at, chrono::Duration::minutes(15));
+        *recommendations
+            .entry(match signal.recommendation {
+                Recommendation::BuyYes => "yes",
+                Recommendation::BuyNo => "no",
+                Recommendation::NoTrade => "none",
+            })
+            .or_default() += 1;
+    }
+    for kind in ["yes", "no", "none"] {
+        assert!(recommendations.get(kind).is_some_and(|n| *n > 0), "{recommendations:?}");
+    }
+}
+
+#[test]
+fn the_risk_limit_changes_how_often_the_simulator_says_trade() {
+    let trades = |risk| {
+        SimSession::new(&SimConfig::default(), risk)
+            .take(EVENTS)
+            .filter_map(|line| line.signal)
+            .filter(|s| s["recommendation"] != "NO_TRADE")
+            .count()
+    };
+    assert!(trades(RiskLimit::High) > trades(RiskLimit::Low));
+}
+
+#[test]
+fn a_recorded_session_is_a_readable_tape() {
+    let mut out = Vec::new();
+    let config = SimConfig {
+        seed: 7,
+        markets: 5,
+        events_per_second: 2,
+        ..SimConfig::default()
+    };
+    let stats = record_sim(&config, RiskLimit::High, 500, &mut out).expect("record");
+    assert_eq!(stats.events, 500);
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(text.lines().count(), 500);
+    let tape = Tape::read(text.as_bytes(), "sim").expect("readable");
+    assert_eq!(tape.len(), 500);
+    assert_eq!(tape.signalled() as u64, stats.signalled);
+    assert!(stats.signalled > 400, "{stats:?}");
+    // Half a second apart at 2 events per second.
+    assert_eq!(
+        tape.received_at(499),
+        Some(recording_epoch() + chrono::Duration::milliseconds(499 * 500))
+    );
+    let same = record_sim(&config, RiskLimit::High, 500, &mut Vec::new()).expect("record");
+    assert_eq!(same, stats);
+}
