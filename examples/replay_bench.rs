@@ -1,38 +1,135 @@
-use std::time::Instant;
-use shiftbot::feed::RawEvent;
-use shiftbot::sim::{generate_events, SimConfig};
-use strategies::{Core, CoreConfig, Recommendation, Signal, SignalReply, Step};
-use rust_decimal::Decimal;
+//! Replay and sweep speed: `cargo run --release --example replay_bench`.
+//!
+//! Not a test (it measures speed, which a test must not assert on a shared machine).
+//!
+//! 1. **Record**: a synthetic session of `REPLAY_EVENTS` events (default 1,000,000) from the
+//!    simulator's model, written as NDJSON to a temp file, as `shiftbot sim --record` does:
+//!    every `price_shift` carries the simulator's signal, the worst case for memory.
+//! 2. **Decode**: the file is read and decoded once (the live wire decoder, the live signal
+//!    decoder) into the compact [`Tape`]; timed on its own.
+//! 3. **Replay**: the tape through the live core on one thread, default config: filter,
+//!    signal lookup, sizing, exits and book-keeping for every event. Best of `REPLAY_RUNS`.
+//! 4. **Sweep**: 100 combinations (`filter.min_shift_pct` × `sizing.kelly_fraction`, 10 × 10)
+//!    over the same tape on 2 threads.
+//!
+//! Peak memory is the process's `VmHWM` from `/proc/self/status` (Linux), read at the end.
+//! Options (environment): `REPLAY_EVENTS`, `REPLAY_RUNS` (default 3), `SWEEP_THREADS`
+//! (default 2).
 
-fn main() {
-    let n = 1_000_000u64;
-    let t = Instant::now();
-    let cfg = SimConfig::default();
-    let scripted = generate_events(&cfg, n);
-    eprintln!("generate {:?}", t.elapsed());
-    let t = Instant::now();
-    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-    let events: Vec<_> = scripted.iter().enumerate().map(|(i, s)| {
-        let raw = RawEvent { id: s.id.clone(), sse_event: None, data: s.data.clone(), received_at: start + chrono::Duration::milliseconds(200 * i as i64) };
-        shiftbot::wire::decode_event(&raw)
-    }).collect();
-    eprintln!("decode {:?}", t.elapsed());
-    let mut cc = CoreConfig::default(); if std::env::var("NOTRADE").is_ok() { cc.sizing.min_edge = Decimal::new(9,1); } let mut core = Core::new(cc);
-    let t = Instant::now();
-    let mut traded = 0;
-    let mut asked = 0;
-    for (i, e) in events.iter().enumerate() {
-        match core.on_event(e, e.received_at) {
-            Step::Decided(d) => { std::hint::black_box(d); }
-            Step::NeedSignal(ticket) => {
-                asked += 1;
-                let rec = if i % 2 == 0 { Recommendation::BuyYes } else { Recommendation::BuyNo };
-                let edge = if i % 2 == 0 { Decimal::new(8, 2) } else { Decimal::new(-8, 2) };
-                let d = core.on_signal(&ticket, SignalReply::Signal(Signal { recommendation: rec, edge, probability: None, expires_at: None, freshness: None }), e.received_at);
-                if !d.trades.is_empty() { traded += 1; }
-            }
-        }
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::time::Instant;
+
+use shiftbot::configuration::{LoadOptions, RiskLimit, Settings};
+use shiftbot::replay::cli::replay_options;
+use shiftbot::replay::sweep::{self, SetArg};
+use shiftbot::replay::{record_sim, replay, ReplayOutcome, Tape};
+use strategies::Outcome;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident memory of this process so far, in MiB (`None` off Linux).
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn rate(events: u64, seconds: f64) -> String {
+    format!("{:.0} events/s", events as f64 / seconds)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let events = env_number("REPLAY_EVENTS", 1_000_000);
+    let runs = env_number("REPLAY_RUNS", 3).max(1);
+    let threads = env_number("SWEEP_THREADS", 2).max(1) as usize;
+    let settings = Settings::load(LoadOptions::default())?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("events.ndjson");
+
+    let started = Instant::now();
+    let mut file = BufWriter::new(File::create(&path)?);
+    let recorded = record_sim(&settings.sim_config(), RiskLimit::Medium, events, &mut file)?;
+    file.flush()?;
+    drop(file);
+    let size = std::fs::metadata(&path)?.len();
+    println!(
+        "record: {} events ({} with a signal, {:.0} MiB) in {:.2} s",
+        recorded.events,
+        recorded.signalled,
+        size as f64 / (1 << 20) as f64,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let tape = Tape::read(
+        BufReader::with_capacity(1 << 20, File::open(&path)?),
+        "bench",
+    )?;
+    let decode = started.elapsed().as_secs_f64();
+    println!(
+        "decode: {} events in {:.2} s = {} (parse, wire decode, signal decode, compact)",
+        tape.len(),
+        decode,
+        rate(tape.len() as u64, decode)
+    );
+    std::fs::remove_file(&path)?;
+
+    let options = replay_options(&settings);
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let run = replay(&tape, settings.core_config(), &options);
+        best = best.min(started.elapsed().as_secs_f64());
+        last = Some(run);
     }
-    let el = t.elapsed();
-    eprintln!("core {:?} = {:.0} ev/s asked {} traded {} positions {}", el, n as f64 / el.as_secs_f64(), asked, traded, core.book().positions.len());
+    if let Some(run) = &last {
+        println!(
+            "replay (1 thread, best of {runs}): {} events in {:.3} s = {}; {} signal replies, \
+             {} traded, {} trades, {} positions open at the end",
+            run.events,
+            best,
+            rate(run.events, best),
+            run.recorded_replies,
+            run.tally.get(ReplayOutcome::Core(Outcome::Traded)),
+            run.trades.len(),
+            run.core.book().positions.len()
+        );
+    }
+    drop(last);
+
+    let sets: Vec<SetArg> = [
+        "filter.min_shift_pct=1,2,3,4,5,6,7,8,9,10",
+        "sizing.kelly_fraction=0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75,1",
+    ]
+    .iter()
+    .map(|s| s.parse())
+    .collect::<Result<_, _>>()?;
+    let combinations = sweep::combinations(None, &[], &sets)?;
+    let started = Instant::now();
+    let mut rows = sweep::run(&tape, &combinations, replay_options, threads, &|| {});
+    let elapsed = started.elapsed().as_secs_f64();
+    sweep::rank(&mut rows, sweep::Metric::Equity);
+    println!(
+        "sweep: {} combinations × {} events on {threads} threads in {:.1} s ({})",
+        rows.len(),
+        tape.len(),
+        elapsed,
+        rate(rows.len() as u64 * tape.len() as u64, elapsed)
+    );
+    if let Some(best) = rows.first() {
+        println!("  best by equity: {:?} → equity {}", best.values, best.equity.round_dp(2));
+    }
+    match peak_memory_mib() {
+        Some(mib) => println!("peak memory (VmHWM): {mib:.0} MiB"),
+        None => println!("peak memory: not available on this platform"),
+    }
+    Ok(())
 }

@@ -217,7 +217,11 @@ async fn measure(progress: &Arc<Progress>, run: Run<'_>) -> Measured {
     }
     // The figures only count if the store really holds every decision.
     let store = Store::open(&store_path).expect("reopen the store");
-    assert_eq!(store.decisions().count(), run.expect, "decisions in the store");
+    assert_eq!(
+        store.decisions().count(),
+        run.expect,
+        "decisions in the store"
+    );
     drop(store);
     let connected = lock(&progress.connected_at).expect("the stream connected");
     let fillers_done = lock(&progress.fillers_done_at).map(|at| at - connected);
@@ -279,7 +283,13 @@ fn slow_signal_script(signals: usize, fillers: usize) -> Vec<ScriptedEvent> {
     for id in 1..=total {
         // Spread the signal events evenly through the stream.
         if made.0 < signals && made.0 * total <= (id - 1) * signals {
-            script.push(shift(id, &format!("KXSLOW-{:04}", made.0), "0.50", "0.55", "10"));
+            script.push(shift(
+                id,
+                &format!("KXSLOW-{:04}", made.0),
+                "0.50",
+                "0.55",
+                "10",
+            ));
             made.0 += 1;
         } else {
             script.push(shift(id, "KXQUIET-1", "0.50", "0.5005", "0.1"));
@@ -303,7 +313,9 @@ async fn burst_table(progress: &Arc<Progress>, runs: usize) {
     );
     println!("| filter | rep | events/s | wall ms | signal calls | traded | persisted (latency run) | p50 µs | p99 µs | max µs |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    let scenarios: [(&str, u32, Vec<(&str, String)>); 2] = [
+    // (name, markets of the model, config overrides)
+    type Scenario = (&'static str, u32, Vec<(&'static str, String)>);
+    let scenarios: [Scenario; 2] = [
         ("default (min 5 %, cooldown 60 s, 24 markets)", 24, vec![]),
         (
             "every event screened (min 0 %, cooldown 0 s, 500 markets, 32 in flight)",
@@ -329,11 +341,7 @@ async fn burst_table(progress: &Arc<Progress>, runs: usize) {
                 settle,
             };
             let timed = measure(progress, burst(None)).await;
-            let latency = measure(
-                progress,
-                burst(Some(Duration::from_millis(SETTLE_MS))),
-            )
-            .await;
+            let latency = measure(progress, burst(Some(Duration::from_millis(SETTLE_MS)))).await;
             let mut latencies = latency.stats.latencies_us.clone();
             latencies.sort_unstable();
             let rate = BURST as f64 / timed.elapsed.as_secs_f64();
@@ -366,7 +374,9 @@ async fn burst_table(progress: &Arc<Progress>, runs: usize) {
 
 async fn slow_signal_table(progress: &Arc<Progress>) {
     let latency = Duration::from_millis(200);
-    println!("## Slow signal API: 200 ms per /v1/signals call, cooldown 0, one market per signal\n");
+    println!(
+        "## Slow signal API: 200 ms per /v1/signals call, cooldown 0, one market per signal\n"
+    );
     println!("| events | need a signal | max_in_flight | completed ms | ceil(signals/max_in_flight)·200 ms | below-threshold events all decided at ms |");
     println!("|---|---|---|---|---|---|");
     let signals = 256;
@@ -395,9 +405,7 @@ async fn slow_signal_table(progress: &Arc<Progress>) {
                 signals + fillers,
                 ms(measured.elapsed),
                 ms(latency * rounds),
-                measured
-                    .fillers_done
-                    .map_or_else(|| "-".to_string(), ms),
+                measured.fillers_done.map_or_else(|| "-".to_string(), ms),
             );
         }
     }
@@ -418,7 +426,11 @@ async fn main() {
         .unwrap_or(5);
     println!(
         "shiftbot throughput ({} build, {} CPUs)\n",
-        if cfg!(debug_assertions) { "debug" } else { "release" },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     burst_table(&progress, runs).await;

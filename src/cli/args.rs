@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{DecisionsArgs, LedgerArgs, PositionsArgs, ReportArgs};
+use crate::replay::cli::{ExportArgs, ReplayArgs, SweepArgs};
 use crate::telemetry::LogFormat;
 
 /// The parsed command line.
@@ -36,11 +37,23 @@ pub struct Cli {
 pub enum Command {
     /// Run the bot: stream events, decide, paper-trade, persist. Stops cleanly on SIGINT/SIGTERM.
     Run,
-    /// Serve the Rekko-compatible simulator on its own (stream, signals, shadow trades).
+    /// Serve the Rekko-compatible simulator on its own (stream, signals, shadow trades), or
+    /// record a synthetic session of its events for `replay`.
     Sim {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
-        #[arg(long, value_name = "ADDR")]
-        listen: String,
+        #[arg(
+            long,
+            value_name = "ADDR",
+            required_unless_present = "record",
+            conflicts_with = "record"
+        )]
+        listen: Option<String>,
+        /// Instead of serving, write a synthetic session (NDJSON, as `export-events`) here.
+        #[arg(long, value_name = "FILE", requires = "events")]
+        record: Option<PathBuf>,
+        /// Number of events to record.
+        #[arg(long, value_name = "N", requires = "record")]
+        events: Option<u64>,
     },
     /// Inspect the configuration.
     Config {
@@ -59,6 +72,12 @@ pub enum Command {
     /// Settle a resolved market by hand (with the bot stopped): each winning contract is paid
     /// 1, each losing one 0. Settling a market with no open position does nothing.
     Settle(crate::settle::SettleArgs),
+    /// Write every received event, with the signal it got, as NDJSON (ready to replay).
+    ExportEvents(ExportArgs),
+    /// Replay recorded events through the core with this config and report the result.
+    Replay(ReplayArgs),
+    /// Replay recorded events under every combination of config values, ranked by a metric.
+    Sweep(SweepArgs),
     /// Archive the store and start again with a fresh bankroll.
     Reset {
         /// Confirm: without it nothing is changed.
@@ -112,8 +131,52 @@ mod tests {
     fn subcommands_and_their_flags_parse() {
         assert!(matches!(
             parse(&["sim", "--listen", "127.0.0.1:0"]).expect("parses").command,
-            Command::Sim { listen } if listen == "127.0.0.1:0"
+            Command::Sim { listen: Some(listen), record: None, events: None } if listen == "127.0.0.1:0"
         ));
+        assert!(matches!(
+            parse(&["sim", "--record", "e.ndjson", "--events", "10"]).expect("parses").command,
+            Command::Sim { listen: None, record: Some(file), events: Some(10) }
+                if file == std::path::Path::new("e.ndjson")
+        ));
+        assert!(matches!(
+            parse(&["export-events", "--since", "24h"])
+                .expect("parses")
+                .command,
+            Command::ExportEvents(ExportArgs { since: Some(_) })
+        ));
+        assert!(matches!(
+            parse(&["replay", "--events", "e.ndjson", "--json"])
+                .expect("parses")
+                .command,
+            Command::Replay(ReplayArgs {
+                json: true,
+                chart: None,
+                ..
+            })
+        ));
+        match parse(&[
+            "sweep",
+            "--events",
+            "e.ndjson",
+            "--set",
+            "filter.min_shift_pct=2,3",
+            "--set",
+            "sizing.kelly_fraction=0.1",
+            "--by",
+            "sharpe",
+            "--csv",
+        ])
+        .expect("parses")
+        .command
+        {
+            Command::Sweep(args) => {
+                assert_eq!(args.sets.len(), 2);
+                assert_eq!(args.sets[0].values, ["2", "3"]);
+                assert_eq!(args.by, crate::replay::Metric::Sharpe);
+                assert!(args.csv && !args.json);
+            }
+            other => panic!("not a sweep: {other:?}"),
+        }
         assert!(matches!(
             parse(&["config", "check", "--json"])
                 .expect("parses")
@@ -146,7 +209,37 @@ mod tests {
 
     #[test]
     fn usage_errors_are_exit_code_2() {
-        for args in [&["fly"][..], &["--log-format", "xml", "run"], &["sim"], &[]] {
+        for args in [
+            &["fly"][..],
+            &["--log-format", "xml", "run"],
+            &["sim"],
+            &[],
+            &[
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--record",
+                "e.ndjson",
+                "--events",
+                "1",
+            ],
+            &["sim", "--record", "e.ndjson"],
+            &["replay"],
+            &["sweep", "--events", "e.ndjson"],
+            &["sweep", "--events", "e", "--set", "filter.min_shift_pct"],
+            &["sweep", "--events", "e", "--set", "Filter.Min=1"],
+            &[
+                "sweep",
+                "--events",
+                "e",
+                "--set",
+                "filter.min_shift_pct=1,,2",
+            ],
+            &[
+                "sweep", "--events", "e", "--set", "a.b=1", "--json", "--csv",
+            ],
+            &["export-events", "--since", "yesterday"],
+        ] {
             let err = parse(args).expect_err("usage error");
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
         }

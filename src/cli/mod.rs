@@ -61,7 +61,34 @@ pub fn execute(cli: Cli) -> i32 {
     }
     match cli.command {
         Command::Run => run(settings),
-        Command::Sim { listen } => sim(settings, &listen),
+        Command::Sim {
+            listen: Some(listen),
+            ..
+        } => sim(settings, &listen),
+        Command::Sim {
+            record: Some(file),
+            events: Some(events),
+            ..
+        } => {
+            with_stdout(|out| crate::replay::cli::sim_record_command(&settings, &file, events, out))
+        }
+        Command::Sim { .. } => {
+            eprintln!("error: sim needs --listen ADDR, or --record FILE --events N");
+            exit::USAGE
+        }
+        Command::ExportEvents(args) => with_stdout(|out| {
+            let now = crate::clock::system().now();
+            crate::replay::cli::export_command(&settings, &args, now, out)
+        }),
+        Command::Replay(args) => {
+            with_stdout(|out| crate::replay::cli::replay_command(&settings, &args, out))
+        }
+        Command::Sweep(args) => match crate::replay::cli::sweep_combinations(cli.config, &args) {
+            Ok(combinations) => {
+                with_stdout(|out| crate::replay::cli::sweep_command(&args, &combinations, out))
+            }
+            Err(errors) => report_config_errors(&errors),
+        },
         Command::Config {
             action: ConfigAction::Check { json },
         } => config_check(&settings, json),

@@ -316,8 +316,8 @@ pub fn subtitle(first: Timestamp, last: Timestamp, summary: &str) -> String {
     };
     format!(
         "{} → {} UTC ({}) · {summary}",
-        first.format("%Y-%m-%d %H:%M"),
-        last.format("%Y-%m-%d %H:%M"),
+        first.format("%Y-%m-%d %H:%M:%S"),
+        last.format("%Y-%m-%d %H:%M:%S"),
         super::format::age(span.num_seconds())
     )
 }

@@ -61,6 +61,9 @@ pub enum CommandError {
         listen: String,
         message: String,
     },
+    /// The running bot traded during every one of several attempts to read a consistent book.
+    #[error("the book changed during each of {attempts} attempts to read it; try again")]
+    Busy { attempts: usize },
     #[error("cannot write the chart to {path}: {message}")]
     Chart { path: PathBuf, message: String },
 }
@@ -167,12 +170,10 @@ pub fn fetch_or_render(
                 store: Some(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())),
                 ..request.clone()
             };
-            crate::admin::fetch(&target.admin_listen, &request).map_err(|e| {
-                CommandError::Remote {
-                    path,
-                    listen: target.admin_listen.clone(),
-                    message: e.to_string(),
-                }
+            crate::admin::fetch(&target.admin_listen, &request).map_err(|e| CommandError::Remote {
+                path,
+                listen: target.admin_listen.clone(),
+                message: e.to_string(),
             })
         }
         Err(other) => Err(other.into()),

@@ -6,7 +6,7 @@ use std::io::Write;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use strategies::report::{value_position, MarkSource, Marks, ValuedPosition};
-use strategies::{MarketKey, Platform, Position, Price, Side, Timestamp, Trade};
+use strategies::{BookTotals, MarketKey, Platform, Position, Price, Side, Timestamp, Trade};
 
 use super::format::{age, exact6, money, price, signed_money, table};
 use super::{json_line, CommandError, PositionsArgs, ReviewRequest};
@@ -33,34 +33,69 @@ struct PositionLine<'a> {
     age_seconds: i64,
 }
 
-/// Open positions with their streamed marks and the trades (for the fallback mark).
+/// How many times a snapshot is re-read while the running bot keeps committing trades.
+const SNAPSHOT_ATTEMPTS: usize = 50;
+
+/// The book as one consistent picture: every trade, the open positions they left, the marks.
 pub(super) struct Book {
+    pub totals: Option<BookTotals>,
+    pub trades: Vec<Trade>,
     pub positions: Vec<Position>,
     pub marks: Marks,
 }
 
 impl Book {
-    /// Positions and marks; `trades` supply a mark for markets without a streamed price.
-    pub fn load(store: Option<&Store>, trades: &[Trade]) -> Result<Book, CommandError> {
+    /// Read trades and positions so that they belong together, even while the running bot
+    /// commits (the admin listener reads a live store).
+    ///
+    /// sled applies a transaction atomically with respect to single reads, but reading a whole
+    /// tree takes many reads, so a commit can fall between the positions and the trades. Every
+    /// commit that changes either also rewrites the totals (cash, next trade id), so the totals
+    /// are read before and after: equal means nothing traded in between. Commits come at most
+    /// once per flush, so a quiet moment comes quickly; if [`SNAPSHOT_ATTEMPTS`] reads in a row
+    /// still change, this fails rather than print a book that never existed. Marks may be
+    /// newer than the trades; that only means a fresher price.
+    pub fn load(store: Option<&Store>) -> Result<Book, CommandError> {
         let Some(store) = store else {
             return Ok(Book {
+                totals: None,
+                trades: Vec::new(),
                 positions: Vec::new(),
                 marks: Marks::default(),
             });
         };
-        let loaded = store.load()?;
-        let stream: BTreeMap<MarketKey, Price> = loaded
+        let mut attempt = 0;
+        let (totals, trades, positions) = loop {
+            attempt += 1;
+            let before = store.totals()?;
+            let positions = store.positions()?;
+            let trades: Vec<Trade> = store.trades().collect::<Result<_, _>>()?;
+            let after = store.totals()?;
+            if before == after {
+                break (after, trades, positions);
+            }
+            if attempt >= SNAPSHOT_ATTEMPTS {
+                return Err(CommandError::Busy { attempts: attempt });
+            }
+            // Let the writer finish its group commit before reading again.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        let stream: BTreeMap<MarketKey, Price> = store
+            .load()?
             .markets
             .into_iter()
             .filter_map(|(market, state)| state.last_yes.map(|p| (market, p)))
             .collect();
         Ok(Book {
-            positions: loaded.positions,
-            marks: Marks::new(stream.iter().map(|(m, p)| (m, *p)), trades),
+            marks: Marks::new(stream.iter().map(|(m, p)| (m, *p)), &trades),
+            totals,
+            trades,
+            positions,
         })
     }
 }
 
+/// Every trade, oldest first (an empty list without a store).
 pub(super) fn trades(store: Option<&Store>) -> Result<Vec<Trade>, CommandError> {
     match store {
         Some(store) => Ok(store.trades().collect::<Result<_, _>>()?),
@@ -74,8 +109,7 @@ pub(super) fn render(
     args: &PositionsArgs,
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
-    let trades = trades(store)?;
-    let book = Book::load(store, &trades)?;
+    let book = Book::load(store)?;
     let valued: Vec<ValuedPosition> = book
         .positions
         .iter()

@@ -11,7 +11,7 @@ use strategies::{Platform, Timestamp};
 
 use super::chart;
 use super::format::{age, exact6, money, percent, price, ratio, signed_money, table, time};
-use super::positions::{trades, Book};
+use super::positions::Book;
 use super::{json_line, CommandError, ReportArgs, ReviewRequest};
 use crate::store::Store;
 
@@ -77,25 +77,25 @@ pub(super) fn render(
     args: &ReportArgs,
     out: &mut dyn Write,
 ) -> Result<Option<String>, CommandError> {
-    let trades = trades(store)?;
-    let book = Book::load(store, &trades)?;
-    let (bankroll, decision_span) = match store {
+    let book = Book::load(store)?;
+    let bankroll = book
+        .totals
+        .as_ref()
+        .map_or(request.bankroll, |t| t.starting_bankroll);
+    let decision_span = match store {
         Some(store) => {
-            let bankroll = store
-                .totals()?
-                .map_or(request.bankroll, |t| t.starting_bankroll);
             let mut span: Option<(Timestamp, Timestamp)> = None;
             for record in store.decisions() {
                 let at = record?.decision.decided_at;
                 span = Some(span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
             }
-            (bankroll, span)
+            span
         }
-        None => (request.bankroll, None),
+        None => None,
     };
     let r = report::compute(&ReportInput {
         starting_bankroll: bankroll,
-        trades: &trades,
+        trades: &book.trades,
         positions: &book.positions,
         marks: &book.marks,
         decision_span,

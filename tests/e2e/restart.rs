@@ -213,3 +213,53 @@ fn a_restart_never_resets_but_reset_yes_archives_and_starts_afresh() {
     let trade_ids: Vec<u64> = app.ledger().iter().map(|t| t.trade_id).collect();
     assert_eq!(trade_ids, vec![1, 2]);
 }
+
+/// SIGTERM while a signal is still in flight: the bot stops within 5 s without deciding the
+/// event, keeps it in its inbox, and decides it (once) after the restart.
+#[test]
+fn an_event_waiting_for_its_signal_at_sigterm_is_decided_after_the_restart() {
+    let script = vec![fresh_price_shift(
+        Some("h1"),
+        "kalshi",
+        "KXE2E-C",
+        "0.50",
+        "0.55",
+    )];
+    let mut app = Setup::new(script.clone())
+        .faults(shiftbot::sim::Faults {
+            signal_hang: Some(std::time::Duration::from_secs(30)),
+            ..shiftbot::sim::Faults::default()
+        })
+        .set("signal.timeout", "20s")
+        .spawn();
+    let stats = app.sim_stats();
+    let bot = app.start();
+    crate::support::eventually("the signal request", || {
+        (stats.signal_calls() == 1).then_some(())
+    });
+    let finished = bot.terminate();
+    assert!(finished.decisions().is_empty());
+    assert!(
+        app.decisions().is_empty(),
+        "nothing decided without its signal"
+    );
+
+    // The same script from a simulator that answers at once.
+    app.switch_sim(crate::support::scripted_sim(script));
+    let stats = app.sim_stats();
+    let mut bot = app.start();
+    let loaded = bot.wait_for_message("book loaded");
+    assert_eq!(loaded["waiting"].as_u64(), Some(1));
+    let resumed = bot.wait_for_message("resuming signal request after restart");
+    assert_eq!(resumed["event_id"].as_str(), Some("h1"));
+    bot.wait_for_decisions(1);
+    bot.terminate();
+    assert_eq!(stats.last_event_ids(), vec![Some("h1".to_string())]);
+    let decisions = app.decisions();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].event_id, "h1");
+    assert_eq!(decisions[0].outcome, "traded", "{}", decisions[0].reason);
+    let ledger = app.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].contracts, 881);
+}

@@ -69,6 +69,11 @@ fn review_commands_are_answered_by_the_running_bot() {
         .env("SHIFTBOT__SIM__EVENTS_PER_SECOND", "300")
         .env("SHIFTBOT__SIM__TOTAL_EVENTS", &EVENTS.to_string())
         .env("SHIFTBOT__SIGNAL__MAX_PER_MINUTE", "0")
+        // Every event type, so that every event the simulator numbers gets a decision.
+        .env(
+            "SHIFTBOT__FEED__EVENTS",
+            "price_shift,whale_alert,analysis_complete",
+        )
         .env("SHIFTBOT__ADMIN__LISTEN", "127.0.0.1:0")
         .spawn();
     let mut bot = app.start();
@@ -103,7 +108,10 @@ fn review_commands_are_answered_by_the_running_bot() {
 
     let report: Value = serde_json::from_str(&report_text).expect("one JSON object");
     assert_eq!(decimal(&report["starting_bankroll"]), Decimal::from(10_000));
-    assert_eq!(report["trades"]["total"].as_u64(), Some(trades.len() as u64));
+    assert_eq!(
+        report["trades"]["total"].as_u64(),
+        Some(trades.len() as u64)
+    );
     assert_eq!(
         decimal(&report["cash"]),
         trades.last().expect("a trade").cash_after
@@ -157,7 +165,10 @@ fn review_commands_are_answered_by_the_running_bot() {
     // Stopped: the commands read the store directly. Trades and decisions only ever append, so
     // what the bot answered is a prefix of what the store holds now.
     let direct_ledger = ok(&app, &admin, &["ledger", "--json"]);
-    assert!(direct_ledger.starts_with(&ledger), "the ledger only appends");
+    assert!(
+        direct_ledger.starts_with(&ledger),
+        "the ledger only appends"
+    );
     let direct_decisions = ok(&app, &admin, &["decisions", "--json"]);
     assert!(direct_decisions.starts_with(&decisions));
     if direct_ledger == ledger {

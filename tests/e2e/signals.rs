@@ -180,3 +180,43 @@ fn a_quota_429_with_a_date_pauses_signals_without_calling() {
     }
     assert!(app.ledger().is_empty());
 }
+
+/// The quota pause is part of the persisted state: after a restart, signals stay paused.
+#[test]
+fn the_quota_pause_survives_a_restart() {
+    let until = chrono::Utc::now() + chrono::Duration::days(1);
+    let first = fresh_price_shift(Some("p1"), "kalshi", "KXE2E-C", "0.50", "0.55");
+    let mut app = Setup::new(vec![first.clone()])
+        .faults(Faults {
+            signal_failures: vec![429],
+            signal_retry_after: Some(until.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+            ..Faults::default()
+        })
+        .spawn();
+    let mut bot = app.start();
+    bot.wait_for_decisions(1);
+    bot.terminate();
+
+    // A healthy API now, with a later event: the bot must not call it before the date.
+    let later = fresh_price_shift(Some("p2"), "polymarket", "e2e-a", "0.40", "0.30");
+    app.switch_sim(crate::support::scripted_sim(vec![first, later]));
+    let stats = app.sim_stats();
+    let mut bot = app.start();
+    bot.wait_for_decisions(1);
+    bot.terminate();
+    assert_eq!(stats.signal_calls(), 0);
+    let decisions = app.decisions();
+    let outcomes: Vec<(&str, &str)> = decisions
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![("p1", "signal_error"), ("p2", "signal_error")]
+    );
+    assert!(
+        decisions[1].reason.contains("signals paused until"),
+        "{}",
+        decisions[1].reason
+    );
+}

@@ -256,6 +256,18 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Replace the simulator by a new one (e.g. without the faults of the first) and point
+    /// the config file at it. The store, and so the book and the cursor, stay.
+    pub fn switch_sim(&mut self, config: SimConfig) {
+        let old = self.sim.take().expect("test simulator").base_url();
+        let sim = Sim::start(config);
+        let path = self.config_path.as_ref().expect("config file");
+        let text = std::fs::read_to_string(path).expect("read the test config");
+        assert!(text.contains(&old));
+        std::fs::write(path, text.replace(&old, &sim.base_url())).expect("rewrite the config");
+        self.sim = Some(sim);
+    }
+
     pub fn sim_stats(&self) -> Arc<SimStats> {
         self.sim.as_ref().expect("test simulator").stats()
     }

@@ -1,9 +1,11 @@
 //! The review commands on a known store: exact output of every format, filters, and the
 //! locked-store path through a running admin listener.
 
+mod book;
+mod decisions;
 mod fixture;
-mod outputs;
 mod remote;
+mod report;
 
 use super::*;
 
@@ -14,4 +16,29 @@ fn run(store: Option<&Store>, command: ReviewCommand) -> Rendered {
 
 fn output(store: &Store, command: ReviewCommand) -> String {
     run(Some(store), command).output
+}
+
+/// A fresh copy of the fixture store.
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = fixture::build(&dir.path().join("store"));
+    (dir, store)
+}
+
+/// `ledger --json` with these filters.
+fn ledger(filters: Filters) -> ReviewCommand {
+    ReviewCommand::Ledger(LedgerArgs {
+        json: true,
+        csv: false,
+        filters,
+    })
+}
+
+/// The fixture's `now`, as the CLI's clock.
+struct FixedClock;
+
+impl crate::clock::Clock for FixedClock {
+    fn now(&self) -> strategies::Timestamp {
+        fixture::now()
+    }
 }

@@ -131,7 +131,7 @@ fn the_cli_path_prints_the_remote_answer_and_writes_the_chart_locally() {
         json: false,
         chart: Some(chart.clone()),
     });
-    let clock: SharedClock = std::sync::Arc::new(Fixed);
+    let clock: SharedClock = std::sync::Arc::new(FixedClock);
     let mut printed = Vec::new();
     review(&target, command.clone(), &clock, &mut printed).expect("review through the bot");
     let direct = render(Some(&held), &request(command)).expect("direct");
@@ -141,14 +141,6 @@ fn the_cli_path_prints_the_remote_answer_and_writes_the_chart_locally() {
         direct.chart.expect("chart")
     );
     admin.shut_down();
-}
-
-struct Fixed;
-
-impl crate::clock::Clock for Fixed {
-    fn now(&self) -> strategies::Timestamp {
-        super::fixture::now()
-    }
 }
 
 #[test]

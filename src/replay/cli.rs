@@ -1,0 +1,248 @@
+//! The commands of this module as the command line sees them: `export-events`,
+//! `sim --record`, `replay` and `sweep` (argument types and the work behind each; `crate::cli`
+//! parses and dispatches, and owns exit codes).
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::commands::args::{parse_since, Since};
+use crate::configuration::{ConfigErrors, Settings, ENV_PREFIX};
+use crate::store::{Store, StoreError};
+
+use super::engine::{replay, ReplayOptions};
+use super::record::{export_events, ExportError};
+use super::simrec::record_sim;
+use super::summary::{replay_report, ReplaySummary};
+use super::sweep::{self, Combination, Metric, SetArg};
+use super::tape::{Tape, TapeError};
+
+/// `shiftbot export-events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct ExportArgs {
+    /// Only events received at or after this: an RFC 3339 instant, or a duration before now
+    /// (`24h`).
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<Since>,
+}
+
+/// `shiftbot replay`.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording: NDJSON from `export-events` or `sim --record` ("-" reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub events: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the equity curve and drawdown to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
+}
+
+/// `shiftbot sweep`.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct SweepArgs {
+    /// The recording: NDJSON from `export-events` or `sim --record` ("-" reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub events: PathBuf,
+    /// A config key and the values to try, comma-separated: `filter.min_shift_pct=2,3,5`.
+    /// Repeat for more keys; every combination is replayed.
+    #[arg(long = "set", value_name = "KEY=V1,V2,...", required = true)]
+    pub sets: Vec<SetArg>,
+    /// Rank by this metric.
+    #[arg(long, value_enum, default_value_t = Metric::Equity)]
+    pub by: Metric,
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Why a command of this module failed (exit code 1; configuration problems are reported
+/// before any work as [`ConfigErrors`], exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayCommandError {
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no store at {0}: nothing has been recorded there yet")]
+    NoStore(PathBuf),
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("cannot write output: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// `export-events`: the store's events as NDJSON on `out`.
+pub fn export_command(
+    settings: &Settings,
+    args: &ExportArgs,
+    now: strategies::Timestamp,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    let path = &settings.storage.path;
+    // Reading must not create a store as a side effect.
+    if !path.exists() {
+        return Err(ReplayCommandError::NoStore(path.clone()));
+    }
+    let store = Store::open(path)?;
+    let stats = export_events(&store, args.since.map(|s| s.resolve(now)), out)?;
+    tracing::info!(
+        events = stats.events,
+        signalled = stats.signalled,
+        "events exported"
+    );
+    Ok(())
+}
+
+/// `sim --record FILE --events N`.
+pub fn sim_record_command(
+    settings: &Settings,
+    path: &Path,
+    events: u64,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    let file_error = |e: io::Error| ReplayCommandError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut file = BufWriter::new(File::create(path).map_err(file_error)?);
+    let stats = record_sim(
+        &settings.sim_config(),
+        settings.signal.risk_limit,
+        events,
+        &mut file,
+    )
+    .map_err(file_error)?;
+    file.flush().map_err(file_error)?;
+    writeln!(
+        out,
+        "recorded {} events ({} with the simulator's signal) to {}",
+        stats.events,
+        stats.signalled,
+        path.display()
+    )?;
+    Ok(())
+}
+
+/// The replay options the settings ask for.
+pub fn replay_options(settings: &Settings) -> ReplayOptions {
+    ReplayOptions {
+        fallback: settings.replay.fallback,
+        ..ReplayOptions::default()
+    }
+}
+
+/// `replay`: the report of the recording replayed with `settings`.
+pub fn replay_command(
+    settings: &Settings,
+    args: &ReplayArgs,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    let tape = read_tape(&args.events)?;
+    let options = replay_options(settings);
+    let started = Instant::now();
+    let run = replay(&tape, settings.core_config(), &options);
+    tracing::info!(
+        events = run.events,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "replay finished"
+    );
+    let report = replay_report(&run, &tape);
+    let summary = ReplaySummary::new(&run, &tape, options.fallback, &report);
+    if args.json {
+        summary.write_json(out)?;
+    } else {
+        summary.write_text(out)?;
+    }
+    if let Some(path) = &args.chart {
+        let title = format!("replay of {}", args.events.display());
+        std::fs::write(path, super::chart::svg(&report, &title)).map_err(|e| {
+            ReplayCommandError::File {
+                path: path.clone(),
+                message: format!("cannot write the chart: {e}"),
+            }
+        })?;
+        tracing::info!(path = %path.display(), "chart written");
+    }
+    Ok(())
+}
+
+/// The combinations a sweep asks for, validated (exit code 2 on problems, before any work).
+pub fn sweep_combinations(
+    config_file: Option<PathBuf>,
+    args: &SweepArgs,
+) -> Result<Vec<Combination>, ConfigErrors> {
+    let prefix = format!("{ENV_PREFIX}__");
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(key, _)| key.to_ascii_uppercase().starts_with(&prefix))
+        .collect();
+    sweep::combinations(config_file, &env, &args.sets)
+}
+
+/// `sweep`: every combination replayed, ranked by `args.by`.
+pub fn sweep_command(
+    args: &SweepArgs,
+    combinations: &[Combination],
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    let tape = read_tape(&args.events)?;
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let bar = sweep::progress_bar(combinations.len() as u64);
+    let started = Instant::now();
+    let mut rows = sweep::run(&tape, combinations, replay_options, threads, &|| bar.inc(1));
+    bar.finish_and_clear();
+    tracing::info!(
+        combinations = rows.len(),
+        events = tape.len(),
+        threads,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "sweep finished"
+    );
+    sweep::rank(&mut rows, args.by);
+    if args.json {
+        sweep::write_json(&rows, out)?;
+    } else if args.csv {
+        sweep::write_csv(&rows, out)?;
+    } else {
+        sweep::write_table(&rows, out)?;
+    }
+    Ok(())
+}
+
+/// Read a recording from `path` ("-": stdin).
+pub fn read_tape(path: &Path) -> Result<Tape, ReplayCommandError> {
+    let started = Instant::now();
+    let tape = if path == Path::new("-") {
+        Tape::read(io::stdin().lock(), "stdin")?
+    } else {
+        let file = File::open(path).map_err(|e| ReplayCommandError::File {
+            path: path.to_path_buf(),
+            message: format!("cannot open the recording: {e}"),
+        })?;
+        Tape::read(
+            BufReader::with_capacity(1 << 20, file),
+            &path.display().to_string(),
+        )?
+    };
+    tracing::info!(
+        events = tape.len(),
+        signalled = tape.signalled(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recording decoded"
+    );
+    Ok(tape)
+}
