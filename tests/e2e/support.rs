@@ -16,17 +16,19 @@
 mod output;
 mod process;
 mod script;
+mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shiftbot::sim::{self, Faults, ScriptedEvent, SimConfig, SimHandle, SimStats};
+use shiftbot::sim::{ScriptedEvent, SimConfig, SimStats};
 
 pub use output::{DecisionRow, LedgerRow};
 pub use process::{decisions_in, Running};
 pub use script::{fresh_price_shift, ids, model_price_shifts, now_rfc3339, raw};
+pub use sim::{scripted_sim, Sim};
 
 /// The API key the simulator demands and the bot is given. Distinctive, so a leak is found.
 pub const KEY: &str = "rk_e2e_S3cr3t_5d9c0f7a2b41";
@@ -37,66 +39,6 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The contract: SIGTERM → exit 0 within 5 s.
 pub const STOP_WITHIN: Duration = Duration::from_secs(5);
-
-/// The simulator, served from its own small runtime so the tests themselves stay synchronous.
-pub struct Sim {
-    runtime: tokio::runtime::Runtime,
-    handle: Option<SimHandle>,
-}
-
-impl Sim {
-    pub fn start(config: SimConfig) -> Sim {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("simulator runtime");
-        let handle = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind the simulator to 127.0.0.1:0");
-            sim::spawn(config, listener).await.expect("start simulator")
-        });
-        Sim {
-            runtime,
-            handle: Some(handle),
-        }
-    }
-
-    fn handle(&self) -> &SimHandle {
-        self.handle.as_ref().expect("simulator running")
-    }
-
-    pub fn base_url(&self) -> String {
-        self.handle().base_url()
-    }
-
-    pub fn stats(&self) -> Arc<SimStats> {
-        self.handle().stats.clone()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            self.runtime.block_on(handle.shutdown());
-        }
-    }
-}
-
-/// A simulator configuration for scripted tests: the key required, events served as fast as
-/// read, frequent heartbeats and a short `retry:` so reconnects are quick.
-pub fn scripted_sim(script: Vec<ScriptedEvent>) -> SimConfig {
-    SimConfig {
-        events_per_second: 0,
-        api_key: Some(KEY.to_string()),
-        heartbeat: Duration::from_secs(1),
-        retry_ms: Some(100),
-        script: Some(script),
-        faults: Faults::default(),
-        ..SimConfig::default()
-    }
-}
 
 /// What a test wants: simulator settings, config keys, environment.
 pub struct Setup {
