@@ -125,7 +125,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate(rows.len() as u64 * tape.len() as u64, elapsed)
     );
     if let Some(best) = rows.first() {
-        println!("  best by equity: {:?} → equity {}", best.values, best.equity.round_dp(2));
+        println!(
+            "  best by equity: {:?} → equity {}",
+            best.values,
+            best.equity.round_dp(2)
+        );
     }
     match peak_memory_mib() {
         Some(mib) => println!("peak memory (VmHWM): {mib:.0} MiB"),

@@ -35,7 +35,9 @@ pub fn svg(report: &Report, title: &str) -> String {
     let summary = format!(
         "equity {} · return {} · max drawdown {} ({}) · {} trades",
         money(report.equity),
-        report.return_fraction.map_or_else(|| "-".to_string(), percent),
+        report
+            .return_fraction
+            .map_or_else(|| "-".to_string(), percent),
         money(report.max_drawdown.amount),
         percent(report.max_drawdown.fraction),
         report.trades.total

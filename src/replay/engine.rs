@@ -22,7 +22,9 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use strategies::model::{ModelParams, PriceHistory};
-use strategies::{Core, CoreConfig, Decision, Outcome, SignalReply, SignalTicket, Step, Timestamp, Trade};
+use strategies::{
+    Core, CoreConfig, Decision, Outcome, SignalReply, SignalTicket, Step, Timestamp, Trade,
+};
 
 use super::tape::{blank_event, Tape};
 
@@ -52,7 +54,9 @@ impl std::str::FromStr for Fallback {
         match text.trim() {
             "skip" => Ok(Fallback::Skip),
             "model" => Ok(Fallback::Model),
-            other => Err(format!("unknown fallback {other:?} (expected skip or model)")),
+            other => Err(format!(
+                "unknown fallback {other:?} (expected skip or model)"
+            )),
         }
     }
 }
@@ -268,7 +272,14 @@ impl Driver<'_> {
             let at = recorded.at.max(now);
             // Stable: among equal times, the earlier request's reply goes first.
             let position = self.pending.partition_point(|p| p.at <= at);
-            self.pending.insert(position, Pending { at, ticket, event: index });
+            self.pending.insert(
+                position,
+                Pending {
+                    at,
+                    ticket,
+                    event: index,
+                },
+            );
             return;
         }
         self.run.fallback_replies += 1;
@@ -289,7 +300,9 @@ impl Driver<'_> {
                     .copied()
                     .unwrap_or_default();
                 let reply = match self.core.last_yes(&ticket.market) {
-                    Some(current) => SignalReply::Signal(history.signal(&self.options.model, current)),
+                    Some(current) => {
+                        SignalReply::Signal(history.signal(&self.options.model, current))
+                    }
                     None => SignalReply::Failed {
                         reason: "the model has no price for this market".to_string(),
                         pause_until: None,
@@ -308,12 +321,16 @@ impl Driver<'_> {
             .front()
             .is_some_and(|p| until.is_none_or(|until| p.at <= until))
         {
-            let Some(pending) = self.pending.pop_front() else { break };
-            let Some(recorded) = self.tape.reply(pending.event) else { continue };
+            let Some(pending) = self.pending.pop_front() else {
+                break;
+            };
+            let Some(recorded) = self.tape.reply(pending.event) else {
+                continue;
+            };
             self.run.recorded_replies += 1;
             let decision = self
                 .core
-                .on_signal(&pending.ticket, recorded.reply.clone(), pending.at);
+                .on_signal(&pending.ticket, recorded.reply, pending.at);
             self.record(decision, None);
         }
     }

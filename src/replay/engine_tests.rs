@@ -148,7 +148,10 @@ fn the_model_fallback_answers_from_the_markets_price_history() {
     let tape = tape(&lines);
     let run = replay(&tape, CoreConfig::default(), &keep(Fallback::Model));
     let last = run.decisions.last().expect("decided");
-    assert_eq!((last.event_id.as_str(), last.outcome.as_str()), ("6", "traded"));
+    assert_eq!(
+        (last.event_id.as_str(), last.outcome.as_str()),
+        ("6", "traded")
+    );
     assert_eq!(run.recorded_replies, 0);
     assert_eq!(run.fallback_replies, 1);
     // EWMA of 0.51, 0.50, 0.51, 0.50, 0.51 with alpha 0.2 = 0.507376: BUY_YES at 0.40.
@@ -178,7 +181,9 @@ fn a_recorded_failure_decides_signal_error_and_its_pause_holds() {
         vec![row("1", "signal_error", 100), row("2", "signal_error", 200)]
     );
     assert!(
-        run.decisions[1].reason.starts_with("signals paused until 2026-01-02T00:00:00"),
+        run.decisions[1]
+            .reason
+            .starts_with("signals paused until 2026-01-02T00:00:00"),
         "{}",
         run.decisions[1].reason
     );
@@ -191,7 +196,11 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
     let lines: Vec<_> = (0..200)
         .map(|i| {
             let market = format!("kalshi/M{}", i % 7);
-            let (old, new) = if i % 3 == 0 { ("0.50", "0.44") } else { ("0.44", "0.50") };
+            let (old, new) = if i % 3 == 0 {
+                ("0.50", "0.44")
+            } else {
+                ("0.44", "0.50")
+            };
             let line = shift(&i.to_string(), &market, old, new, i * 700);
             let edge = if i % 2 == 0 { "0.09" } else { "-0.09" };
             let side = if i % 2 == 0 { "BUY_YES" } else { "BUY_NO" };
@@ -218,7 +227,10 @@ fn fallback_and_outcome_names() {
     assert_eq!("skip".parse::<Fallback>(), Ok(Fallback::Skip));
     assert_eq!("model".parse::<Fallback>(), Ok(Fallback::Model));
     assert!("guess".parse::<Fallback>().is_err());
-    assert_eq!(ReplayOutcome::NoRecordedSignal.as_str(), "no_recorded_signal");
+    assert_eq!(
+        ReplayOutcome::NoRecordedSignal.as_str(),
+        "no_recorded_signal"
+    );
     assert_eq!(ReplayOutcome::Core(Outcome::Traded).to_string(), "traded");
     let names: Vec<&str> = ReplayOutcome::all().map(ReplayOutcome::as_str).collect();
     assert_eq!(names.len(), Outcome::ALL.len() + 1);

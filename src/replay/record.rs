@@ -183,10 +183,12 @@ fn recorded_signals(store: &Store) -> Result<HashMap<u64, RecordedSignal>, Store
 /// when its reply came back, later.
 fn signal_of(record: &DecisionRecord) -> Option<RecordedSignal> {
     let decision = &record.decision;
-    let response = record
-        .signal_raw
-        .clone()
-        .or_else(|| decision.signal.as_ref().and_then(|s| serde_json::to_value(s).ok()));
+    let response = record.signal_raw.clone().or_else(|| {
+        decision
+            .signal
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok())
+    });
     if response.is_some() {
         return Some(RecordedSignal {
             response,

@@ -21,7 +21,13 @@ fn event(seq: u64, data: &str, millis: i64) -> EventRecord {
     }
 }
 
-fn decision(seq: u64, event: &EventRecord, outcome: Outcome, reason: &str, millis: i64) -> DecisionRecord {
+fn decision(
+    seq: u64,
+    event: &EventRecord,
+    outcome: Outcome,
+    reason: &str,
+    millis: i64,
+) -> DecisionRecord {
     DecisionRecord {
         seq,
         event_seq: event.seq,
@@ -73,7 +79,13 @@ fn store_with_history(dir: &std::path::Path) -> Store {
         event(5, SHIFT, 6_000),
     ];
     let immediate = decision(0, &events[0], Outcome::BelowThreshold, "|change| small", 0);
-    let mut signalled = decision(1, &events[1], Outcome::NoTrade, "signal recommends NO_TRADE", 1_250);
+    let mut signalled = decision(
+        1,
+        &events[1],
+        Outcome::NoTrade,
+        "signal recommends NO_TRADE",
+        1_250,
+    );
     signalled.signal_raw = Some(json!({"recommendation":"NO_TRADE","edge":0.01,"extra":[1]}));
     let mut failed = decision(
         2,
@@ -90,7 +102,13 @@ fn store_with_history(dir: &std::path::Path) -> Store {
         &format!("signals paused until 2026-01-02T00:00:00+00:00: {QUOTA}"),
         4_000,
     );
-    let garbage = decision(4, &events[4], Outcome::Invalid, "payload is not JSON", 5_000);
+    let garbage = decision(
+        4,
+        &events[4],
+        Outcome::Invalid,
+        "payload is not JSON",
+        5_000,
+    );
     // events[5] waits in the inbox: no decision yet.
     let batch = Batch {
         events,
@@ -127,8 +145,8 @@ fn every_event_is_exported_with_the_signal_its_decision_was_based_on() {
     let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4", "e5"]);
     // The five named fields are always there, `signal` as null when there is none.
-    let first: serde_json::Value = serde_json::from_str(text.lines().next().expect("a line"))
-        .expect("JSON");
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("JSON");
     assert_eq!(
         first,
         json!({
@@ -175,12 +193,12 @@ fn an_export_reads_back_as_a_tape_with_the_live_replies() {
     let tape = Tape::read(text.as_bytes(), "export").expect("readable");
     assert_eq!(tape.len(), 6);
     assert!(matches!(
-        tape.reply(1).map(|r| &r.reply),
+        tape.reply(1).map(|r| r.reply),
         Some(SignalReply::Signal(_))
     ));
     assert_eq!(
-        tape.reply(2).map(|r| &r.reply),
-        Some(&SignalReply::Failed {
+        tape.reply(2).map(|r| r.reply),
+        Some(SignalReply::Failed {
             reason: QUOTA.to_string(),
             pause_until: Some(at(86_400_000)),
         })
@@ -208,6 +226,9 @@ fn payloads_round_trip_through_the_data_field() {
 fn close_notes_are_stripped_from_the_right() {
     assert_eq!(strip_close_notes("boom", 0), "boom");
     assert_eq!(strip_close_notes("boom; closed a; closed b", 2), "boom");
-    assert_eq!(strip_close_notes("boom; closed a; closed b", 1), "boom; closed a");
+    assert_eq!(
+        strip_close_notes("boom; closed a; closed b", 1),
+        "boom; closed a"
+    );
     assert_eq!(strip_close_notes("boom", 3), "boom");
 }

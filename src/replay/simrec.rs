@@ -53,8 +53,7 @@ pub fn record_sim(
     out: &mut dyn Write,
 ) -> io::Result<SimRecordStats> {
     let mut stats = SimRecordStats::default();
-    for line in SimSession::new(config, risk).take(usize::try_from(events).unwrap_or(usize::MAX))
-    {
+    for line in SimSession::new(config, risk).take(usize::try_from(events).unwrap_or(usize::MAX)) {
         stats.signalled += u64::from(line.signal.is_some());
         line.write(out)?;
         stats.events += 1;

@@ -7,8 +7,8 @@ use super::*;
 use crate::feed::RawEvent;
 use crate::replay::record::payload_text;
 use crate::replay::tape::Tape;
-use crate::sim::generate_events;
 use crate::signal::decode_signal;
+use crate::sim::generate_events;
 use crate::wire::decode_event;
 
 const EVENTS: usize = 3_000;
@@ -34,7 +34,11 @@ fn the_session_is_the_simulators_own_event_sequence() {
     for (line, original) in lines.iter().zip(&expected) {
         // Stamped on the simulator's timeline: received when it happened.
         let live = decode(original.id.clone(), original.data.clone(), line.received_at);
-        let recorded = decode(Some(line.id.clone()), payload_text(&line.data), line.received_at);
+        let recorded = decode(
+            Some(line.id.clone()),
+            payload_text(&line.data),
+            line.received_at,
+        );
         assert_eq!(recorded, live, "event {}", line.id);
         assert_eq!(line.event_type, live.event_type);
         *kinds.entry(line.event_type.clone()).or_default() += 1;
@@ -44,8 +48,14 @@ fn the_session_is_the_simulators_own_event_sequence() {
         lines[5].received_at,
         recording_epoch() + chrono::Duration::seconds(1)
     );
-    assert!(kinds.get("whale_alert").is_some_and(|n| *n > 0), "{kinds:?}");
-    assert!(kinds.get("price_shift").is_some_and(|n| *n > 2_000), "{kinds:?}");
+    assert!(
+        kinds.get("whale_alert").is_some_and(|n| *n > 0),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.get("price_shift").is_some_and(|n| *n > 2_000),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -62,9 +72,7 @@ fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
         let json = line.signal.as_ref().expect("a price shift is answered");
         assert_eq!(line.signal_at, Some(line.received_at));
         let signal = decode_signal(json).expect("the simulator's answer decodes");
-        let number = |key: &str| -> Decimal {
-            json[key].to_string().parse().expect("a decimal")
-        };
+        let number = |key: &str| -> Decimal { json[key].to_string().parse().expect("a decimal") };
         // The answer is the model's truth against the price just published.
         assert_eq!(number("market_price"), number("market_price").round_dp(3));
         assert_eq!(
@@ -72,8 +80,7 @@ fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
             (number("probability") - number("market_price")).round_dp(4)
         );
         assert_eq!(
-            json["market_price"],
-            line.data["new_yes"],
+            json["market_price"], line.data["new_yes"],
             "event {}: the quote is the price the event published",
             line.id
         );
@@ -91,7 +98,10 @@ fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
             .or_default() += 1;
     }
     for kind in ["yes", "no", "none"] {
-        assert!(recommendations.get(kind).is_some_and(|n| *n > 0), "{recommendations:?}");
+        assert!(
+            recommendations.get(kind).is_some_and(|n| *n > 0),
+            "{recommendations:?}"
+        );
     }
 }
 

@@ -195,7 +195,11 @@ impl ReplaySummary {
                 ),
             ),
             row("win rate", b.win_rate.map_or_else(none, percent), ""),
-            row("profit factor", b.profit_factor.map_or_else(none, ratio), ""),
+            row(
+                "profit factor",
+                b.profit_factor.map_or_else(none, ratio),
+                "",
+            ),
             row(
                 "expectancy",
                 b.expectancy.map_or_else(none, signed_money),

@@ -282,7 +282,9 @@ pub fn write_table(rows: &[SweepRow], out: &mut dyn Write) -> io::Result<()> {
             cells
         })
         .collect();
-    let right: Vec<usize> = (0..header.len()).filter(|&i| i == 0 || i > keys.len()).collect();
+    let right: Vec<usize> = (0..header.len())
+        .filter(|&i| i == 0 || i > keys.len())
+        .collect();
     table(out, &header, &body, &right)
 }
 
@@ -321,7 +323,8 @@ pub fn write_csv(rows: &[SweepRow], out: &mut dyn Write) -> io::Result<()> {
 /// (decimals as strings, ratios rounded to 6 places).
 pub fn write_json(rows: &[SweepRow], out: &mut dyn Write) -> io::Result<()> {
     for (i, row) in rows.iter().enumerate() {
-        serde_json::to_writer(&mut *out, &JsonRow { rank: i + 1, row }).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *out, &JsonRow { rank: i + 1, row })
+            .map_err(io::Error::other)?;
         out.write_all(b"\n")?;
     }
     Ok(())

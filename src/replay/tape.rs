@@ -18,7 +18,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use strategies::{
-    Event, EventBody, MarketKey, Price, PriceShift, SignalReply, Timestamp, WhaleAlert,
+    Event, EventBody, MarketKey, Price, PriceShift, Recommendation, Signal, SignalReply, Timestamp,
+    WhaleAlert,
 };
 
 use crate::feed::RawEvent;
@@ -83,9 +84,33 @@ pub struct Tape {
     id_ends: Vec<u32>,
     types: Vec<String>,
     markets: Vec<MarketKey>,
-    replies: Vec<RecordedReply>,
+    replies: Vec<CompactReply>,
+    /// Failed replies (rare), referenced by [`CompactReply::extra`].
+    failures: Vec<(String, Option<Timestamp>)>,
+    /// Distinct `freshness` values, referenced by [`CompactReply::extra`].
+    freshness: Vec<String>,
     type_index: HashMap<String, u32>,
     market_index: HashMap<MarketKey, u32>,
+}
+
+/// A recorded reply in 64 bytes (a sim recording has one per price shift): a signal's fields
+/// flat, its `freshness` interned; a failure's reason kept aside.
+#[derive(Clone, Debug)]
+struct CompactReply {
+    at: Timestamp,
+    edge: Decimal,
+    probability: Decimal,
+    expires_at: Option<Timestamp>,
+    kind: ReplyKind,
+    has_probability: bool,
+    /// Signal: interned freshness + 1 (0: none). Failure: index into `failures`.
+    extra: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplyKind {
+    Signal(Recommendation),
+    Failed,
 }
 
 /// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]).
@@ -160,8 +185,8 @@ impl Tape {
         let at = parsed.signal_at.unwrap_or(parsed.received_at);
         let reply = match (parsed.signal, parsed.signal_error) {
             (Some(response), _) => {
-                let json: serde_json::Value = serde_json::from_str(response.get())
-                    .map_err(|e| format!("signal: {e}"))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(response.get()).map_err(|e| format!("signal: {e}"))?;
                 Some(match decode_signal(&json) {
                     Ok(signal) => SignalReply::Signal(signal),
                     Err(reason) => SignalReply::Failed {
@@ -225,8 +250,17 @@ impl Tape {
         };
         let reply = match reply {
             Some(reply) => {
-                self.replies.push(reply);
-                u32::try_from(self.replies.len()).ok().and_then(NonZeroU32::new)
+                let Some(compact) = self.compact(reply) else {
+                    return false;
+                };
+                self.replies.push(compact);
+                match u32::try_from(self.replies.len())
+                    .ok()
+                    .and_then(NonZeroU32::new)
+                {
+                    Some(index) => Some(index),
+                    None => return false,
+                }
             }
             None => None,
         };
@@ -239,6 +273,51 @@ impl Tape {
             reply,
         });
         true
+    }
+
+    fn compact(&mut self, recorded: RecordedReply) -> Option<CompactReply> {
+        let at = recorded.at;
+        Some(match recorded.reply {
+            SignalReply::Signal(signal) => {
+                let extra = match &signal.freshness {
+                    None => 0,
+                    Some(text) => {
+                        let index = match self.freshness.iter().position(|f| f == text) {
+                            Some(index) => index,
+                            None => {
+                                self.freshness.push(text.clone());
+                                self.freshness.len() - 1
+                            }
+                        };
+                        u32::try_from(index + 1).ok()?
+                    }
+                };
+                CompactReply {
+                    at,
+                    edge: signal.edge,
+                    probability: signal.probability.unwrap_or_default(),
+                    expires_at: signal.expires_at,
+                    kind: ReplyKind::Signal(signal.recommendation),
+                    has_probability: signal.probability.is_some(),
+                    extra,
+                }
+            }
+            SignalReply::Failed {
+                reason,
+                pause_until,
+            } => {
+                self.failures.push((reason, pause_until));
+                CompactReply {
+                    at,
+                    edge: Decimal::ZERO,
+                    probability: Decimal::ZERO,
+                    expires_at: None,
+                    kind: ReplyKind::Failed,
+                    has_probability: false,
+                    extra: u32::try_from(self.failures.len() - 1).ok()?,
+                }
+            }
+        })
     }
 
     fn market(&mut self, market: &MarketKey) -> Option<u32> {
@@ -292,9 +371,33 @@ impl Tape {
         self.ids.get(start..end)
     }
 
-    pub fn reply(&self, index: usize) -> Option<&RecordedReply> {
+    /// The recorded reply to event `index`'s signal request, if the recording has one.
+    pub fn reply(&self, index: usize) -> Option<RecordedReply> {
         let slot = self.slots.get(index)?;
-        self.replies.get(slot.reply?.get() as usize - 1)
+        let compact = self.replies.get(slot.reply?.get() as usize - 1)?;
+        let reply = match compact.kind {
+            ReplyKind::Signal(recommendation) => SignalReply::Signal(Signal {
+                recommendation,
+                edge: compact.edge,
+                probability: compact.has_probability.then_some(compact.probability),
+                expires_at: compact.expires_at,
+                freshness: match compact.extra {
+                    0 => None,
+                    i => Some(self.freshness.get(i as usize - 1)?.clone()),
+                },
+            }),
+            ReplyKind::Failed => {
+                let (reason, pause_until) = self.failures.get(compact.extra as usize)?;
+                SignalReply::Failed {
+                    reason: reason.clone(),
+                    pause_until: *pause_until,
+                }
+            }
+        };
+        Some(RecordedReply {
+            at: compact.at,
+            reply,
+        })
     }
 
     /// Event `index` as an owned [`Event`].
@@ -311,9 +414,11 @@ impl Tape {
         scratch.id.clear();
         scratch.id.push_str(id);
         scratch.event_type.clear();
-        scratch
-            .event_type
-            .push_str(self.types.get(slot.event_type as usize).map_or("", String::as_str));
+        scratch.event_type.push_str(
+            self.types
+                .get(slot.event_type as usize)
+                .map_or("", String::as_str),
+        );
         scratch.received_at = slot.received_at;
         match &slot.body {
             Body::PriceShift {
@@ -362,7 +467,10 @@ impl Tape {
 
     /// The first and last receive times (the tape's own order, which is intake order).
     pub fn span(&self) -> Option<(Timestamp, Timestamp)> {
-        Some((self.slots.first()?.received_at, self.slots.last()?.received_at))
+        Some((
+            self.slots.first()?.received_at,
+            self.slots.last()?.received_at,
+        ))
     }
 }
 

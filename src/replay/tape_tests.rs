@@ -57,8 +57,14 @@ fn every_event_decodes_exactly_as_the_live_decoder_does() {
         assert_eq!(tape.received_at(i), Some(line.received_at));
     }
     // The garbage and the out-of-range price stay invalid, with the live reasons.
-    assert!(matches!(tape.event(2).map(|e| e.body), Some(EventBody::Invalid { .. })));
-    assert!(matches!(tape.event(5).map(|e| e.body), Some(EventBody::Invalid { .. })));
+    assert!(matches!(
+        tape.event(2).map(|e| e.body),
+        Some(EventBody::Invalid { .. })
+    ));
+    assert!(matches!(
+        tape.event(5).map(|e| e.body),
+        Some(EventBody::Invalid { .. })
+    ));
     // KX-1, poly-1 (first seen in the whale alert); the invalid KX-2 has no market.
     assert_eq!(tape.market_count(), 2);
     assert_eq!(tape.market_of(1), Some(1));
@@ -79,6 +85,11 @@ fn refilling_one_scratch_event_gives_each_event_in_turn() {
         assert_eq!(Some(&scratch), tape.event(i).as_ref(), "event {i}");
     }
     assert!(!tape.fill(tape.len(), &mut scratch));
+}
+
+fn full_signal() -> serde_json::Value {
+    json!({"recommendation": "BUY_YES", "edge": 0.0612, "probability": "0.6612",
+           "expires_at": "2026-01-01T00:15:00Z", "freshness": "Stale", "confidence": 0.7})
 }
 
 #[test]
@@ -110,9 +121,23 @@ fn recorded_replies_decode_like_live_responses() {
             l.signal = Some(signal("NO_TRADE", "0"));
             l
         },
+        signalled(
+            shift("6", "kalshi/KX-6", "0.50", "0.56", 70),
+            full_signal(),
+            80,
+        ),
     ];
     let tape = tape(&lines);
-    assert_eq!(tape.signalled(), 4);
+    assert_eq!(tape.signalled(), 5);
+    let full = crate::signal::decode_signal(&full_signal()).expect("valid");
+    assert!(full.probability.is_some() && full.expires_at.is_some());
+    assert_eq!(
+        tape.reply(5),
+        Some(RecordedReply {
+            at: at(80),
+            reply: SignalReply::Signal(full)
+        })
+    );
     let first = tape.reply(0).expect("recorded");
     assert_eq!(first.at, at(250));
     match &first.reply {
@@ -123,18 +148,18 @@ fn recorded_replies_decode_like_live_responses() {
         }
         other => panic!("expected a signal, got {other:?}"),
     }
-    let expected_reason = crate::signal::decode_signal(&json!({"recommendation": "SELL"}))
-        .expect_err("undecodable");
+    let expected_reason =
+        crate::signal::decode_signal(&json!({"recommendation": "SELL"})).expect_err("undecodable");
     assert_eq!(
-        tape.reply(1).map(|r| &r.reply),
-        Some(&SignalReply::Failed {
+        tape.reply(1).map(|r| r.reply),
+        Some(SignalReply::Failed {
             reason: expected_reason,
             pause_until: None
         })
     );
     assert_eq!(
         tape.reply(2),
-        Some(&RecordedReply {
+        Some(RecordedReply {
             at: at(40),
             reply: SignalReply::Failed {
                 reason: "signal quota exhausted until 2026-01-02T00:00:00Z".into(),
@@ -164,8 +189,11 @@ fn bad_lines_are_reported_with_their_line_number_and_blank_lines_skipped() {
 
 #[test]
 fn unknown_fields_are_ignored() {
-    let text = ndjson(&[shift("1", "kalshi/KX-1", "0.50", "0.56", 0)])
-        .replacen('{', "{\"comment\":\"from a newer version\",", 1);
+    let text = ndjson(&[shift("1", "kalshi/KX-1", "0.50", "0.56", 0)]).replacen(
+        '{',
+        "{\"comment\":\"from a newer version\",",
+        1,
+    );
     let tape = Tape::read(text.as_bytes(), "x").expect("valid");
     assert_eq!(tape.len(), 1);
 }

@@ -300,10 +300,21 @@ impl Engine {
     }
 
     /// Submit what is left and stop the writer after it has committed and flushed all of it.
-    pub fn close(mut self) -> Result<RunStats, RunError> {
+    /// The writer's last reports are read here: a commit that fails during shutdown is an
+    /// error, and the final group commit's decisions count as persisted.
+    pub fn close(
+        mut self,
+        reports: &mut mpsc::UnboundedReceiver<crate::store::WriterEvent>,
+    ) -> Result<RunStats, RunError> {
         self.submit();
         self.committer.close();
         self.store.flush()?;
+        while let Ok(report) = reports.try_recv() {
+            match report {
+                crate::store::WriterEvent::Durable(n) => self.on_durable(n),
+                crate::store::WriterEvent::Failed(err) => return Err(err.into()),
+            }
+        }
         Ok(self.stats)
     }
 

@@ -329,7 +329,7 @@ pub async fn run_with_stats(
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut feed_task).await;
         feed_task.abort();
     }
-    let stats = tokio::task::spawn_blocking(move || engine.close())
+    let stats = tokio::task::spawn_blocking(move || engine.close(&mut durable_rx))
         .await
         .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))??;
     let _ = tokio::time::timeout(Duration::from_secs(1), async {

@@ -67,7 +67,7 @@ impl Committer {
     }
 
     /// Let the writer drain what is queued, then wait for it to stop.
-    pub fn close(mut self) {
+    pub fn close(&mut self) {
         self.tx.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

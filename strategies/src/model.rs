@@ -79,10 +79,11 @@ impl PriceHistory {
             None => price,
             Some(average) => average + params.alpha * (price - average),
         };
-        self.average = Some(next.round_dp_with_strategy(
-            ModelParams::DECIMALS,
-            RoundingStrategy::MidpointNearestEven,
-        ));
+        self.average =
+            Some(next.round_dp_with_strategy(
+                ModelParams::DECIMALS,
+                RoundingStrategy::MidpointNearestEven,
+            ));
         self.observed = self.observed.saturating_add(1);
     }
 

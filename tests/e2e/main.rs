@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `shiftbot` binary against the simulator on 127.0.0.1:0, each
 //! with its own temp store. One test binary (one link, one process to schedule), one module
-//! per concern; the harness is in `support`.
+//! per concern; the harness is in `support`. (`run_stats` drives `runner::run_with_stats`
+//! in-process instead: the counters the throughput benchmark reads.)
 //!
 //! Run: `cargo test --test e2e` (part of `cargo test`). The throughput benchmark is not a
 //! test: `cargo run --release --example throughput`.
@@ -8,6 +9,7 @@
 mod support;
 
 mod auth;
+mod cli_config;
 mod crash;
 mod embedded;
 mod invalid;
@@ -15,8 +17,8 @@ mod mirror;
 mod redelivery;
 mod replay;
 mod restart;
-mod run_stats;
 mod review;
+mod run_stats;
 mod signals;
 mod standalone_sim;
 mod trades;

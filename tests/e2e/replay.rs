@@ -83,10 +83,7 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
 
     let store = Store::open(&app.store_path).expect("the bot has stopped");
     let live = live_decisions(&store);
-    let live_trades: Vec<Trade> = store
-        .trades()
-        .map(|t| t.expect("readable trade"))
-        .collect();
+    let live_trades: Vec<Trade> = store.trades().map(|t| t.expect("readable trade")).collect();
     drop(store);
     assert_eq!(live.len(), n, "one decision per event");
     assert!(
@@ -118,7 +115,10 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     }
     assert_eq!(replayed.len(), live.len());
     assert_eq!(run.trades, live_trades);
-    assert_eq!(run.fallback_replies, 0, "every signal request had its reply");
+    assert_eq!(
+        run.fallback_replies, 0,
+        "every signal request had its reply"
+    );
 
     // The command line gives the same book.
     let (code, text, stderr) = app.output(&[

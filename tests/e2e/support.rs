@@ -23,7 +23,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shiftbot::sim::{ScriptedEvent, SimConfig, SimStats};
+use shiftbot::sim::{Faults, ScriptedEvent, SimConfig, SimStats};
 
 pub use output::{DecisionRow, LedgerRow};
 pub use process::{decisions_in, Running};
@@ -152,6 +152,8 @@ fn base_settings(base_url: &str, store: &Path) -> Vec<(String, toml::Value)> {
         ("signal.max_per_minute".into(), 0.into()),
         ("signal.max_per_day".into(), 0.into()),
         ("execution.mirror".into(), false.into()),
+        // Each bot gets its own admin port, so parallel tests never meet on the default one.
+        ("admin.listen".into(), text("127.0.0.1:0")),
         (
             "storage.path".into(),
             text(store.to_str().expect("temp paths are UTF-8")),
