@@ -41,6 +41,15 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// SHA-256 of the trades' JSON: the same digest before and after a change to the core means
+/// the change left every trade, to every field, as it was.
+fn digest(trades: &[strategies::Trade]) -> Result<String, serde_json::Error> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(trades)?;
+    let hash = Sha256::digest(&json);
+    Ok(hash[..12].iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn rate(events: u64, seconds: f64) -> String {
     format!("{:.0} events/s", events as f64 / seconds)
 }
@@ -102,6 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             run.trades.len(),
             run.core.book().positions.len()
         );
+        println!("  trades digest: {}", digest(&run.trades)?);
     }
     drop(last);
 

@@ -302,10 +302,13 @@ fn engine_for(
     core: Core,
     store: &Store,
     mirror_tx: Option<tokio::sync::mpsc::UnboundedSender<crate::mirror::MirrorOrder>>,
-) -> crate::runner::Engine {
-    let (committer, _durable) = crate::store::Committer::start(store.clone());
+) -> (
+    crate::runner::Engine,
+    tokio::sync::mpsc::UnboundedReceiver<crate::store::WriterEvent>,
+) {
+    let (committer, durable) = crate::store::Committer::start(store.clone());
     let (cursor_tx, _cursor_rx) = tokio::sync::watch::channel(None);
-    crate::runner::Engine::new(
+    let engine = crate::runner::Engine::new(
         core,
         store.clone(),
         committer,
@@ -313,7 +316,8 @@ fn engine_for(
         crate::store::Counters::default(),
         cursor_tx,
         mirror_tx,
-    )
+    );
+    (engine, durable)
 }
 
 fn raw(id: &str, data: &str, sec: i64) -> crate::feed::RawEvent {
@@ -332,7 +336,7 @@ fn the_engine_settles_a_resolved_market_durably() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store_with(&core_holding_yes(), &dir);
     let (mirror_tx, mut mirror_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut engine = engine_for(core_holding_yes(), &store, Some(mirror_tx));
+    let (mut engine, mut durable) = engine_for(core_holding_yes(), &store, Some(mirror_tx));
     let whale =
         r#"{"type":"whale_alert","platform":"kalshi","market_id":"KXFED-26MAR19","price":0.99}"#;
     engine
@@ -340,7 +344,7 @@ fn the_engine_settles_a_resolved_market_durably() {
         .expect("event");
     engine.on_resolution(resolution(ResolutionStatus::Determined));
     engine.on_resolution(resolution(ResolutionStatus::Finalized));
-    engine.close().expect("flushed");
+    engine.close(&mut durable).expect("flushed");
 
     let loaded = store.load().expect("load");
     assert!(loaded.positions.is_empty());
@@ -377,12 +381,12 @@ fn the_engine_persists_exits_without_mirroring_them() {
     );
     let store = store_with(&core, &dir);
     let (mirror_tx, mut mirror_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut engine = engine_for(core, &store, Some(mirror_tx));
+    let (mut engine, mut durable) = engine_for(core, &store, Some(mirror_tx));
     let small_move = r#"{"type":"price_shift","platform":"kalshi","market_id":"KXFED-26MAR19","old_yes":0.54,"new_yes":0.55,"change_pct":1.8}"#;
     engine
         .on_raw(raw("e2", small_move, 40), std::time::Instant::now())
         .expect("event");
-    engine.close().expect("flushed");
+    engine.close(&mut durable).expect("flushed");
 
     let loaded = store.load().expect("load");
     assert!(loaded.positions.is_empty());
