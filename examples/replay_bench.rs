@@ -14,7 +14,7 @@
 //!
 //! Peak memory is the process's `VmHWM` from `/proc/self/status` (Linux), read at the end.
 //! Options (environment): `REPLAY_EVENTS`, `REPLAY_RUNS` (default 3), `SWEEP_THREADS`
-//! (default 2).
+//! (default 2), `SWEEP=0` to skip the sweep.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -115,6 +115,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(last);
 
+    if env_number("SWEEP", 1) == 0 {
+        if let Some(mib) = peak_memory_mib() {
+            println!("peak memory (VmHWM): {mib:.0} MiB");
+        }
+        return Ok(());
+    }
     let sets: Vec<SetArg> = [
         "filter.min_shift_pct=1,2,3,4,5,6,7,8,9,10",
         "sizing.kelly_fraction=0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5,0.75,1",

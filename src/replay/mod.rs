@@ -35,7 +35,7 @@ mod test_support;
 /// source file because `crate::sim` does not re-export `advise`: `sim --record` must give
 /// exactly the answers the simulator's endpoint gives. Once `crate::sim` re-exports
 /// `advise`/`Advice`, use those and drop this module.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../sim/advice.rs"]
 mod sim_advice;
 

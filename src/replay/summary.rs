@@ -175,7 +175,11 @@ impl ReplaySummary {
             row(
                 "market value",
                 money(b.market_value),
-                &format!("{} open positions, at their last prices", b.open_positions),
+                &format!(
+                    "{} open position{}, at their last prices",
+                    b.open_positions,
+                    if b.open_positions == 1 { "" } else { "s" }
+                ),
             ),
             row("equity", money(b.equity), "cash + market value"),
             row(
@@ -229,3 +233,7 @@ fn tally_map<S: Serializer>(tally: &Tally, s: S) -> Result<S::Ok, S::Error> {
     map.serialize_entry("total", &tally.total())?;
     map.end()
 }
+
+#[cfg(test)]
+#[path = "summary_tests.rs"]
+mod tests;

@@ -137,7 +137,12 @@ pub fn combinations(
         }) {
             Ok(settings) => out.push(Combination { values, settings }),
             Err(ConfigErrors(found)) => {
-                for problem in found {
+                for mut problem in found {
+                    for set in sets {
+                        let env = format!("(from {})", set.env_key());
+                        let flag = format!("(from --set {})", set.key);
+                        problem.message = problem.message.replace(&env, &flag);
+                    }
                     if seen.insert(problem.to_string()) {
                         problems.push(problem);
                     }
@@ -228,13 +233,12 @@ fn run_one(tape: &Tape, combination: &Combination, options: &ReplayOptions) -> S
 /// Best first by `metric`; ties keep combination order.
 pub fn rank(rows: &mut [SweepRow], metric: Metric) {
     // `None` sorts below every value, so "highest first" puts combinations without one last.
+    use std::cmp::Reverse;
     match metric {
-        Metric::Equity => rows.sort_by(|a, b| b.equity.cmp(&a.equity)),
-        Metric::Return => rows.sort_by(|a, b| b.return_fraction.cmp(&a.return_fraction)),
-        Metric::Drawdown => {
-            rows.sort_by(|a, b| a.max_drawdown_fraction.cmp(&b.max_drawdown_fraction))
-        }
-        Metric::Sharpe => rows.sort_by(|a, b| b.sharpe.cmp(&a.sharpe)),
+        Metric::Equity => rows.sort_by_key(|r| Reverse(r.equity)),
+        Metric::Return => rows.sort_by_key(|r| Reverse(r.return_fraction)),
+        Metric::Drawdown => rows.sort_by_key(|r| r.max_drawdown_fraction),
+        Metric::Sharpe => rows.sort_by_key(|r| Reverse(r.sharpe)),
     }
 }
 
@@ -382,3 +386,7 @@ pub fn progress_bar(len: u64) -> indicatif::ProgressBar {
     }
     bar
 }
+
+#[cfg(test)]
+#[path = "sweep_tests.rs"]
+mod tests;

@@ -41,6 +41,11 @@ fn live_decisions(store: &Store) -> Vec<Row> {
 
 /// Run the bot on a burst of model price shifts with signals concurrently in flight, then
 /// replay what it recorded and compare everything.
+///
+/// Replay orders a signal reply before an event exactly when its decision time (`signal_at`)
+/// is not after the event's `received_at`. So this holds only if the live engine's decision
+/// times strictly increase in the order it makes decisions — which a feed timestamp taken
+/// before an event waits in the channel breaks when a signal reply is handled meanwhile.
 #[test]
 fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     let script = model_price_shifts(11, 16, 400, 0);
@@ -92,11 +97,8 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
         live_trades.len()
     );
 
-    // Event id → outcome, the whole decision, in the order made; then every field of every
-    // trade.
-    let outcome_by_id = |rows: &[Row]| -> BTreeMap<String, String> {
-        rows.iter().map(|r| (r.0.clone(), r.1.clone())).collect()
-    };
+    // Event id → outcome first (the criterion), then every decision whole, in the
+    // order made, then every field of every trade.
     let replayed: Vec<Row> = run
         .decisions
         .iter()
@@ -109,11 +111,31 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
             )
         })
         .collect();
-    assert_eq!(outcome_by_id(&replayed), outcome_by_id(&live));
+    let outcomes = |rows: &[Row]| -> BTreeMap<String, String> {
+        rows.iter().map(|r| (r.0.clone(), r.1.clone())).collect()
+    };
+    let (live_outcomes, replayed_outcomes) = (outcomes(&live), outcomes(&replayed));
+    let differing: Vec<String> = live_outcomes
+        .iter()
+        .filter(|(id, outcome)| replayed_outcomes.get(*id) != Some(outcome))
+        .map(|(id, outcome)| {
+            format!(
+                "{id}: live {outcome}, replay {:?}",
+                replayed_outcomes.get(id)
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty() && live_outcomes.len() == replayed_outcomes.len(),
+        "{} of {} outcomes differ, e.g. {:?}",
+        differing.len(),
+        live_outcomes.len(),
+        &differing[..differing.len().min(5)]
+    );
+    assert_eq!(replayed.len(), live.len());
     for (i, (live, replayed)) in live.iter().zip(&replayed).enumerate() {
         assert_eq!(live, replayed, "decision #{i} differs");
     }
-    assert_eq!(replayed.len(), live.len());
     assert_eq!(run.trades, live_trades);
     assert_eq!(
         run.fallback_replies, 0,
@@ -134,4 +156,136 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     assert_eq!(report["book"]["trades"]["total"], live_trades.len());
     let cash = live_trades.last().map(|t| t.cash_after.to_string());
     assert_eq!(report["book"]["cash"].as_str(), cash.as_deref());
+}
+
+/// `sim --record`, then `replay` and `sweep` on the recording, through the real binary.
+#[test]
+fn a_recorded_session_replays_and_sweeps_from_the_command_line() {
+    let app = Setup::embedded_default().spawn();
+    let dir = app.dir.path();
+    let (code, stdout, stderr) =
+        app.output(&["sim", "--record", "events.ndjson", "--events", "600"]);
+    assert_eq!(code, 0, "sim --record failed: {stderr}");
+    assert!(stdout.starts_with("recorded 600 events ("), "{stdout}");
+    let recording = std::fs::read_to_string(dir.join("events.ndjson")).expect("recorded file");
+    assert_eq!(recording.lines().count(), 600);
+
+    let (code, text, stderr) = app.output(&["replay", "--events", "events.ndjson"]);
+    assert_eq!(code, 0, "replay failed: {stderr}");
+    assert!(
+        text.starts_with("replayed 600 events, 2026-01-01 00:00:00"),
+        "{text}"
+    );
+    let (code, json, stderr) = app.output(&[
+        "replay",
+        "--events",
+        "events.ndjson",
+        "--json",
+        "--chart",
+        "equity.svg",
+    ]);
+    assert_eq!(code, 0, "replay --json failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(report["events"], 600);
+    assert_eq!(report["decisions"]["total"], 600);
+    assert!(
+        report["book"]["trades"]["total"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{json}"
+    );
+    let svg = std::fs::read_to_string(dir.join("equity.svg")).expect("chart written");
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+    // Same file, same config: the same report.
+    let (_, again, _) = app.output(&["replay", "--events", "events.ndjson", "--json"]);
+    assert_eq!(again, json);
+
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "--events",
+            "events.ndjson",
+            "--set",
+            "filter.min_shift_pct=2,5",
+            "--set",
+            "sizing.kelly_fraction=0.1,0.5",
+        ];
+        args.extend_from_slice(extra);
+        app.output(&args)
+    };
+    let (code, csv, stderr) = sweep(&["--csv"]);
+    assert_eq!(code, 0, "sweep failed: {stderr}");
+    // Piped: no progress bar escapes on either stream.
+    assert!(!csv.contains('\r') || csv.lines().count() == 5);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[0].starts_with("rank,filter.min_shift_pct,sizing.kelly_fraction,equity,"));
+    let equities: Vec<rust_decimal::Decimal> = lines[1..]
+        .iter()
+        .map(|l| {
+            l.split(',')
+                .nth(3)
+                .and_then(|e| e.parse().ok())
+                .expect("equity")
+        })
+        .collect();
+    assert!(equities.windows(2).all(|w| w[0] >= w[1]), "{csv}");
+    let (code, json, _) = sweep(&["--json", "--by", "drawdown"]);
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON row"))
+        .collect();
+    assert_eq!(rows.len(), 4);
+    let drawdowns: Vec<rust_decimal::Decimal> = rows
+        .iter()
+        .map(|r| {
+            r["max_drawdown_fraction"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .expect("drawdown")
+        })
+        .collect();
+    assert!(drawdowns.windows(2).all(|w| w[0] <= w[1]), "{json}");
+}
+
+#[test]
+fn bad_input_gets_the_documented_exit_codes() {
+    let app = Setup::embedded_default().spawn();
+    let dir = app.dir.path();
+    // Bad --set values or keys: exit 2, every problem by key path.
+    std::fs::write(dir.join("one.ndjson"), "").expect("write");
+    let (code, _, stderr) = app.output(&[
+        "sweep",
+        "--events",
+        "one.ndjson",
+        "--set",
+        "filter.min_shift_pct=2,abc",
+        "--set",
+        "filter.bogus=1",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("filter.min_shift_pct:"), "{stderr}");
+    assert!(stderr.contains("filter.bogus: unknown key"), "{stderr}");
+    // Malformed --set syntax is a usage error.
+    let (code, _, _) = app.output(&["sweep", "--events", "one.ndjson", "--set", "nonsense"]);
+    assert_eq!(code, 2);
+    // A missing or malformed recording: exit 1, saying where.
+    let (code, _, stderr) = app.output(&["replay", "--events", "missing.ndjson"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("missing.ndjson"), "{stderr}");
+    std::fs::write(
+        dir.join("bad.ndjson"),
+        "{\"id\":\"1\",\"type\":\"price_shift\",\"data\":{},\"received_at\":\"2026-01-01T00:00:00Z\",\"signal\":null}\n{oops\n",
+    )
+    .expect("write");
+    let (code, _, stderr) = app.output(&["replay", "--events", "bad.ndjson"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("bad.ndjson:2:"), "{stderr}");
+    // No store yet: nothing to export, and none is created.
+    let (code, stdout, stderr) = app.output(&["export-events"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stderr.contains("no store at"), "{stderr}");
+    assert!(!app.store_path.exists());
 }
