@@ -31,17 +31,6 @@ pub mod tape;
 #[cfg(test)]
 mod test_support;
 
-/// The simulator's pure signal answer (`src/sim/advice.rs`), compiled here from the same
-/// source file because `crate::sim` does not re-export `advise`: `sim --record` must give
-/// exactly the answers the simulator's endpoint gives. Once `crate::sim` re-exports
-/// `advise`/`Advice`, use those and drop this module.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../sim/advice.rs"]
-mod sim_advice;
-
-/// Lets `sim_advice` resolve its `super::model::Quote`.
-use crate::sim::model;
-
 pub use engine::{
     replay, Fallback, ReplayDecision, ReplayOptions, ReplayOutcome, ReplayRun, Tally,
     NO_RECORDED_SIGNAL_REASON,

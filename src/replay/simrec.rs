@@ -18,10 +18,10 @@ use serde_json::{Map, Number, Value};
 use strategies::{Platform, Timestamp};
 
 use super::record::RecordLine;
-use super::sim_advice::{advise, Advice, Risk};
 use crate::configuration::RiskLimit;
 use crate::sim::model::{Model, ModelEvent, Quote};
 use crate::sim::SimConfig;
+use crate::sim::{advise, Advice, Risk};
 
 /// How long a simulated signal stays valid (as the simulator's endpoint says).
 const SIGNAL_VALIDITY_MINUTES: i64 = 15;

@@ -66,6 +66,7 @@ pub struct Engine {
     /// Signal requests the caller should start, in order.
     pub jobs: VecDeque<SignalJob>,
     pub stats: RunStats,
+    last_decision_time: Option<strategies::Timestamp>,
 }
 
 impl Engine {
@@ -94,11 +95,23 @@ impl Engine {
             mirror_tx,
             jobs: VecDeque::new(),
             stats: RunStats::default(),
+            last_decision_time: None,
         }
     }
 
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The decision clock: `at`, moved just past the previous decision time when it is not
+    /// already later, so that decision times strictly increase in the order decisions are made.
+    fn decision_time(&mut self, at: strategies::Timestamp) -> strategies::Timestamp {
+        let next = match self.last_decision_time {
+            Some(last) if at <= last => last + chrono::Duration::nanoseconds(1),
+            _ => at,
+        };
+        self.last_decision_time = Some(next);
+        next
     }
 
     /// The resolution poller says a held market resolved: settle it by its last price when
@@ -141,7 +154,8 @@ impl Engine {
     }
 
     /// Take one raw event from a source.
-    pub fn on_raw(&mut self, raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
+    pub fn on_raw(&mut self, mut raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
+        raw.received_at = self.decision_time(raw.received_at);
         let event = wire::decode_event(&raw);
         if self.unflushed_ids.contains(&event.id) || self.store.is_seen(&event.id)? {
             self.stats.duplicates += 1;
@@ -189,9 +203,8 @@ impl Engine {
     /// Take the reply to a signal request.
     pub fn on_signal(&mut self, done: SignalDone) {
         let SignalDone { job, fetch } = done;
-        let decision = self
-            .core
-            .on_signal(&job.ticket, fetch.reply, self.clock.now());
+        let now = self.decision_time(self.clock.now());
+        let decision = self.core.on_signal(&job.ticket, fetch.reply, now);
         self.batch.inbox_remove.push(job.event_seq);
         self.batch.pause = Some(self.core.pause().cloned());
         self.record(decision, job.event_seq, fetch.raw, job.arrived);

@@ -50,7 +50,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use advice::{Recommendation, Risk};
+pub use advice::{advise, Advice, Recommendation, Risk};
 pub use model::hidden_probability;
 pub use stats::{SimStats, RECORD_CAP};
 

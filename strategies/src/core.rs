@@ -58,6 +58,9 @@ pub struct Core {
     in_flight: BTreeSet<MarketKey>,
     budget: SignalBudget,
     pause: Option<QuotaPause>,
+    /// Markets whose price moved (or whose positions changed) since the exits last ran: only
+    /// their positions can have newly reached take-profit or stop-loss.
+    exits_dirty: BTreeSet<MarketKey>,
 }
 
 impl Core {
@@ -74,6 +77,7 @@ impl Core {
         budget: SignalBudget,
         pause: Option<QuotaPause>,
     ) -> Core {
+        let exits_dirty = book.positions.keys().map(|(m, _)| m.clone()).collect();
         Core {
             config,
             book,
@@ -81,6 +85,7 @@ impl Core {
             in_flight: BTreeSet::new(),
             budget,
             pause,
+            exits_dirty,
         }
     }
 
@@ -128,6 +133,9 @@ impl Core {
             let state = self.markets.entry(market.clone()).or_default();
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
+            if !self.book.positions.is_empty() && !self.exits_dirty.contains(market) {
+                self.exits_dirty.insert(market.clone());
+            }
         }
         match self.screen(event, now) {
             Ok(ticket) => Step::NeedSignal(ticket),
@@ -278,6 +286,9 @@ impl Core {
         let reason = closes.annotate(reason);
         let mut trades = closes.trades;
         trades.extend(entry);
+        for trade in &trades {
+            self.exits_dirty.insert(trade.market());
+        }
         Decision {
             event_id: ticket.event_id.clone(),
             event_type: ticket.event_type.clone(),
@@ -409,16 +420,31 @@ impl Core {
 
     /// Run the exit rules over every open position (see the module docs).
     fn run_exits(&mut self, event_id: &str, now: Timestamp, closes: &mut Closes) {
-        let markets = &self.markets;
-        exits::run_exits(
-            &self.config.exits,
-            &self.config.fees,
-            &mut self.book,
-            |m| markets.get(m).and_then(|s| s.last_yes),
-            event_id,
-            now,
-            closes,
-        );
+        let mut dirty = std::mem::take(&mut self.exits_dirty);
+        if !self.book.positions.is_empty() {
+            let max_hold = self.config.exits.max_hold;
+            let cutoff = max_hold.and_then(|max| now.checked_sub_signed(max));
+            let markets = &self.markets;
+            exits::run_exits(
+                &self.config.exits,
+                &self.config.fees,
+                &mut self.book,
+                |m| markets.get(m).and_then(|s| s.last_yes),
+                |p| {
+                    dirty.contains(&p.market)
+                        || match (max_hold, cutoff) {
+                            (None, _) => false,
+                            (Some(_), Some(cutoff)) => p.opened_at <= cutoff,
+                            (Some(_), None) => true,
+                        }
+                },
+                event_id,
+                now,
+                closes,
+            );
+        }
+        dirty.clear();
+        self.exits_dirty = dirty;
     }
 }
 

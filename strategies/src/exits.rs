@@ -230,11 +230,13 @@ impl Closes {
 /// Apply the exit rules to every open position, each at its market's last YES price from
 /// `last_yes` (positions in a market with no known price are left alone: there is nothing to
 /// sell at). Closes go into `closes` in the book's (market, side) order.
+#[allow(clippy::too_many_arguments)]
 pub fn run_exits(
     rules: &ExitRules,
     fees: &FeeSchedule,
     book: &mut Book,
     last_yes: impl Fn(&MarketKey) -> Option<Price>,
+    consider: impl Fn(&Position) -> bool,
     event_id: &str,
     now: Timestamp,
     closes: &mut Closes,
@@ -242,6 +244,7 @@ pub fn run_exits(
     let due: Vec<(MarketKey, Side, Price, ExitReason)> = book
         .positions
         .values()
+        .filter(|position| consider(position))
         .filter_map(|position| {
             let yes = last_yes(&position.market)?;
             let held = position.side.price_of(yes);

@@ -8,6 +8,8 @@
 //! - [`sizing`]: fractional Kelly with fees and caps.
 //! - [`book`]: cash, positions and the accounting identity.
 //! - [`exits`]: take-profit, stop-loss, max-hold, opposite-signal exits and settlement.
+//! - [`report`]: review metrics (equity, P&L, win rate, drawdown, Sharpe) from the ledger.
+//! - [`model`]: the local baseline signal model used by replay when no signal was recorded.
 //! - [`decision`]: outcomes, trades and the recorded decision.
 //! - [`core`]: the pipeline that ties them together, driven by the caller's clock.
 #![forbid(unsafe_code)]

@@ -194,6 +194,7 @@ fn apply(
                 fees,
                 book,
                 |m| prices.get(m).copied(),
+                |_| true,
                 &id,
                 *now,
                 &mut closes,
