@@ -165,24 +165,25 @@ impl Engine {
         let seq = self.counters.next_event_seq;
         self.counters.next_event_seq += 1;
         self.stats.received += 1;
+        let received_at = raw.received_at;
+        if let Some(server_id) = &raw.id {
+            self.batch.cursor = Some(server_id.clone());
+            self.current.cursor = Some(server_id.clone());
+        }
         self.batch.events.push(EventRecord {
             seq,
             id: event.id.clone(),
-            server_id: raw.id.clone(),
+            server_id: raw.id,
             event_type: event.event_type.clone(),
-            sse_event: raw.sse_event.clone(),
-            data: raw.data.clone(),
-            received_at: raw.received_at,
+            sse_event: raw.sse_event,
+            data: raw.data,
+            received_at,
         });
         self.unflushed_ids.insert(event.id.clone());
         self.current.event_ids.push(event.id.clone());
-        if let Some(server_id) = raw.id {
-            self.batch.cursor = Some(server_id.clone());
-            self.current.cursor = Some(server_id);
-        }
         // The receive time is the decision clock for an event, so a replay of the recorded
         // events (which carry it) makes the same decisions.
-        let step = self.core.on_event(&event, raw.received_at);
+        let step = self.core.on_event(&event, received_at);
         self.touch_market(&event);
         match step {
             Step::Decided(decision) => self.record(decision, seq, None, arrived),
