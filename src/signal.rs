@@ -29,6 +29,9 @@ use crate::clock::SharedClock;
 use crate::feed::backoff::equal_jitter;
 use http::{Redactor, RetryAfter};
 
+/// How a signal response's numbers are read (the replay fast path is checked against it).
+#[cfg(test)]
+pub(crate) use decode::decimal;
 pub use decode::decode_signal;
 
 /// First retry delay unless configured otherwise.

@@ -72,7 +72,8 @@ pub enum Command {
     /// Settle a resolved market by hand (with the bot stopped): each winning contract is paid
     /// 1, each losing one 0. Settling a market with no open position does nothing.
     Settle(crate::settle::SettleArgs),
-    /// Write every received event, with the signal it got, as NDJSON (ready to replay).
+    /// Write every received event, with the signal it got, and every settlement, as NDJSON
+    /// (ready to replay).
     ExportEvents(ExportArgs),
     /// Replay recorded events through the core with this config and report the result.
     Replay(ReplayArgs),

@@ -21,8 +21,8 @@ use super::tape::{Tape, TapeError};
 /// `shiftbot export-events`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
 pub struct ExportArgs {
-    /// Only events received at or after this: an RFC 3339 instant, or a duration before now
-    /// (`24h`).
+    /// Only events received (and settlements made) at or after this: an RFC 3339 instant, or a
+    /// duration before now (`24h`).
     #[arg(long, value_name = "WHEN", value_parser = parse_since)]
     pub since: Option<Since>,
 }
@@ -100,6 +100,7 @@ pub fn export_command(
     tracing::info!(
         events = stats.events,
         signalled = stats.signalled,
+        settlements = stats.settlements,
         "events exported"
     );
     Ok(())

@@ -8,6 +8,17 @@
 //! did live. A reply is never delivered before its own event. Replies still pending at the end
 //! of the file are delivered then, in order.
 //!
+//! # Settlements
+//! A recording's settlement lines ([`super::settlement`]) are applied where they sit in the
+//! file, at their recorded time: the replies due by then are delivered first, then
+//! `Core::settle(market, winner, id, at)` pays whatever the replay holds in that market, and its
+//! settle trades join the run's trades. That is how the live engine orders them (a settlement
+//! gets a decision time of its own), so a replay with the live config settles exactly what the
+//! live run settled. Under another config the recorded winner is applied to whatever the
+//! replay holds there (the winner is a fact about the market), possibly nothing. What the
+//! recording cannot tell: a market that resolved while the live bot held nothing there left no
+//! settle trade and so no line, and a replay holding a position there keeps it open.
+//!
 //! # Events that were not signalled when recorded
 //! When the replayed config asks for a signal the live run never requested (a lower
 //! threshold, another cooldown), [`Fallback`] decides:
@@ -26,6 +37,7 @@ use strategies::{
     Core, CoreConfig, Decision, Outcome, SignalReply, SignalTicket, Step, Timestamp, Trade,
 };
 
+use super::settlement::Settlement;
 use super::tape::{blank_event, Tape};
 
 /// What answers a signal request that has no recorded reply (`replay.fallback`).
@@ -204,7 +216,11 @@ pub fn replay(tape: &Tape, config: CoreConfig, options: &ReplayOptions) -> Repla
         },
     };
     let mut scratch = blank_event();
+    let mut settlements = tape.settlements().iter().peekable();
     for index in 0..tape.len() {
+        while let Some(placed) = settlements.next_if(|s| s.position <= index) {
+            driver.settle(&placed.settlement);
+        }
         if !tape.fill(index, &mut scratch) {
             continue;
         }
@@ -220,6 +236,9 @@ pub fn replay(tape: &Tape, config: CoreConfig, options: &ReplayOptions) -> Repla
             }
         }
         driver.run.events += 1;
+    }
+    for placed in settlements {
+        driver.settle(&placed.settlement);
     }
     driver.deliver_until(None);
     let Recorder {
@@ -312,6 +331,18 @@ impl Driver<'_> {
                 self.record(decision, None);
             }
         }
+    }
+
+    /// Apply a recorded settlement at its time, after the replies due by then.
+    fn settle(&mut self, settlement: &Settlement) {
+        self.deliver_until(Some(settlement.at));
+        let trades = self.core.settle(
+            &settlement.market,
+            settlement.winner,
+            &settlement.id,
+            settlement.at,
+        );
+        self.run.trades.extend(trades);
     }
 
     /// Deliver the pending replies due at or before `until` (all when `None`).

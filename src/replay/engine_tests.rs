@@ -1,8 +1,9 @@
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use strategies::{CoreConfig, Outcome, Side, TradeAction};
 
 use super::*;
-use crate::replay::test_support::{at, shift, signal, signalled, tape};
+use crate::replay::test_support::{at, ndjson, settled, shift, signal, signalled, tape};
 
 fn keep(fallback: Fallback) -> ReplayOptions {
     ReplayOptions {
@@ -220,6 +221,159 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
     let full = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
     assert_eq!(full.trades, a.trades);
     assert_eq!(full.decisions.len(), 200);
+}
+
+/// Two markets traded, settlements between and after the events (as `export-events` places
+/// them): A opens at 1.0 s, is settled YES at 1.5 s, opens again at 2.5 s and is settled NO at
+/// the end; C's settlement at 1.6 s comes before its reply (1.8 s), so C stays open.
+fn settled_tape() -> Tape {
+    let text = [
+        ndjson(&[
+            signalled(
+                shift("1", "kalshi/A", "0.50", "0.56", 0),
+                signal("BUY_YES", "0.10"),
+                1_000,
+            ),
+            signalled(
+                shift("2", "kalshi/C", "0.50", "0.56", 100),
+                signal("BUY_YES", "0.10"),
+                1_800,
+            ),
+        ]),
+        settled("manual-settle:kalshi/A", "kalshi/A", Side::Yes, 1_500),
+        settled("resolution:kalshi/C:finalized", "kalshi/C", Side::No, 1_600),
+        ndjson(&[signalled(
+            shift("3", "kalshi/A", "0.56", "0.62", 2_000),
+            signal("BUY_YES", "0.10"),
+            2_500,
+        )]),
+        settled("resolution:kalshi/A:finalized", "kalshi/A", Side::No, 3_000),
+    ]
+    .concat();
+    Tape::read(text.as_bytes(), "test").expect("a valid recording")
+}
+
+fn no_cooldown() -> CoreConfig {
+    let mut config = CoreConfig::default();
+    config.filter.cooldown = chrono::Duration::zero();
+    config
+}
+
+#[test]
+fn recorded_settlements_pay_out_at_their_place_in_the_timeline() {
+    let tape = settled_tape();
+    assert_eq!((tape.len(), tape.settlements().len()), (3, 3));
+    let run = replay(&tape, no_cooldown(), &keep(Fallback::Skip));
+    // Settlements are not decisions.
+    assert_eq!(run.events, 3);
+    assert_eq!(run.tally.total(), 3);
+    assert_eq!(
+        outcomes(&run),
+        vec![
+            row("1", "traded", 1_000),
+            row("2", "traded", 1_800),
+            row("3", "traded", 2_500),
+        ]
+    );
+    let trades: Vec<(&str, &str, TradeAction, Timestamp)> = run
+        .trades
+        .iter()
+        .map(|t| {
+            (
+                t.event_id.as_str(),
+                t.market_id.as_str(),
+                t.action,
+                t.placed_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        trades,
+        vec![
+            ("1", "A", TradeAction::Open, at(1_000)),
+            (
+                "manual-settle:kalshi/A",
+                "A",
+                TradeAction::Settle,
+                at(1_500)
+            ),
+            ("2", "C", TradeAction::Open, at(1_800)),
+            ("3", "A", TradeAction::Open, at(2_500)),
+            (
+                "resolution:kalshi/A:finalized",
+                "A",
+                TradeAction::Settle,
+                at(3_000)
+            ),
+        ]
+    );
+    // YES won the first time: 1 per contract; NO the second: 0 for the YES held.
+    let (first, won) = (&run.trades[0], &run.trades[1]);
+    assert_eq!(
+        (won.side, won.contracts, won.price),
+        (Side::Yes, first.contracts, dec!(1))
+    );
+    assert_eq!(
+        won.cash_after,
+        won.cash_before + Decimal::from(first.contracts)
+    );
+    // The next entry is sized on the cash after the payout.
+    assert_eq!(run.trades[2].cash_before, won.cash_after);
+    let lost = &run.trades[4];
+    assert_eq!((lost.price, lost.cost), (dec!(0), dec!(0)));
+    assert_eq!(lost.cash_after, lost.cash_before);
+    // Only C is still held; the book agrees with the trades.
+    let held: Vec<&str> = run
+        .core
+        .book()
+        .positions
+        .keys()
+        .map(|(m, _)| m.market_id.as_str())
+        .collect();
+    assert_eq!(held, ["C"]);
+    assert_eq!(run.core.book().cash(), lost.cash_after);
+
+    // The report counts them as settle trades, as of the last settlement.
+    let report = crate::replay::replay_report(&run, &tape);
+    assert_eq!(
+        (
+            report.trades.open,
+            report.trades.settle,
+            report.trades.total
+        ),
+        (3, 2, 5)
+    );
+    assert_eq!(report.as_of, at(3_000));
+}
+
+#[test]
+fn under_another_config_a_recorded_winner_settles_only_what_the_replay_holds() {
+    let tape = settled_tape();
+    // Nothing passes the threshold: nothing held, so no settlement pays anything.
+    let mut choosy = no_cooldown();
+    choosy.filter.min_shift_pct = dec!(50);
+    let run = replay(&tape, choosy, &keep(Fallback::Skip));
+    assert!(run.trades.is_empty(), "{:?}", run.trades);
+    assert_eq!(run.core.book().cash(), dec!(10000));
+    assert_eq!(run.tally.total(), 3);
+
+    // With the default 60 s cooldown event 3 is refused: A's second position never opens, so
+    // the final NO settlement of A pays nothing, while the first one still settles event 1's.
+    let run = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
+    let actions: Vec<(&str, TradeAction)> = run
+        .trades
+        .iter()
+        .map(|t| (t.market_id.as_str(), t.action))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("A", TradeAction::Open),
+            ("A", TradeAction::Settle),
+            ("C", TradeAction::Open),
+        ]
+    );
+    assert_eq!(run.decisions[2].outcome.as_str(), "cooldown");
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //! # Layout
 //! - [`record`]: the NDJSON recording format and `export-events` from the store.
 //! - [`simrec`]: `sim --record`, a synthetic session from the simulator's model.
+//! - [`settlement`]: settlement lines: a market settled to a winner, exported and replayed.
 //! - [`tape`]: a recording decoded once into a compact, shareable form.
+//! - `fastline`: the tape's fast path for the common line (same results, no JSON tree).
 //! - [`engine`]: the replay driver (timeline, recorded replies, fallback).
 //! - [`summary`]: the report of a replay, as text or JSON.
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
@@ -23,7 +25,9 @@
 pub mod chart;
 pub mod cli;
 pub mod engine;
+mod fastline;
 pub mod record;
+pub mod settlement;
 pub mod simrec;
 pub mod summary;
 pub mod sweep;
@@ -36,6 +40,7 @@ pub use engine::{
     NO_RECORDED_SIGNAL_REASON,
 };
 pub use record::{export_events, ExportError, ExportStats, RecordLine};
+pub use settlement::{PlacedSettlement, Settlement};
 pub use simrec::{record_sim, SimRecordStats, SimSession};
 pub use summary::{replay_report, ReplaySummary};
 pub use sweep::{Metric, SetArg, SweepRow};

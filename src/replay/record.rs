@@ -21,6 +21,12 @@
 //!   body; the reason, as decided (`signal_error` outcome).
 //! - `signal_pause_until`: that failure paused all signal requests until then (a 429 with a
 //!   date), as far as the store shows it.
+//!
+//! Settlements (the resolution poller's or `shiftbot settle`'s settle trades) are lines of their
+//! own, marked by a top-level `settlement` field (see [`super::settlement`]). Each goes before
+//! the first event received after it: the live engine gives a settlement a decision time of its
+//! own, after every decision made before it and before every event taken after it, so this is
+//! the order it happened in, and replay applies it there.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -29,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use strategies::{Outcome, Timestamp, TradeAction};
 
+use super::settlement::{settlements_from_trades, Settlement};
 use crate::store::{DecisionRecord, EventRecord, Store, StoreError};
 
 /// How the core words a refusal while signal requests are paused (see `Core::check_pause`):
@@ -111,6 +118,8 @@ pub struct RecordedSignal {
 pub struct ExportStats {
     pub events: u64,
     pub signalled: u64,
+    /// Settlement lines written.
+    pub settlements: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,29 +128,59 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("cannot write the events: {0}")]
     Io(#[from] io::Error),
+    #[error("cannot export the settlements: {0}")]
+    Settlement(String),
 }
 
 /// Write every stored event received at or after `since` (all when `None`), in intake order,
-/// with the signal response its decision was based on.
+/// with the signal response its decision was based on; and every settlement made at or after
+/// `since`, before the first event received after it (see the module docs).
 pub fn export_events(
     store: &Store,
     since: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<ExportStats, ExportError> {
     let signals = recorded_signals(store)?;
+    let settlements = recorded_settlements(store, since)?;
+    let mut settlements = settlements.iter().peekable();
     let mut stats = ExportStats::default();
     for event in store.events() {
         let event = event?;
         if since.is_some_and(|since| event.received_at < since) {
             continue;
         }
+        while let Some(settlement) = settlements.next_if(|s| s.at < event.received_at) {
+            settlement.write(out)?;
+            stats.settlements += 1;
+        }
         let signal = signals.get(&event.seq);
         RecordLine::from_store(&event, signal).write(out)?;
         stats.events += 1;
         stats.signalled += u64::from(signal.is_some());
     }
+    for settlement in settlements {
+        settlement.write(out)?;
+        stats.settlements += 1;
+    }
     out.flush()?;
     Ok(stats)
+}
+
+/// The settlements in the store's ledger made at or after `since`, in time order (ledger order
+/// for equal times).
+fn recorded_settlements(
+    store: &Store,
+    since: Option<Timestamp>,
+) -> Result<Vec<Settlement>, ExportError> {
+    // Only settle trades (and read errors) are kept: the ledger may be long.
+    let trades = store
+        .trades()
+        .filter(|t| !matches!(t, Ok(t) if t.action != TradeAction::Settle))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut settlements = settlements_from_trades(trades).map_err(ExportError::Settlement)?;
+    settlements.retain(|s| since.is_none_or(|since| s.at >= since));
+    settlements.sort_by_key(|s| s.at);
+    Ok(settlements)
 }
 
 /// The signal replies of the store's decisions, by event intake seq. Only decisions that went

@@ -139,7 +139,8 @@ fn every_event_is_exported_with_the_signal_its_decision_was_based_on() {
         stats,
         ExportStats {
             events: 6,
-            signalled: 2
+            signalled: 2,
+            settlements: 0,
         }
     );
     let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
@@ -231,4 +232,152 @@ fn close_notes_are_stripped_from_the_right() {
         "boom; closed a"
     );
     assert_eq!(strip_close_notes("boom", 3), "boom");
+}
+
+fn settle_trade(trade_id: u64, event_id: &str, side: Side, price: rust_decimal::Decimal) -> Trade {
+    Trade {
+        trade_id,
+        event_id: event_id.into(),
+        action: TradeAction::Settle,
+        side,
+        price,
+        ..close_trade()
+    }
+}
+
+/// [`store_with_history`] plus a close (not a settlement), a settlement of both sides held
+/// between e2 (2 s) and e3 (4 s), and one after the last event.
+fn store_with_settlements(dir: &std::path::Path) -> Store {
+    let store = store_with_history(dir);
+    let between = at(3_000) + chrono::Duration::nanoseconds(7);
+    let mut trades = vec![
+        close_trade(),
+        settle_trade(8, "manual-settle:kalshi/K", Side::Yes, dec!(1)),
+        settle_trade(9, "manual-settle:kalshi/K", Side::No, dec!(0)),
+        settle_trade(10, "resolution:kalshi/K:finalized", Side::Yes, dec!(0)),
+    ];
+    trades[1].placed_at = between;
+    trades[2].placed_at = between;
+    trades[3].placed_at = at(9_000);
+    store
+        .commit(&Batch {
+            trades,
+            ..Batch::default()
+        })
+        .expect("commit");
+    store
+}
+
+#[test]
+fn settlements_are_exported_among_the_events_at_their_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_settlements(dir.path());
+    let mut out = Vec::new();
+    let stats = export_events(&store, None, &mut out).expect("export");
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(
+        stats,
+        ExportStats {
+            events: 6,
+            signalled: 2,
+            settlements: 2,
+        }
+    );
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let value: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            value["id"].as_str().expect("an id").to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "e0",
+            "e1",
+            "e2",
+            "manual-settle:kalshi/K",
+            "e3",
+            "e4",
+            "e5",
+            "resolution:kalshi/K:finalized"
+        ]
+    );
+    // The documented line, byte for byte: both sides settled at once are one line, YES won.
+    assert_eq!(
+        text.lines().nth(3),
+        Some(
+            "{\"id\":\"manual-settle:kalshi/K\",\"type\":\"settlement\",\
+             \"data\":{\"market\":\"kalshi/K\",\"winner\":\"yes\"},\
+             \"received_at\":\"2026-01-01T00:00:03.000000007Z\",\"signal\":null,\
+             \"settlement\":{\"market\":\"kalshi/K\",\"winner\":\"yes\"}}"
+        )
+    );
+    // The YES held was paid 0 at the end: NO won.
+    assert!(text
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains("\"winner\":\"no\"}}")));
+
+    // Read back: six events, and the settlements where they were.
+    let tape = Tape::read(text.as_bytes(), "export").expect("readable");
+    assert_eq!(tape.len(), 6);
+    let placed: Vec<(usize, &str, Side)> = tape
+        .settlements()
+        .iter()
+        .map(|p| (p.position, p.settlement.id.as_str(), p.settlement.winner))
+        .collect();
+    assert_eq!(
+        placed,
+        vec![
+            (3, "manual-settle:kalshi/K", Side::Yes),
+            (6, "resolution:kalshi/K:finalized", Side::No),
+        ]
+    );
+}
+
+#[test]
+fn since_treats_settlements_like_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_settlements(dir.path());
+    let (stats, _, text) = {
+        let mut out = Vec::new();
+        let stats = export_events(&store, Some(at(3_500)), &mut out).expect("export");
+        (stats, (), String::from_utf8(out).expect("UTF-8"))
+    };
+    assert_eq!((stats.events, stats.settlements), (3, 1));
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(first["id"], "e3");
+    // From the settlement's own time on, it is in.
+    let mut out = Vec::new();
+    let stats = export_events(
+        &store,
+        Some(at(3_000) + chrono::Duration::nanoseconds(7)),
+        &mut out,
+    )
+    .expect("export");
+    assert_eq!((stats.events, stats.settlements), (3, 2));
+}
+
+#[test]
+fn a_settle_trade_that_hides_its_winner_fails_the_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_with_history(dir.path());
+    store
+        .commit(&Batch {
+            trades: vec![settle_trade(
+                8,
+                "manual-settle:kalshi/K",
+                Side::Yes,
+                dec!(0.5),
+            )],
+            ..Batch::default()
+        })
+        .expect("commit");
+    let err = export_events(&store, None, &mut Vec::new()).expect_err("unknown winner");
+    assert!(
+        matches!(&err, ExportError::Settlement(m) if m.contains("paid 0.5")),
+        "{err}"
+    );
 }

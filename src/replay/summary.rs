@@ -2,8 +2,9 @@
 //! the same definitions as `shiftbot report` ([`strategies::report`]), as text or JSON.
 //!
 //! The book is marked at the last price each market showed in the file, and the report's
-//! instant is the last decision of the replay (its virtual "now"), so the same file and config
-//! always print the same report.
+//! instant is the last decision or trade of the replay (its virtual "now": a recorded
+//! settlement may come after the last decision), so the same file and config always print the
+//! same report.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -29,9 +30,11 @@ pub fn replay_report(run: &ReplayRun, tape: &Tape) -> Report {
             .filter_map(|(market, state)| state.last_yes.map(|price| (market, price))),
         &run.trades,
     );
+    let last_trade = run.trades.iter().map(|t| t.placed_at).max();
     let now = run
         .decision_span
         .map(|(_, last)| last)
+        .max(last_trade)
         .or_else(|| tape.span().map(|(_, last)| last))
         .unwrap_or_default();
     report::compute(&ReportInput {

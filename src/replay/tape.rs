@@ -1,8 +1,10 @@
 //! A recording decoded once into a compact, shareable form: the [`Tape`].
 //!
-//! Every line is decoded by the live decoder ([`wire::decode_event`], on the same payload
-//! text, id and type), so replay sees exactly the events the live run saw, and every signal
-//! response by the live decoder ([`decode_signal`]). What is kept is small and flat so that a
+//! Every line decodes exactly as the live run decoded it: by the live decoders
+//! ([`wire::decode_event`] on the same payload text, id and type; [`decode_signal`] on the
+//! response), or, for the common well-formed `price_shift`, by a fast path straight from the
+//! line's bytes that is proven to agree with them and declines everything else
+//! ([`super::fastline`]). What is kept is small and flat so that a
 //! million events fit comfortably in memory and can be shared by every sweep thread:
 //! market keys and event types are interned, ids live in one string arena, and the rare
 //! whale alerts and invalid events are boxed.
@@ -18,10 +20,12 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use strategies::{
-    Event, EventBody, MarketKey, Price, PriceShift, Recommendation, Signal, SignalReply, Timestamp,
-    WhaleAlert,
+    Event, EventBody, MarketKey, Platform, Price, PriceShift, Recommendation, Signal, SignalReply,
+    Timestamp, WhaleAlert,
 };
 
+use super::fastline;
+use super::settlement::{PlacedSettlement, Settlement};
 use crate::feed::RawEvent;
 use crate::signal::decode_signal;
 use crate::wire;
@@ -90,7 +94,12 @@ pub struct Tape {
     /// Distinct `freshness` values, referenced by [`CompactReply::extra`].
     freshness: Vec<String>,
     type_index: HashMap<String, u32>,
-    market_index: HashMap<MarketKey, u32>,
+    /// Market id → index into `markets`, one map per platform (see [`platform_slot`]).
+    market_index: [HashMap<String, u32>; 2],
+    /// What the fast path has learnt of the recording's layout (speed only).
+    layouts: fastline::Layouts,
+    /// Settlement lines (rare), in file order; not events (see [`super::settlement`]).
+    settlements: Vec<PlacedSettlement>,
 }
 
 /// A recorded reply in 64 bytes (a sim recording has one per price shift): a signal's fields
@@ -131,49 +140,109 @@ struct LineIn<'a> {
     signal_error: Option<String>,
     #[serde(default)]
     signal_pause_until: Option<Timestamp>,
+    /// Only on settlement lines: what marks them.
+    #[serde(default, borrow)]
+    settlement: Option<&'a RawValue>,
 }
 
 impl Tape {
     /// Read a recording; `origin` names it in errors (a path, or "stdin").
+    ///
+    /// Each line goes to the fast path first ([`super::fastline`]); what it declines goes to
+    /// the live decoder ([`Tape::push_line`]). Either way the tape holds the same thing.
     pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Tape, TapeError> {
         let mut tape = Tape::default();
-        let mut line = String::new();
+        let mut line = Vec::new();
         let mut number: u64 = 0;
+        let line_error = |number, message| TapeError::Line {
+            origin: origin.to_string(),
+            line: number,
+            message,
+        };
         loop {
             line.clear();
-            let read = reader.read_line(&mut line).map_err(|e| TapeError::Io {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            })?;
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| TapeError::Io {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?;
             if read == 0 {
                 break;
             }
             number += 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match tape.push_line(&line) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(TapeError::TooLarge {
-                        origin: origin.to_string(),
-                    })
+            let pushed = match tape.push_fast(&line) {
+                FastPush::Pushed => true,
+                FastPush::Full => false,
+                FastPush::Declined => {
+                    let text = std::str::from_utf8(&line)
+                        .map_err(|e| line_error(number, format!("not UTF-8: {e}")))?;
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    tape.push_line(text)
+                        .map_err(|message| line_error(number, message))?
                 }
-                Err(message) => {
-                    return Err(TapeError::Line {
-                        origin: origin.to_string(),
-                        line: number,
-                        message,
-                    })
-                }
+            };
+            if !pushed {
+                return Err(TapeError::TooLarge {
+                    origin: origin.to_string(),
+                });
             }
         }
         Ok(tape)
     }
 
+    /// Append `line` if the fast path decodes it (see [`super::fastline`]).
+    pub(super) fn push_fast(&mut self, line: &[u8]) -> FastPush {
+        let Some(fast) = fastline::parse(line, &mut self.layouts) else {
+            return FastPush::Declined;
+        };
+        let Some(market) = self.market_by_id(fast.platform, fast.market_id) else {
+            // A market id `MarketKey::new` refuses: the live decoder words the reason.
+            return FastPush::Declined;
+        };
+        let reply = match fast.reply {
+            None => None,
+            Some((at, signal)) => {
+                let Some(extra) = self.freshness_index(signal.freshness) else {
+                    return FastPush::Full;
+                };
+                Some(CompactReply {
+                    at,
+                    edge: signal.edge,
+                    probability: signal.probability.unwrap_or_default(),
+                    expires_at: signal.expires_at,
+                    kind: ReplyKind::Signal(signal.recommendation),
+                    has_probability: signal.probability.is_some(),
+                    extra,
+                })
+            }
+        };
+        let body = Body::PriceShift {
+            market,
+            old_yes: fast.old_yes,
+            new_yes: fast.new_yes,
+            change_pct: fast.change_pct,
+            timestamp: fast.timestamp,
+        };
+        match self.append(fast.id, fast.event_type, fast.received_at, body, reply) {
+            true => FastPush::Pushed,
+            false => FastPush::Full,
+        }
+    }
+
     /// Decode one NDJSON line and append it. `Ok(false)`: the tape is full.
     pub fn push_line(&mut self, line: &str) -> Result<bool, String> {
         let parsed: LineIn<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        if let Some(object) = parsed.settlement {
+            let settlement = Settlement::from_line(&parsed.id, parsed.received_at, object.get())?;
+            self.settlements.push(PlacedSettlement {
+                position: self.slots.len(),
+                settlement,
+            });
+            return Ok(true);
+        }
         let data = payload_text(parsed.data)?;
         let raw = RawEvent {
             id: Some(parsed.id.into_owned()),
@@ -206,15 +275,6 @@ impl Tape {
 
     /// Append a decoded event and its recorded reply. `false`: the tape is full (u32 indices).
     pub fn push(&mut self, event: &Event, reply: Option<RecordedReply>) -> bool {
-        if self.slots.len() >= (u32::MAX - 1) as usize
-            || self.ids.len() + event.id.len() > u32::MAX as usize
-        {
-            return false;
-        }
-        let Some(event_type) = intern(&mut self.type_index, &mut self.types, &event.event_type)
-        else {
-            return false;
-        };
         let body = match &event.body {
             EventBody::PriceShift(shift) => {
                 let Some(market) = self.market(&shift.market) else {
@@ -249,10 +309,34 @@ impl Tape {
             }
         };
         let reply = match reply {
-            Some(reply) => {
-                let Some(compact) = self.compact(reply) else {
-                    return false;
-                };
+            Some(reply) => match self.compact(reply) {
+                Some(compact) => Some(compact),
+                None => return false,
+            },
+            None => None,
+        };
+        self.append(&event.id, &event.event_type, event.received_at, body, reply)
+    }
+
+    /// The one place a slot is added, whichever decoder made it. `false`: the tape is full.
+    fn append(
+        &mut self,
+        id: &str,
+        event_type: &str,
+        received_at: Timestamp,
+        body: Body,
+        reply: Option<CompactReply>,
+    ) -> bool {
+        if self.slots.len() >= (u32::MAX - 1) as usize
+            || self.ids.len() + id.len() > u32::MAX as usize
+        {
+            return false;
+        }
+        let Some(event_type) = intern(&mut self.type_index, &mut self.types, event_type) else {
+            return false;
+        };
+        let reply = match reply {
+            Some(compact) => {
                 self.replies.push(compact);
                 match u32::try_from(self.replies.len())
                     .ok()
@@ -264,10 +348,10 @@ impl Tape {
             }
             None => None,
         };
-        self.ids.push_str(&event.id);
+        self.ids.push_str(id);
         self.id_ends.push(self.ids.len() as u32);
         self.slots.push(Slot {
-            received_at: event.received_at,
+            received_at,
             event_type,
             body,
             reply,
@@ -278,30 +362,15 @@ impl Tape {
     fn compact(&mut self, recorded: RecordedReply) -> Option<CompactReply> {
         let at = recorded.at;
         Some(match recorded.reply {
-            SignalReply::Signal(signal) => {
-                let extra = match &signal.freshness {
-                    None => 0,
-                    Some(text) => {
-                        let index = match self.freshness.iter().position(|f| f == text) {
-                            Some(index) => index,
-                            None => {
-                                self.freshness.push(text.clone());
-                                self.freshness.len() - 1
-                            }
-                        };
-                        u32::try_from(index + 1).ok()?
-                    }
-                };
-                CompactReply {
-                    at,
-                    edge: signal.edge,
-                    probability: signal.probability.unwrap_or_default(),
-                    expires_at: signal.expires_at,
-                    kind: ReplyKind::Signal(signal.recommendation),
-                    has_probability: signal.probability.is_some(),
-                    extra,
-                }
-            }
+            SignalReply::Signal(signal) => CompactReply {
+                at,
+                edge: signal.edge,
+                probability: signal.probability.unwrap_or_default(),
+                expires_at: signal.expires_at,
+                kind: ReplyKind::Signal(signal.recommendation),
+                has_probability: signal.probability.is_some(),
+                extra: self.freshness_index(signal.freshness.as_deref())?,
+            },
             SignalReply::Failed {
                 reason,
                 pause_until,
@@ -320,13 +389,36 @@ impl Tape {
         })
     }
 
+    /// `freshness` interned, + 1 (0: none). A handful of distinct values: a linear search.
+    fn freshness_index(&mut self, freshness: Option<&str>) -> Option<u32> {
+        let Some(text) = freshness else {
+            return Some(0);
+        };
+        let index = match self.freshness.iter().position(|f| f == text) {
+            Some(index) => index,
+            None => {
+                self.freshness.push(text.to_string());
+                self.freshness.len() - 1
+            }
+        };
+        u32::try_from(index + 1).ok()
+    }
+
     fn market(&mut self, market: &MarketKey) -> Option<u32> {
-        if let Some(&index) = self.market_index.get(market) {
+        self.market_by_id(market.platform, &market.market_id)
+    }
+
+    /// The interned index of a market, looked up by its id text so that a known market costs
+    /// no allocation. A new id must pass `MarketKey::new`, else `None`.
+    fn market_by_id(&mut self, platform: Platform, market_id: &str) -> Option<u32> {
+        let ids = &mut self.market_index[platform_slot(platform)];
+        if let Some(&index) = ids.get(market_id) {
             return Some(index);
         }
+        let key = MarketKey::new(platform, market_id).ok()?;
         let index = u32::try_from(self.markets.len()).ok()?;
-        self.markets.push(market.clone());
-        self.market_index.insert(market.clone(), index);
+        ids.insert(key.market_id.clone(), index);
+        self.markets.push(key);
         Some(index)
     }
 
@@ -336,6 +428,11 @@ impl Tape {
 
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// The recording's settlements, in file order, each with the number of events before it.
+    pub fn settlements(&self) -> &[PlacedSettlement] {
+        &self.settlements
     }
 
     /// Events that carry a recorded signal reply.
@@ -471,6 +568,23 @@ impl Tape {
             self.slots.first()?.received_at,
             self.slots.last()?.received_at,
         ))
+    }
+}
+
+/// What the fast path did with a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FastPush {
+    Pushed,
+    /// Not a line it decodes: the live decoder's turn.
+    Declined,
+    Full,
+}
+
+/// Where `platform` sits in [`Tape`]'s per-platform market maps.
+fn platform_slot(platform: Platform) -> usize {
+    match platform {
+        Platform::Kalshi => 0,
+        Platform::Polymarket => 1,
     }
 }
 

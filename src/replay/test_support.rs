@@ -3,9 +3,10 @@
 
 use chrono::TimeZone;
 use serde_json::{json, Value};
-use strategies::Timestamp;
+use strategies::{Side, Timestamp};
 
 use super::record::RecordLine;
+use super::settlement::Settlement;
 use super::tape::Tape;
 
 /// 2026-01-01T00:00:00Z plus `millis`.
@@ -71,6 +72,19 @@ pub fn ndjson(lines: &[RecordLine]) -> String {
     for line in lines {
         line.write(&mut out).expect("write to memory");
     }
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// The NDJSON line of a settlement of `market` ("kalshi/ID") to `winner` at `millis`.
+pub fn settled(id: &str, market: &str, winner: Side, millis: i64) -> String {
+    let settlement = Settlement {
+        id: id.to_string(),
+        market: market.parse().expect("platform/id"),
+        winner,
+        at: at(millis),
+    };
+    let mut out = Vec::new();
+    settlement.write(&mut out).expect("write to memory");
     String::from_utf8(out).expect("UTF-8")
 }
 

@@ -106,19 +106,30 @@ impl Engine {
     /// The decision clock: `at`, moved just past the previous decision time when it is not
     /// already later, so that decision times strictly increase in the order decisions are made.
     fn decision_time(&mut self, at: strategies::Timestamp) -> strategies::Timestamp {
-        let next = match self.last_decision_time {
-            Some(last) if at <= last => last + chrono::Duration::nanoseconds(1),
-            _ => at,
-        };
+        let next = self.next_decision_time(at);
         self.last_decision_time = Some(next);
         next
     }
 
+    /// What [`Engine::decision_time`] would return, without taking it.
+    fn next_decision_time(&self, at: strategies::Timestamp) -> strategies::Timestamp {
+        match self.last_decision_time {
+            Some(last) if at <= last => last + chrono::Duration::nanoseconds(1),
+            _ => at,
+        }
+    }
+
     /// The resolution poller says a held market resolved: settle it by its last price when
     /// that is decisive (`crate::settle::settle_resolved`), in the next batch. Idempotent.
+    ///
+    /// A settlement takes its time from the decision clock, like a decision: after everything
+    /// decided before it, before every event taken after it (an event stamped earlier but
+    /// still queued is moved past it). A recording places it by that time, so replay settles
+    /// at the same point of the timeline. A poll that settles nothing takes no time.
     pub fn on_resolution(&mut self, resolution: crate::resolution::Resolution) {
-        let now = self.clock.now();
-        if let Some(batch) = crate::settle::settle_resolved(&mut self.core, &resolution, now) {
+        let at = self.next_decision_time(self.clock.now());
+        if let Some(batch) = crate::settle::settle_resolved(&mut self.core, &resolution, at) {
+            self.last_decision_time = Some(at);
             self.batch.absorb(batch);
         }
     }

@@ -410,3 +410,78 @@ fn the_engine_persists_exits_without_mirroring_them() {
     assert!(loaded.outbox.is_empty());
     assert!(mirror_rx.try_recv().is_err(), "an exit is not mirrored");
 }
+
+/// A settlement takes its time from the engine's decision clock, so that a recording places it
+/// among the events in the order it happened: an event stamped before it by the feed but taken
+/// after it (it waited in the channel) moves past it, and a poll that settles nothing takes no
+/// time. `export-events` then writes the settlement line exactly between the two.
+#[test]
+fn a_settlement_takes_its_time_from_the_decision_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(&core_holding_yes(), &dir);
+    let (mut engine, mut durable) = engine_for(core_holding_yes(), &store, None);
+    let whale = |price: &str| {
+        format!(
+            r#"{{"type":"whale_alert","platform":"kalshi","market_id":"KXFED-26MAR19","price":{price}}}"#
+        )
+    };
+    let arrived = std::time::Instant::now;
+    engine
+        .on_raw(raw("w1", &whale("0.50"), 40), arrived())
+        .expect("event");
+    // Resolved, but 0.50 is not decisive: nothing settles, the clock (t(50)) is not taken.
+    engine.on_resolution(resolution(ResolutionStatus::Determined));
+    engine
+        .on_raw(raw("w2", &whale("0.99"), 45), arrived())
+        .expect("event");
+    engine.on_resolution(resolution(ResolutionStatus::Finalized));
+    // Stamped at t(48), taken after the settlement at t(50).
+    engine
+        .on_raw(raw("w3", &whale("0.99"), 48), arrived())
+        .expect("event");
+    engine.close(&mut durable).expect("flushed");
+
+    let received: Vec<(String, Timestamp)> = store
+        .events()
+        .map(|e| e.map(|e| (e.id, e.received_at)))
+        .collect::<Result<_, _>>()
+        .expect("events");
+    let settled_at = t(50);
+    assert_eq!(
+        received,
+        vec![
+            ("w1".to_string(), t(40)),
+            ("w2".to_string(), t(45)),
+            (
+                "w3".to_string(),
+                settled_at + chrono::Duration::nanoseconds(1)
+            ),
+        ]
+    );
+    let trades: Vec<_> = store.trades().collect::<Result<_, _>>().expect("trades");
+    assert_eq!(trades.len(), 1);
+    assert_eq!(
+        (trades[0].action, trades[0].placed_at),
+        (TradeAction::Settle, settled_at)
+    );
+
+    let mut out = Vec::new();
+    crate::replay::export_events(&store, None, &mut out).expect("export");
+    let ids: Vec<String> = String::from_utf8(out)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            line["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "w1",
+            "w2",
+            "resolution:kalshi/KXFED-26MAR19:finalized",
+            "w3"
+        ]
+    );
+}

@@ -128,7 +128,7 @@ fn optional<T>(
 /// `Display` is the shortest text that reads back to the same `f64`, which is the text the
 /// server wrote for any value with up to 15 significant digits (`0.062` stays `0.062`).
 /// Strings are read digit for digit.
-fn decimal(value: &Value) -> Result<Decimal, String> {
+pub(crate) fn decimal(value: &Value) -> Result<Decimal, String> {
     match value {
         Value::Number(number) => {
             if let Some(int) = number.as_i64() {

@@ -130,7 +130,11 @@ impl Core {
     /// Decide an event, or ask for a signal.
     pub fn on_event(&mut self, event: &Event, now: Timestamp) -> Step {
         if let (Some(market), Some(price)) = (event.market(), event.yes_price()) {
-            let state = self.markets.entry(market.clone()).or_default();
+            // `get_mut` first: a known market (nearly every event) costs no key clone.
+            let state = match self.markets.get_mut(market) {
+                Some(state) => state,
+                None => self.markets.entry(market.clone()).or_default(),
+            };
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
             if !self.book.positions.is_empty() && !self.exits_dirty.contains(market) {

@@ -1,6 +1,7 @@
 //! Record, replay and sweep with the real binary: a live run's events exported and replayed
-//! with the same config reproduce that run's decisions and trades exactly; `sim --record`,
-//! `replay` and `sweep` work end to end and refuse bad input with the documented exit codes.
+//! with the same config reproduce that run's decisions and trades exactly, settlements
+//! included; `sim --record`, `replay` and `sweep` work end to end and refuse bad input with
+//! the documented exit codes.
 
 use std::collections::BTreeMap;
 
@@ -8,9 +9,9 @@ use shiftbot::configuration::{LoadOptions, Settings};
 use shiftbot::replay::cli::replay_options;
 use shiftbot::replay::{replay, ReplayOptions, Tape};
 use shiftbot::store::Store;
-use strategies::Trade;
+use strategies::{Trade, TradeAction};
 
-use crate::support::{model_price_shifts, Setup, TestApp};
+use crate::support::{model_price_shifts, scripted_sim, Setup, TestApp};
 
 /// The settings the bot ran with, as `replay --config FILE` loads them.
 fn settings_of(app: &TestApp) -> Settings {
@@ -39,47 +40,30 @@ fn live_decisions(store: &Store) -> Vec<Row> {
         .collect()
 }
 
-/// Run the bot on a burst of model price shifts with signals concurrently in flight, then
-/// replay what it recorded and compare everything.
-///
-/// Replay orders a signal reply before an event exactly when its decision time (`signal_at`)
-/// is not after the event's `received_at`. So this holds only if the live engine's decision
-/// times strictly increase in the order it makes decisions — which a feed timestamp taken
-/// before an event waits in the channel breaks when a signal reply is handled meanwhile.
-#[test]
-fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
-    let script = model_price_shifts(11, 16, 400, 0);
-    let n = script.len();
-    assert!(n >= 300, "the model produced {n} price shifts");
-    let mut app = Setup::new(script)
+/// The settings of a live run that replay has to reproduce: signals concurrently in flight,
+/// no cooldown, no staleness, many trades.
+fn busy(setup: Setup) -> Setup {
+    setup
         .sim(|sim| sim.events_per_second = 400)
         .set("filter.min_shift_pct", 2)
         .set("filter.cooldown", "0s")
         .set("filter.max_event_age", "0s")
         .set("signal.max_in_flight", 8)
         .set("signal.risk_limit", "high")
-        .spawn();
-    let bot = {
-        let mut bot = app.start();
-        bot.wait_for_decisions(n);
-        bot
-    };
-    bot.terminate();
+}
 
+/// Export the stopped bot's store, replay it with the bot's own config, and assert that the
+/// replay made every decision (whole, in the order made) and every trade (every field) the
+/// live run made, and that `shiftbot replay --json` reports the same book. Returns the export
+/// and the live trades.
+fn assert_replay_reproduces_the_store(app: &TestApp) -> (String, Vec<Trade>) {
     let (code, recording, stderr) = app.output(&["export-events"]);
     assert_eq!(code, 0, "export-events failed: {stderr}");
-    assert_eq!(recording.lines().count(), n);
     let recording_path = app.dir.path().join("events.ndjson");
     std::fs::write(&recording_path, &recording).expect("write the recording");
 
-    let settings = settings_of(&app);
+    let settings = settings_of(app);
     let tape = Tape::read(recording.as_bytes(), "export").expect("the export reads back");
-    assert!(
-        tape.signalled() > 20,
-        "{} signalled events: {:?}",
-        tape.signalled(),
-        replay(&tape, settings.core_config(), &ReplayOptions::default()).tally
-    );
     let options = ReplayOptions {
         keep_decisions: true,
         ..replay_options(&settings)
@@ -90,12 +74,7 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     let live = live_decisions(&store);
     let live_trades: Vec<Trade> = store.trades().map(|t| t.expect("readable trade")).collect();
     drop(store);
-    assert_eq!(live.len(), n, "one decision per event");
-    assert!(
-        live_trades.len() >= 5,
-        "the live run traded {} times",
-        live_trades.len()
-    );
+    assert_eq!(live.len(), tape.len(), "one decision per exported event");
 
     // Event id → outcome first (the criterion), then every decision whole, in the
     // order made, then every field of every trade.
@@ -136,7 +115,10 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     for (i, (live, replayed)) in live.iter().zip(&replayed).enumerate() {
         assert_eq!(live, replayed, "decision #{i} differs");
     }
-    assert_eq!(run.trades, live_trades);
+    assert_eq!(run.trades.len(), live_trades.len());
+    for (i, (live, replayed)) in live_trades.iter().zip(&run.trades).enumerate() {
+        assert_eq!(live, replayed, "trade #{i} differs");
+    }
     assert_eq!(
         run.fallback_replies, 0,
         "every signal request had its reply"
@@ -151,11 +133,127 @@ fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
     ]);
     assert_eq!(code, 0, "replay failed: {stderr}");
     let report: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
-    assert_eq!(report["events"], n);
-    assert_eq!(report["decisions"]["total"], n);
+    assert_eq!(report["events"], tape.len());
+    assert_eq!(report["decisions"]["total"], tape.len());
     assert_eq!(report["book"]["trades"]["total"], live_trades.len());
+    let settles = live_trades
+        .iter()
+        .filter(|t| t.action == TradeAction::Settle)
+        .count();
+    assert_eq!(report["book"]["trades"]["settle"], settles);
     let cash = live_trades.last().map(|t| t.cash_after.to_string());
     assert_eq!(report["book"]["cash"].as_str(), cash.as_deref());
+    (recording, live_trades)
+}
+
+/// Run the bot on a burst of model price shifts with signals concurrently in flight, then
+/// replay what it recorded and compare everything.
+///
+/// Replay orders a signal reply before an event exactly when its decision time (`signal_at`)
+/// is not after the event's `received_at`. So this holds only if the live engine's decision
+/// times strictly increase in the order it makes decisions — which a feed timestamp taken
+/// before an event waits in the channel breaks when a signal reply is handled meanwhile.
+#[test]
+fn replaying_a_live_runs_events_reproduces_its_decisions_and_trades() {
+    let script = model_price_shifts(11, 16, 400, 0);
+    let n = script.len();
+    assert!(n >= 300, "the model produced {n} price shifts");
+    let mut app = busy(Setup::new(script)).spawn();
+    let bot = {
+        let mut bot = app.start();
+        bot.wait_for_decisions(n);
+        bot
+    };
+    bot.terminate();
+
+    let (recording, live_trades) = assert_replay_reproduces_the_store(&app);
+    assert_eq!(recording.lines().count(), n);
+    let tape = Tape::read(recording.as_bytes(), "export").expect("the export reads back");
+    assert!(
+        tape.signalled() > 20,
+        "{} signalled events: {:?}",
+        tape.signalled(),
+        replay(
+            &tape,
+            settings_of(&app).core_config(),
+            &ReplayOptions::default()
+        )
+        .tally
+    );
+    assert!(
+        live_trades.len() >= 5,
+        "the live run traded {} times",
+        live_trades.len()
+    );
+}
+
+/// A live run that settled: the bot trades the first half of a stream and stops holding
+/// positions, `shiftbot settle` pays one of them out, the bot restarts and trades the rest
+/// (sized on the cash after the payout). The export carries the settlement, and replaying it
+/// with the same config reproduces every decision and every trade, settle trades included.
+#[test]
+fn replaying_a_live_run_that_settled_reproduces_its_settle_trades() {
+    let script = model_price_shifts(11, 16, 400, 0);
+    let n = script.len();
+    let half = n / 2;
+    let mut app = busy(Setup::new(script[..half].to_vec())).spawn();
+    let bot = {
+        let mut bot = app.start();
+        bot.wait_for_decisions(half);
+        bot
+    };
+    bot.terminate();
+
+    let store = Store::open(&app.store_path).expect("the bot has stopped");
+    let held = store.positions().expect("readable positions");
+    drop(store);
+    let position = held.first().expect("the first half left a position open");
+    let market = position.market.to_string();
+    let (code, out, stderr) = app.output(&["settle", &market, position.side.as_str()]);
+    assert_eq!(code, 0, "settle failed: {stderr}");
+    assert!(out.starts_with(&format!("settled {market}")), "{out}");
+
+    // The same stream, whole: the bot resumes after the last event it decided.
+    let mut sim = scripted_sim(script);
+    sim.events_per_second = 400;
+    app.switch_sim(sim);
+    let bot = {
+        let mut bot = app.start();
+        bot.wait_for_decisions(n - half);
+        bot
+    };
+    bot.terminate();
+
+    let (recording, live_trades) = assert_replay_reproduces_the_store(&app);
+    assert_eq!(
+        recording.lines().count(),
+        n + 1,
+        "the events and one settlement"
+    );
+    let settlement: serde_json::Value = recording
+        .lines()
+        .nth(half)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("a JSON line after the first half");
+    assert_eq!(settlement["id"], format!("manual-settle:{market}"));
+    assert_eq!(
+        settlement["settlement"],
+        serde_json::json!({"market": market, "winner": position.side.as_str()})
+    );
+    let settled = live_trades
+        .iter()
+        .position(|t| t.action == TradeAction::Settle)
+        .expect("a settle trade in the ledger");
+    assert_eq!(
+        live_trades[settled].contracts, position.contracts,
+        "the whole position was paid out"
+    );
+    assert!(
+        live_trades[settled + 1..]
+            .iter()
+            .any(|t| t.action == TradeAction::Open),
+        "the bot traded again after the settlement"
+    );
 }
 
 /// `sim --record`, then `replay` and `sweep` on the recording, through the real binary.

@@ -1,0 +1,508 @@
+//! The fast path of [`Tape::read`](super::Tape::read): the common recording line decoded
+//! straight from its bytes, with no JSON tree, no allocation and no copy.
+//!
+//! # Why a second decoder, and why it cannot disagree with the first
+//! Replay must see exactly what the live run saw, so the reference is the live decoder
+//! ([`crate::wire::decode_event`] over the payload, [`crate::signal::decode_signal`] over the
+//! response) behind [`Tape::push_line`](super::Tape::push_line). It builds a
+//! `serde_json::Value` per payload and per response: every key and string allocated, about
+//! 3 µs a line, which would be most of a replay's time.
+//!
+//! This module reads the one shape nearly every line has (a well-formed `price_shift`, with or
+//! without a usable signal response, as `export-events` and `sim --record` write them) and
+//! answers `None`, "not mine", for anything it is not certain to decode identically: escapes
+//! or non-ASCII in strings, duplicate keys, nested values it would have to skip, numbers it
+//! cannot read exactly as the live decoder does (below), timestamps not of the form
+//! `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`, out-of-range or inconsistent values (the live decoder
+//! words those reasons), unknown line fields, and every other event type. A `None` line goes to
+//! the live decoder, so this path changes speed, never results: the property test
+//! `prop_fast_path_agrees_with_the_live_decoder` generates lines around every one of these
+//! rules and checks that the fast path either declines or agrees to the last bit.
+//!
+//! # Numbers
+//! Without serde_json's `arbitrary_precision`, the live decoder reads a fractional number as
+//! an `f64` and re-reads the decimal from its shortest text (`ryu` for payloads, `Display` for
+//! signals). For `-?I.F` with no exponent, no trailing zero in `F`, at most 15 significant
+//! digits and at most four zeros right after the point when `I` is 0, both print back exactly
+//! the digits written (15 digits always survive a round trip through `f64`; neither printer
+//! switches to an exponent in that range), so the decimal is read from the digits directly.
+//! A whole float `I.0` (what serde_json writes for one) prints back as `I.0` from `ryu` and
+//! `I` from `Display` ([`Reader`]). Integers of up to 18 digits are exact either way.
+//! Everything else declines.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use strategies::{Platform, Price, Recommendation, Timestamp};
+
+use scan::{Key, Layout, Scan};
+
+mod scan;
+
+/// A `price_shift` line, borrowed from the line's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct FastLine<'a> {
+    pub id: &'a str,
+    /// The payload's `type`, else the line's.
+    pub event_type: &'a str,
+    pub received_at: Timestamp,
+    pub platform: Platform,
+    /// Not yet checked against `MarketKey::new`: the tape does that when it first meets the
+    /// market (and declines the line if it fails), so a known market costs a lookup only.
+    pub market_id: &'a str,
+    pub old_yes: Price,
+    pub new_yes: Price,
+    pub change_pct: Decimal,
+    pub timestamp: Option<Timestamp>,
+    /// The usable signal response and when it was applied (`signal_at`, else `received_at`).
+    pub reply: Option<(Timestamp, FastSignal<'a>)>,
+}
+
+/// A signal response that decodes to a `Signal` (never a failure: those decline).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct FastSignal<'a> {
+    pub recommendation: Recommendation,
+    pub edge: Decimal,
+    pub probability: Option<Decimal>,
+    pub expires_at: Option<Timestamp>,
+    /// Already trimmed and lower-case, as the live decoder would make it.
+    pub freshness: Option<&'a str>,
+}
+
+/// What the fast path learns from line to line: each object kind's keys in their order (see
+/// [`scan`]). Only speed depends on it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Layouts {
+    line: Layout<LineKey>,
+    payload: Layout<PayloadKey>,
+    signal: Layout<SignalKey>,
+    dates: Dates,
+}
+
+/// Decode `line` (one NDJSON line, its newline included or not), or `None`: not mine.
+pub(super) fn parse<'a>(line: &'a [u8], layouts: &mut Layouts) -> Option<FastLine<'a>> {
+    // One check of the whole line (fast on ASCII) lets every string be sliced out without
+    // another.
+    let mut scan = Scan::new(std::str::from_utf8(line).ok()?);
+    let fields = line_fields(&mut scan, layouts)?;
+    if !scan.at_end() {
+        return None;
+    }
+    fields.finish()
+}
+
+/// The line's fields as they are met; `finish` checks that the required ones came.
+#[derive(Default)]
+struct LineFields<'a> {
+    id: Option<&'a str>,
+    line_type: Option<&'a str>,
+    data: Option<Payload<'a>>,
+    received_at: Option<Timestamp>,
+    /// `Some(None)`: `"signal": null`.
+    signal: Option<Option<FastSignal<'a>>>,
+    signal_at: Option<Option<Timestamp>>,
+}
+
+impl<'a> LineFields<'a> {
+    fn finish(self) -> Option<FastLine<'a>> {
+        let id = self.id.filter(|id| !id.is_empty())?;
+        let line_type = self.line_type?;
+        let data = self.data?;
+        let received_at = self.received_at?;
+        let event_type = match data.event_type {
+            Some(event_type) => event_type,
+            None => line_type,
+        };
+        if event_type != "price_shift" {
+            return None;
+        }
+        let reply = match self.signal.flatten() {
+            Some(signal) => Some((self.signal_at.flatten().unwrap_or(received_at), signal)),
+            None => None,
+        };
+        Some(FastLine {
+            id,
+            event_type,
+            received_at,
+            platform: data.platform?,
+            market_id: data.market_id?,
+            old_yes: Price::new(data.old_yes?).ok()?,
+            new_yes: Price::new(data.new_yes?).ok()?,
+            change_pct: data.change_pct?,
+            timestamp: data.timestamp.unwrap_or(None),
+            reply,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LineKey {
+    Id,
+    Type,
+    Data,
+    ReceivedAt,
+    Signal,
+    SignalAt,
+    /// `signal_error`, `signal_pause_until`, `settlement`, anything new: not mine.
+    Other,
+}
+
+impl Key for LineKey {
+    fn of(text: &str) -> Self {
+        match text {
+            "id" => LineKey::Id,
+            "type" => LineKey::Type,
+            "data" => LineKey::Data,
+            "received_at" => LineKey::ReceivedAt,
+            "signal" => LineKey::Signal,
+            "signal_at" => LineKey::SignalAt,
+            _ => LineKey::Other,
+        }
+    }
+}
+
+fn line_fields<'a>(scan: &mut Scan<'a>, layouts: &mut Layouts) -> Option<LineFields<'a>> {
+    let mut fields = LineFields::default();
+    let Layouts {
+        line,
+        payload: payload_layout,
+        signal: signal_layout,
+        dates,
+    } = layouts;
+    scan.object(line, |scan, key| match key {
+        LineKey::Id => set(&mut fields.id, scan.string()?),
+        LineKey::Type => set(&mut fields.line_type, scan.string()?),
+        LineKey::Data => set(&mut fields.data, payload(scan, payload_layout, dates)?),
+        LineKey::ReceivedAt => set(&mut fields.received_at, timestamp(scan.string()?, dates)?),
+        LineKey::Signal => {
+            let signal = match scan.null()? {
+                true => None,
+                false => Some(signal(scan, signal_layout, dates)?),
+            };
+            set(&mut fields.signal, signal)
+        }
+        LineKey::SignalAt => {
+            let at = match scan.null()? {
+                true => None,
+                false => Some(timestamp(scan.string()?, dates)?),
+            };
+            set(&mut fields.signal_at, at)
+        }
+        LineKey::Other => None,
+    })?;
+    Some(fields)
+}
+
+/// Fill a field met for the first time; a repeated key declines (serde rejects the line,
+/// a JSON tree keeps the last value: either way not something to guess at).
+fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(value);
+            Some(())
+        }
+    }
+}
+
+/// The payload's fields that a `price_shift` uses; all others are skipped.
+#[derive(Default)]
+struct Payload<'a> {
+    event_type: Option<&'a str>,
+    platform: Option<Platform>,
+    market_id: Option<&'a str>,
+    old_yes: Option<Decimal>,
+    new_yes: Option<Decimal>,
+    change_pct: Option<Decimal>,
+    timestamp: Option<Option<Timestamp>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum PayloadKey {
+    Type,
+    Platform,
+    MarketId,
+    OldYes,
+    NewYes,
+    ChangePct,
+    Timestamp,
+    Other,
+}
+
+impl Key for PayloadKey {
+    fn of(text: &str) -> Self {
+        match text {
+            "type" => PayloadKey::Type,
+            "platform" => PayloadKey::Platform,
+            "market_id" => PayloadKey::MarketId,
+            "old_yes" => PayloadKey::OldYes,
+            "new_yes" => PayloadKey::NewYes,
+            "change_pct" => PayloadKey::ChangePct,
+            "timestamp" => PayloadKey::Timestamp,
+            _ => PayloadKey::Other,
+        }
+    }
+}
+
+fn payload<'a>(
+    scan: &mut Scan<'a>,
+    layout: &mut Layout<PayloadKey>,
+    dates: &mut Dates,
+) -> Option<Payload<'a>> {
+    let mut data = Payload::default();
+    let number = |scan: &mut Scan<'a>| decimal(scan.number()?, Reader::Payload);
+    scan.object(layout, |scan, key| match key {
+        // An empty type falls back to the line's in the live decoder: rare, declined.
+        PayloadKey::Type => set(
+            &mut data.event_type,
+            Some(scan.string()?).filter(|t| !t.is_empty())?,
+        ),
+        PayloadKey::Platform => set(&mut data.platform, scan.string()?.parse().ok()?),
+        PayloadKey::MarketId => set(&mut data.market_id, scan.string()?),
+        PayloadKey::OldYes => set(&mut data.old_yes, number(scan)?),
+        PayloadKey::NewYes => set(&mut data.new_yes, number(scan)?),
+        PayloadKey::ChangePct => set(&mut data.change_pct, number(scan)?),
+        PayloadKey::Timestamp => {
+            let at = match scan.null()? {
+                true => None,
+                false => Some(timestamp(scan.string()?, dates)?),
+            };
+            set(&mut data.timestamp, at)
+        }
+        PayloadKey::Other => scan.skip_scalar(json_number),
+    })?;
+    Some(data)
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SignalKey {
+    Recommendation,
+    Edge,
+    Probability,
+    ExpiresAt,
+    Freshness,
+    Other,
+}
+
+impl Key for SignalKey {
+    fn of(text: &str) -> Self {
+        match text {
+            "recommendation" => SignalKey::Recommendation,
+            "edge" => SignalKey::Edge,
+            "probability" => SignalKey::Probability,
+            "expires_at" => SignalKey::ExpiresAt,
+            "freshness" => SignalKey::Freshness,
+            _ => SignalKey::Other,
+        }
+    }
+}
+
+fn signal<'a>(
+    scan: &mut Scan<'a>,
+    layout: &mut Layout<SignalKey>,
+    dates: &mut Dates,
+) -> Option<FastSignal<'a>> {
+    let mut recommendation = None;
+    let mut edge = None;
+    let mut probability = None;
+    let mut expires_at = None;
+    let mut freshness = None;
+    scan.object(layout, |scan, key| match key {
+        SignalKey::Recommendation => set(
+            &mut recommendation,
+            match scan.string()? {
+                "BUY_YES" => Recommendation::BuyYes,
+                "BUY_NO" => Recommendation::BuyNo,
+                "NO_TRADE" => Recommendation::NoTrade,
+                _ => return None,
+            },
+        ),
+        SignalKey::Edge => set(&mut edge, decimal(scan.number()?, Reader::Signal)?),
+        SignalKey::Probability => {
+            let p = match scan.null()? {
+                true => None,
+                false => Some(decimal(scan.number()?, Reader::Signal)?),
+            };
+            set(&mut probability, p)
+        }
+        SignalKey::ExpiresAt => {
+            let at = match scan.null()? {
+                true => None,
+                false => Some(timestamp(scan.string()?, dates)?),
+            };
+            set(&mut expires_at, at)
+        }
+        SignalKey::Freshness => {
+            let text = match scan.null()? {
+                true => None,
+                false => Some(scan.string()?),
+            };
+            let normal = |t: &&str| t.trim() == *t && !t.bytes().any(|b| b.is_ascii_uppercase());
+            if text.is_some_and(|t| !normal(&t)) {
+                return None;
+            }
+            set(&mut freshness, text)
+        }
+        SignalKey::Other => scan.skip_scalar(json_number),
+    })?;
+    let recommendation = recommendation?;
+    let edge = edge?;
+    // The live decoder refuses these with a reason (a failed reply): its words, not ours.
+    let consistent = match recommendation {
+        Recommendation::BuyYes => edge >= Decimal::ZERO,
+        Recommendation::BuyNo => edge <= Decimal::ZERO,
+        Recommendation::NoTrade => true,
+    };
+    if edge < -Decimal::ONE || edge > Decimal::ONE || !consistent {
+        return None;
+    }
+    let probability = probability.flatten();
+    // Out of range is dropped with a log by the live decoder: declined here.
+    if probability.is_some_and(|p| p < Decimal::ZERO || p > Decimal::ONE) {
+        return None;
+    }
+    Some(FastSignal {
+        recommendation,
+        edge,
+        probability,
+        expires_at: expires_at.flatten(),
+        freshness: freshness.flatten(),
+    })
+}
+
+/// Which live reader a number must match: they differ on whole floats (`10.0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reader {
+    /// `wire::decimal_value`: an `f64` printed by `ryu`, so `10.0` stays `10.0`.
+    Payload,
+    /// The signal decoder: an `f64` printed by `Display`, so `10.0` becomes `10`.
+    Signal,
+}
+
+/// A decimal exactly as the live `reader` reads the JSON number `text` (see the module docs),
+/// or `None` where it might not.
+pub(super) fn decimal(text: &[u8], reader: Reader) -> Option<Decimal> {
+    let (negative, int, frac) = split_number(text)?;
+    let mut scale = 0;
+    let frac = match frac {
+        None if int.len() > 18 || (negative && int == b"0") => return None,
+        None => &[][..],
+        // A whole float: both printers write the integer digits, `ryu` adds `.0`.
+        Some(b"0") if int.len() > 15 || (negative && int == b"0") => return None,
+        Some(b"0") => {
+            if reader == Reader::Payload {
+                scale = 1;
+                b"0"
+            } else {
+                &[][..]
+            }
+        }
+        Some(frac) => {
+            if frac.last() == Some(&b'0') {
+                return None;
+            }
+            let significant = if int == b"0" {
+                let zeros = frac.iter().take_while(|&&b| b == b'0').count();
+                if zeros > 4 {
+                    return None;
+                }
+                frac.len() - zeros
+            } else {
+                int.len() + frac.len()
+            };
+            if significant > 15 {
+                return None;
+            }
+            scale = u32::try_from(frac.len()).ok()?;
+            frac
+        }
+    };
+    let mut mantissa: i64 = 0;
+    for &digit in int.iter().chain(frac) {
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(i64::from(digit - b'0'))?;
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_new(mantissa, scale).ok()
+}
+
+/// (negative, integer digits, fraction digits).
+type NumberParts<'a> = (bool, &'a [u8], Option<&'a [u8]>);
+
+/// A JSON number without an exponent, `-?(0|[1-9][0-9]*)(.[0-9]+)?`, as (negative, integer
+/// digits, fraction digits).
+fn split_number(text: &[u8]) -> Option<NumberParts<'_>> {
+    let (negative, digits) = match text.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(point) => (&digits[..point], Some(&digits[point + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    let grammatical =
+        all_digits(int) && (int.len() == 1 || int[0] != b'0') && frac.is_none_or(all_digits);
+    grammatical.then_some((negative, int, frac))
+}
+
+/// The last date read, so that the calendar is consulted once per day of recording rather than
+/// four times a line.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Dates {
+    last: Option<([u8; 10], NaiveDate)>,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, a valid date and time (no leap second), year ≥ 1000.
+pub(super) fn timestamp(text: &str, dates: &mut Dates) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let day: [u8; 10] = b[..10].try_into().ok()?;
+    let date = match dates.last {
+        Some((last, date)) if last == day => date,
+        _ => {
+            let year = number(0..4).filter(|y| *y >= 1000)?;
+            let date =
+                NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, number(5..7)?, number(8..10)?)?;
+            dates.last = Some((day, date));
+            date
+        }
+    };
+    let second = number(17..19).filter(|s| *s < 60)?;
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = number(20..20 + digits.len())?;
+            n * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let time = date.and_hms_nano_opt(number(11..13)?, number(14..16)?, second, nanos)?;
+    Some(time.and_utc())
+}
+
+/// Whether `text` is a JSON number serde_json reads without complaint: no exponent, and short
+/// (only exponents and hundreds of digits overflow an `f64`).
+fn json_number(text: &[u8]) -> bool {
+    text.len() <= 40 && split_number(text).is_some()
+}
+
+#[cfg(test)]
+#[path = "fastline_tests.rs"]
+mod tests;

@@ -1,0 +1,291 @@
+//! The cursor of the fast path: the little JSON it accepts, read at a few cycles a byte.
+//!
+//! Two things make it fast. Strings are searched eight bytes at a time for their end (a
+//! quote), an escape or a control character. And an object's keys are usually the keys of
+//! the same object on the line before, in the same order (a recording is written by one
+//! program), so each [`Layout`] remembers them: a key is then one comparison of its bytes
+//! (`"change_pct":`) instead of a scan, and it arrives already classified. A key that differs
+//! is read the slow way and the layout relearns from it: the layout changes speed, never
+//! which key is read.
+
+/// The keys an object kind cares about, classified once per distinct key text.
+pub(super) trait Key: Copy {
+    fn of(text: &str) -> Self;
+}
+
+/// The keys of one object kind, in the order last seen, each as its exact bytes `"key":`.
+#[derive(Clone, Debug)]
+pub(super) struct Layout<K> {
+    keys: Vec<(Box<[u8]>, K)>,
+}
+
+impl<K> Default for Layout<K> {
+    fn default() -> Self {
+        Layout { keys: Vec::new() }
+    }
+}
+
+/// A cursor over one line, known to be UTF-8 (`text` and `bytes` are the same line).
+pub(super) struct Scan<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(text: &'a str) -> Scan<'a> {
+        Scan {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Whether only whitespace is left.
+    pub fn at_end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.bytes.len()
+    }
+
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next significant byte, consumed.
+    fn next(&mut self) -> Option<u8> {
+        self.whitespace();
+        let byte = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    /// An object: `field` is called on each key with the cursor at its value, and must consume
+    /// the value (or decline). Keys are matched against `layout` first (see the module docs).
+    pub fn object<K: Key>(
+        &mut self,
+        layout: &mut Layout<K>,
+        mut field: impl FnMut(&mut Self, K) -> Option<()>,
+    ) -> Option<()> {
+        if self.next()? != b'{' {
+            return None;
+        }
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        let mut index = 0;
+        loop {
+            let rest = self.bytes.get(self.at..)?;
+            let key = match layout.keys.get(index) {
+                Some((pattern, key)) if starts_with(rest, pattern) => {
+                    self.at += pattern.len();
+                    *key
+                }
+                _ => {
+                    let text = self.string()?;
+                    if self.next()? != b':' {
+                        return None;
+                    }
+                    let key = K::of(text);
+                    layout.keys.truncate(index);
+                    let pattern = format!("\"{text}\":").into_bytes().into_boxed_slice();
+                    layout.keys.push((pattern, key));
+                    key
+                }
+            };
+            index += 1;
+            field(self, key)?;
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string without escapes or control characters (so its bytes are its text).
+    pub fn string(&mut self) -> Option<&'a str> {
+        if self.next()? != b'"' {
+            return None;
+        }
+        let start = self.at;
+        let mut end = start;
+        // Eight bytes at a time; the rest of the line one by one.
+        while let Some(chunk) = self.bytes.get(end..end + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            let hits = string_stops(word);
+            if hits != 0 {
+                end += (hits.trailing_zeros() / 8) as usize;
+                return self.close_string(start, end);
+            }
+            end += 8;
+        }
+        while let Some(&byte) = self.bytes.get(end) {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                return self.close_string(start, end);
+            }
+            end += 1;
+        }
+        None
+    }
+
+    /// The string ends at `end` if that byte is its quote (not an escape or a control).
+    fn close_string(&mut self, start: usize, end: usize) -> Option<&'a str> {
+        if *self.bytes.get(end)? != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        self.text.get(start..end)
+    }
+
+    /// A number's text, `-?digits[.digits]`; its grammar is checked by whoever reads it.
+    pub fn number(&mut self) -> Option<&'a [u8]> {
+        self.whitespace();
+        let start = self.at;
+        let rest = self.bytes.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|&b| !(b.is_ascii_digit() || b == b'-' || b == b'.'))
+            .unwrap_or(rest.len());
+        // An exponent (or anything else glued on) is not mine.
+        if len == 0 || matches!(rest.get(len), Some(b'e' | b'E' | b'+')) {
+            return None;
+        }
+        self.at += len;
+        Some(&rest[..len])
+    }
+
+    /// `null` consumed (`true`), or the cursor left at a non-null value (`false`).
+    pub fn null(&mut self) -> Option<bool> {
+        if self.peek()? != b'n' {
+            return Some(false);
+        }
+        self.literal(b"null").map(|()| true)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.bytes.get(self.at..)?.starts_with(word) {
+            self.at += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string, a number (`is_number` checks it), `true`, `false` or `null`; containers and
+    /// anything odd decline (checking them exactly is not worth it here).
+    pub fn skip_scalar(&mut self, is_number: impl FnOnce(&[u8]) -> bool) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => is_number(self.number()?).then_some(()),
+        }
+    }
+}
+
+/// The high bit of every byte of `word` that is a quote, a backslash or below 0x20 (bytes
+/// after the first such byte may be marked falsely: only the lowest mark is used).
+fn string_stops(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control
+}
+
+/// `bytes.starts_with(pattern)` for the short patterns of keys, compared a word at a time
+/// (the library's version calls `memcmp`, which costs more than the comparison here).
+fn starts_with(bytes: &[u8], pattern: &[u8]) -> bool {
+    let word = |bytes: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    };
+    let len = pattern.len();
+    if bytes.len() < len {
+        return false;
+    }
+    if len < 8 {
+        return bytes.iter().zip(pattern).all(|(a, b)| a == b);
+    }
+    // Whole words, then the last word (overlapping the one before when `len` is not a
+    // multiple of 8).
+    let mut at = 0;
+    while at + 8 <= len {
+        if word(bytes, at) != word(pattern, at) {
+            return false;
+        }
+        at += 8;
+    }
+    at == len || word(bytes, len - 8) == word(pattern, len - 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The first stop byte, found the plain way.
+    fn first_stop(bytes: &[u8]) -> Option<usize> {
+        bytes
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    }
+
+    proptest! {
+        #[test]
+        fn prop_string_stops_marks_the_first_stop_byte(
+            bytes in prop::array::uniform8(prop_oneof![
+                Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff,
+            ])
+        ) {
+            let hits = string_stops(u64::from_le_bytes(bytes));
+            let found = (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize);
+            prop_assert_eq!(found, first_stop(&bytes));
+        }
+
+        #[test]
+        fn prop_starts_with_agrees_with_the_library(
+            bytes in prop::collection::vec(prop::sample::select(b"ab\":".to_vec()), 0..30),
+            len in 0usize..30,
+        ) {
+            // Patterns cut from the bytes (a true prefix) and mutated (usually not).
+            let cut = len.min(bytes.len());
+            let pattern = bytes[..cut].to_vec();
+            prop_assert!(starts_with(&bytes, &pattern));
+            let mut other = pattern.clone();
+            if let Some(last) = other.last_mut() {
+                *last = b'x';
+            }
+            prop_assert_eq!(starts_with(&bytes, &other), bytes.starts_with(&other));
+            prop_assert_eq!(starts_with(&pattern, &bytes), pattern.starts_with(&bytes));
+        }
+    }
+
+    #[test]
+    fn strings_end_at_their_quote_and_decline_escapes_and_controls() {
+        let mut scan = Scan::new(r#""a long market id, past eight bytes" "#);
+        assert_eq!(scan.string(), Some("a long market id, past eight bytes"));
+        assert!(scan.at_end());
+        for text in [
+            r#""esc\"aped""#,
+            "\"tab\there\"",
+            "\"unterminated",
+            r#""ünïcode ok"x"#,
+        ] {
+            let mut scan = Scan::new(text);
+            let got = scan.string();
+            assert_eq!(got.is_some(), text.starts_with("\"ü"), "{text}");
+        }
+    }
+}
