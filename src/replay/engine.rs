@@ -205,7 +205,12 @@ struct Pending {
 /// Replay `tape` through a fresh core built from `config`.
 pub fn replay(tape: &Tape, config: CoreConfig, options: &ReplayOptions) -> ReplayRun {
     let mut driver = Driver {
-        core: Core::new(config),
+        core: {
+            let mut core = Core::new(config);
+            // Nobody reads the reasons of decisions not kept: don't build them.
+            core.set_explain(options.keep_decisions);
+            core
+        },
         options,
         tape,
         run: Recorder::default(),

@@ -32,13 +32,13 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use strategies::{Platform, Price, Recommendation, Timestamp};
+use strategies::{Platform, Price, Recommendation, Side, Timestamp};
 
 use scan::{Key, Layout, Scan};
 
 mod scan;
 
-/// A `price_shift` line, borrowed from the line's bytes.
+/// A `price_shift` or `whale_alert` line, borrowed from the line's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct FastLine<'a> {
     pub id: &'a str,
@@ -49,12 +49,26 @@ pub(super) struct FastLine<'a> {
     /// Not yet checked against `MarketKey::new`: the tape does that when it first meets the
     /// market (and declines the line if it fails), so a known market costs a lookup only.
     pub market_id: &'a str,
-    pub old_yes: Price,
-    pub new_yes: Price,
-    pub change_pct: Decimal,
-    pub timestamp: Option<Timestamp>,
+    pub body: FastBody,
     /// The usable signal response and when it was applied (`signal_at`, else `received_at`).
     pub reply: Option<(Timestamp, FastSignal<'a>)>,
+}
+
+/// The event itself, market aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum FastBody {
+    PriceShift {
+        old_yes: Price,
+        new_yes: Price,
+        change_pct: Decimal,
+        timestamp: Option<Timestamp>,
+    },
+    WhaleAlert {
+        side: Option<Side>,
+        flow: Option<Decimal>,
+        price: Option<Price>,
+        timestamp: Option<Timestamp>,
+    },
 }
 
 /// A signal response that decodes to a `Signal` (never a failure: those decline).
@@ -112,9 +126,25 @@ impl<'a> LineFields<'a> {
             Some(event_type) => event_type,
             None => line_type,
         };
-        if event_type != "price_shift" {
-            return None;
-        }
+        let timestamp = data.timestamp.unwrap_or(None);
+        let body = match event_type {
+            "price_shift" => FastBody::PriceShift {
+                old_yes: Price::new(data.old_yes?).ok()?,
+                new_yes: Price::new(data.new_yes?).ok()?,
+                change_pct: data.change_pct?,
+                timestamp,
+            },
+            "whale_alert" => FastBody::WhaleAlert {
+                side: data.side.unwrap_or(None),
+                flow: data.flow.unwrap_or(None),
+                price: match data.price.unwrap_or(None) {
+                    Some(price) => Some(Price::new(price).ok()?),
+                    None => None,
+                },
+                timestamp,
+            },
+            _ => return None,
+        };
         let reply = match self.signal.flatten() {
             Some(signal) => Some((self.signal_at.flatten().unwrap_or(received_at), signal)),
             None => None,
@@ -125,10 +155,7 @@ impl<'a> LineFields<'a> {
             received_at,
             platform: data.platform?,
             market_id: data.market_id?,
-            old_yes: Price::new(data.old_yes?).ok()?,
-            new_yes: Price::new(data.new_yes?).ok()?,
-            change_pct: data.change_pct?,
-            timestamp: data.timestamp.unwrap_or(None),
+            body,
             reply,
         })
     }
@@ -214,6 +241,9 @@ struct Payload<'a> {
     new_yes: Option<Decimal>,
     change_pct: Option<Decimal>,
     timestamp: Option<Option<Timestamp>>,
+    side: Option<Option<Side>>,
+    flow: Option<Option<Decimal>>,
+    price: Option<Option<Decimal>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -225,6 +255,9 @@ enum PayloadKey {
     NewYes,
     ChangePct,
     Timestamp,
+    Side,
+    Flow,
+    Price,
     Other,
 }
 
@@ -238,6 +271,9 @@ impl Key for PayloadKey {
             "new_yes" => PayloadKey::NewYes,
             "change_pct" => PayloadKey::ChangePct,
             "timestamp" => PayloadKey::Timestamp,
+            "side" => PayloadKey::Side,
+            "flow" => PayloadKey::Flow,
+            "price" => PayloadKey::Price,
             _ => PayloadKey::Other,
         }
     }
@@ -267,6 +303,32 @@ fn payload<'a>(
                 false => Some(timestamp(scan.string()?, dates)?),
             };
             set(&mut data.timestamp, at)
+        }
+        // The live decoder reads `side` case-insensitively; only the usual lower case is mine.
+        PayloadKey::Side => {
+            let side = match scan.null()? {
+                true => None,
+                false => Some(match scan.string()? {
+                    "yes" => Side::Yes,
+                    "no" => Side::No,
+                    _ => return None,
+                }),
+            };
+            set(&mut data.side, side)
+        }
+        PayloadKey::Flow => {
+            let flow = match scan.null()? {
+                true => None,
+                false => Some(number(scan)?),
+            };
+            set(&mut data.flow, flow)
+        }
+        PayloadKey::Price => {
+            let price = match scan.null()? {
+                true => None,
+                false => Some(number(scan)?),
+            };
+            set(&mut data.price, price)
         }
         PayloadKey::Other => scan.skip_scalar(json_number),
     })?;

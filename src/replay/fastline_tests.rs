@@ -35,9 +35,19 @@ fn a_simulator_line_decodes_on_the_fast_path() {
     assert_eq!(line.event_type, "price_shift");
     assert_eq!(line.platform, Platform::Kalshi);
     assert_eq!(line.market_id, "KXSIM-001");
-    assert_eq!(line.old_yes.get().to_string(), "0.8");
-    assert_eq!(line.new_yes.get().to_string(), "0.82");
-    assert_eq!(line.change_pct.to_string(), "2.5");
+    let FastBody::PriceShift {
+        old_yes,
+        new_yes,
+        change_pct,
+        timestamp,
+    } = line.body
+    else {
+        panic!("a price shift: {:?}", line.body);
+    };
+    assert_eq!(old_yes.get().to_string(), "0.8");
+    assert_eq!(new_yes.get().to_string(), "0.82");
+    assert_eq!(change_pct.to_string(), "2.5");
+    assert_eq!(timestamp, Some(ts("2026-01-01T00:00:00.2Z")));
     assert_eq!(line.received_at, ts("2026-01-01T00:00:00.2Z"));
     let (at, signal) = line.reply.expect("a signal");
     assert_eq!(at, ts("2026-01-01T00:00:00.2Z"));
@@ -65,13 +75,22 @@ fn the_fast_path_reads_every_line_of_a_simulated_session() {
     let text = String::from_utf8(out).expect("UTF-8");
     let mut fast = 0;
     let mut shifts = 0;
+    let mut whales = 0;
     let mut layouts = Layouts::default();
     for line in text.lines() {
         shifts += usize::from(line.contains(r#""type":"price_shift""#));
+        whales += usize::from(line.contains(r#""type":"whale_alert""#));
         fast += usize::from(parse(line.as_bytes(), &mut layouts).is_some());
     }
-    assert!(shifts > 1_900, "{shifts} price shifts");
-    assert_eq!(fast, shifts, "every price shift of a sim recording is fast");
+    assert!(
+        shifts > 1_800 && whales > 20,
+        "{shifts} price shifts, {whales} whale alerts"
+    );
+    assert_eq!(
+        fast,
+        shifts + whales,
+        "every line of a sim recording is fast"
+    );
 }
 
 #[test]
@@ -100,7 +119,7 @@ fn lines_it_is_not_certain_of_are_declined() {
             r#""received_at":"2026-01-01T00:00:00.200Z""#,
             r#""received_at":"2026-01-01T00:00:00.200+00:00""#,
         ),
-        SIM_LINE.replace(r#""type":"price_shift"}"#, r#""type":"whale_alert"}"#),
+        SIM_LINE.replace(r#""type":"price_shift"}"#, r#""type":"analysis_complete"}"#),
         SIM_LINE.replace("}\n", "}x\n"),
     ];
     for line in &declined {
@@ -308,6 +327,26 @@ fn good_parts() -> impl Strategy<Value = (Fields, Fields, Fields)> {
                 field("type", "\"price_shift\"".into()),
             ]
         });
+    let whale = (
+        prop::sample::select(vec!["kalshi", "polymarket"]),
+        "[A-Za-z0-9-]{1,12}",
+        prop::sample::select(vec!["\"yes\"", "\"no\"", "null", "\"YES\""]),
+        prop_oneof![Just("null".to_string()), "[1-9][0-9]{0,6}".prop_map(|f| f)],
+        prop_oneof![Just("null".to_string()), good_price().boxed()],
+        good_time(),
+    )
+        .prop_map(|(platform, market, side, flow, price, at)| {
+            vec![
+                field("flow", flow),
+                field("market_id", format!("\"{market}\"")),
+                field("platform", format!("\"{platform}\"")),
+                field("price", price),
+                field("side", side.to_string()),
+                field("timestamp", at),
+                field("type", "\"whale_alert\"".into()),
+            ]
+        });
+    let payload = prop_oneof![4 => payload, 1 => whale];
     let signal = (
         0usize..3,
         "0\\.[0-9]{0,3}[1-9]|0",

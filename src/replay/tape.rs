@@ -24,7 +24,7 @@ use strategies::{
     Timestamp, WhaleAlert,
 };
 
-use super::fastline;
+use super::fastline::{self, FastBody};
 use super::settlement::{PlacedSettlement, Settlement};
 use crate::feed::RawEvent;
 use crate::signal::decode_signal;
@@ -219,12 +219,37 @@ impl Tape {
                 })
             }
         };
-        let body = Body::PriceShift {
-            market,
-            old_yes: fast.old_yes,
-            new_yes: fast.new_yes,
-            change_pct: fast.change_pct,
-            timestamp: fast.timestamp,
+        let body = match fast.body {
+            FastBody::PriceShift {
+                old_yes,
+                new_yes,
+                change_pct,
+                timestamp,
+            } => Body::PriceShift {
+                market,
+                old_yes,
+                new_yes,
+                change_pct,
+                timestamp,
+            },
+            FastBody::WhaleAlert {
+                side,
+                flow,
+                price,
+                timestamp,
+            } => {
+                let Some(key) = self.markets.get(market as usize) else {
+                    return FastPush::Declined;
+                };
+                let alert = WhaleAlert {
+                    market: key.clone(),
+                    side,
+                    flow,
+                    price,
+                    timestamp,
+                };
+                Body::WhaleAlert(Box::new((market, alert)))
+            }
         };
         match self.append(fast.id, fast.event_type, fast.received_at, body, reply) {
             true => FastPush::Pushed,

@@ -40,7 +40,7 @@ use rust_decimal::Decimal;
 
 pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
-use crate::book::Book;
+use crate::book::{Book, Position};
 use crate::budget::SignalBudget;
 use crate::decision::{Decision, Outcome, Refusal, Trade};
 use crate::event::{Event, EventBody};
@@ -59,8 +59,11 @@ pub struct Core {
     budget: SignalBudget,
     pause: Option<QuotaPause>,
     /// Markets whose price moved (or whose positions changed) since the exits last ran: only
-    /// their positions can have newly reached take-profit or stop-loss.
-    exits_dirty: BTreeSet<MarketKey>,
+    /// their positions can have newly reached take-profit or stop-loss. Usually one market;
+    /// a `Vec` kept between events, so marking one costs no allocation beyond its key.
+    exits_dirty: Vec<MarketKey>,
+    /// Whether decisions say who and why (see [`Core::set_explain`]).
+    explain: bool,
 }
 
 impl Core {
@@ -77,7 +80,9 @@ impl Core {
         budget: SignalBudget,
         pause: Option<QuotaPause>,
     ) -> Core {
-        let exits_dirty = book.positions.keys().map(|(m, _)| m.clone()).collect();
+        let mut exits_dirty: Vec<MarketKey> =
+            book.positions.keys().map(|(m, _)| m.clone()).collect();
+        exits_dirty.dedup();
         Core {
             config,
             book,
@@ -86,7 +91,17 @@ impl Core {
             budget,
             pause,
             exits_dirty,
+            explain: true,
         }
+    }
+
+    /// With `false`, refusals made without a signal (nearly every event) come out as quiet
+    /// decisions: outcome, `decided_at` and trades as always, but an empty `event_id`,
+    /// `event_type` and `reason` and no `market`, none of them built. For sweeps, which decide
+    /// millions of events and read only outcomes and trades; every outcome, trade and number
+    /// is the same either way. Decisions on a signal reply are always complete.
+    pub fn set_explain(&mut self, explain: bool) {
+        self.explain = explain;
     }
 
     pub fn config(&self) -> &CoreConfig {
@@ -138,7 +153,7 @@ impl Core {
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
             if !self.book.positions.is_empty() && !self.exits_dirty.contains(market) {
-                self.exits_dirty.insert(market.clone());
+                self.exits_dirty.push(market.clone());
             }
         }
         match self.screen(event, now) {
@@ -285,13 +300,16 @@ impl Core {
         };
         let (outcome, reason, entry) = match result {
             Ok((reason, entry)) => (Outcome::Traded, reason, Some(entry)),
-            Err(refusal) => (refusal.outcome, refusal.reason, None),
+            Err(refusal) => (refusal.outcome, refusal.reason.to_string(), None),
         };
         let reason = closes.annotate(reason);
         let mut trades = closes.trades;
         trades.extend(entry);
         for trade in &trades {
-            self.exits_dirty.insert(trade.market());
+            let market = trade.market();
+            if !self.exits_dirty.contains(&market) {
+                self.exits_dirty.push(market);
+            }
         }
         Decision {
             event_id: ticket.event_id.clone(),
@@ -388,12 +406,24 @@ impl Core {
     fn refuse(&mut self, event: &Event, refusal: Refusal, now: Timestamp) -> Decision {
         let mut closes = Closes::default();
         self.run_exits(&event.id, now, &mut closes);
+        if !self.explain {
+            return Decision {
+                event_id: String::new(),
+                event_type: String::new(),
+                market: None,
+                outcome: refusal.outcome,
+                reason: String::new(),
+                decided_at: now,
+                signal: None,
+                trades: closes.trades,
+            };
+        }
         Decision {
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),
             market: event.market().cloned(),
             outcome: refusal.outcome,
-            reason: closes.annotate(refusal.reason),
+            reason: closes.annotate(refusal.reason.to_string()),
             decided_at: now,
             signal: None,
             trades: closes.trades,
@@ -422,33 +452,59 @@ impl Core {
         exits::settle(&mut self.book, market, winner, event_id, now)
     }
 
-    /// Run the exit rules over every open position (see the module docs).
+    /// Run the exit rules over every open position that can have become due (see the module
+    /// docs): those in markets whose price moved or whose positions changed, found by key
+    /// rather than by comparing every position's market, and, with `max_hold`, those held that
+    /// long. Due closes go in the book's (market, side) order, as a full scan would give them.
     fn run_exits(&mut self, event_id: &str, now: Timestamp, closes: &mut Closes) {
         let mut dirty = std::mem::take(&mut self.exits_dirty);
         if !self.book.positions.is_empty() {
-            let max_hold = self.config.exits.max_hold;
-            let cutoff = max_hold.and_then(|max| now.checked_sub_signed(max));
-            let markets = &self.markets;
-            exits::run_exits(
-                &self.config.exits,
-                &self.config.fees,
-                &mut self.book,
-                |m| markets.get(m).and_then(|s| s.last_yes),
-                |p| {
-                    dirty.contains(&p.market)
-                        || match (max_hold, cutoff) {
-                            (None, _) => false,
-                            (Some(_), Some(cutoff)) => p.opened_at <= cutoff,
-                            (Some(_), None) => true,
-                        }
-                },
-                event_id,
-                now,
-                closes,
-            );
+            self.exits_for(dirty.drain(..), event_id, now, closes);
         }
         dirty.clear();
         self.exits_dirty = dirty;
+    }
+
+    fn exits_for(
+        &mut self,
+        dirty: impl Iterator<Item = MarketKey>,
+        event_id: &str,
+        now: Timestamp,
+        closes: &mut Closes,
+    ) {
+        let max_hold = self.config.exits.max_hold;
+        let cutoff = max_hold.and_then(|max| now.checked_sub_signed(max));
+        let held_long = |p: &Position| match (max_hold, cutoff) {
+            (None, _) => false,
+            (Some(_), Some(cutoff)) => p.opened_at <= cutoff,
+            (Some(_), None) => true,
+        };
+        let positions = &self.book.positions;
+        let markets = &self.markets;
+        let last_yes = |m: &MarketKey| markets.get(m).and_then(|s| s.last_yes);
+        let rules = &self.config.exits;
+        let mut due = Vec::new();
+        for market in dirty {
+            // Sides sort YES before NO, so a market's positions start at (market, YES).
+            let start = (market, Side::Yes);
+            let in_market = positions
+                .range(&start..)
+                .take_while(|((m, _), _)| *m == start.0)
+                .map(|(_, p)| p)
+                .filter(|p| !held_long(p));
+            due.extend(exits::due_exits(rules, in_market, last_yes, now));
+        }
+        let old = positions.values().filter(|p| held_long(p));
+        due.extend(exits::due_exits(rules, old, last_yes, now));
+        due.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        exits::close_due(
+            &mut self.book,
+            &self.config.fees,
+            due,
+            event_id,
+            now,
+            closes,
+        );
     }
 }
 

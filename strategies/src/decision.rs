@@ -79,14 +79,97 @@ impl fmt::Display for Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     pub outcome: Outcome,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 impl Refusal {
-    pub fn new(outcome: Outcome, reason: impl Into<String>) -> Refusal {
+    pub fn new(outcome: Outcome, reason: impl Into<Reason>) -> Refusal {
         Refusal {
             outcome,
             reason: reason.into(),
+        }
+    }
+}
+
+/// Why a stage refused, kept as its numbers until someone reads it.
+///
+/// The refusals nearly every event gets (below threshold, cooldown, stale) are variants that
+/// render on demand: a sweep decides millions of events and reads no reason (see
+/// [`crate::Core::set_explain`]), and formatting each would be a fifth of its work. The text is
+/// the same either way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Text(String),
+    Static(&'static str),
+    /// `|change|` under `filter.min_shift_pct`.
+    BelowMinShift {
+        change_abs: Decimal,
+        min: Decimal,
+    },
+    /// A move against `filter.direction`.
+    WrongDirection {
+        change: Decimal,
+        direction: crate::filter::Direction,
+    },
+    /// The market was sent for a signal `ago_s` seconds ago.
+    Cooldown {
+        ago_s: i64,
+        cooldown_s: i64,
+    },
+    /// The event is older than `filter.max_event_age`.
+    Stale {
+        age_s: i64,
+        max_s: i64,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Text(text) => f.write_str(text),
+            Reason::Static(text) => f.write_str(text),
+            Reason::BelowMinShift { change_abs, min } => {
+                write!(f, "|change| {change_abs}% < min_shift_pct {min}%")
+            }
+            Reason::WrongDirection { change, direction } => {
+                let direction = format!("{direction:?}").to_lowercase();
+                write!(f, "change {change}% is not in filter.direction {direction}")
+            }
+            Reason::Cooldown { ago_s, cooldown_s } => {
+                write!(
+                    f,
+                    "last signal request {ago_s}s ago, cooldown is {cooldown_s}s"
+                )
+            }
+            Reason::Stale { age_s, max_s } => {
+                write!(f, "event is {age_s}s old, max_event_age is {max_s}s")
+            }
+        }
+    }
+}
+
+impl From<String> for Reason {
+    fn from(text: String) -> Reason {
+        Reason::Text(text)
+    }
+}
+
+impl From<&'static str> for Reason {
+    fn from(text: &'static str) -> Reason {
+        Reason::Static(text)
+    }
+}
+
+/// Compares the rendered text, so tests and callers read a reason as the words it says.
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Reason::Text(text) => text == other,
+            Reason::Static(text) => text == other,
+            rendered => {
+                let text = rendered.to_string();
+                text == *other
+            }
         }
     }
 }

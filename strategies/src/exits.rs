@@ -241,17 +241,44 @@ pub fn run_exits(
     now: Timestamp,
     closes: &mut Closes,
 ) {
-    let due: Vec<(MarketKey, Side, Price, ExitReason)> = book
-        .positions
-        .values()
-        .filter(|position| consider(position))
+    let due = due_exits(
+        rules,
+        book.positions.values().filter(|p| consider(p)),
+        last_yes,
+        now,
+    );
+    close_due(book, fees, due, event_id, now, closes);
+}
+
+/// A position an exit rule says to close: its key, the YES price to close at, and the rule.
+pub type DueExit = (MarketKey, Side, Price, ExitReason);
+
+/// The exits due among `candidates`, in the order given (see [`run_exits`]).
+pub fn due_exits<'a>(
+    rules: &ExitRules,
+    candidates: impl Iterator<Item = &'a Position>,
+    last_yes: impl Fn(&MarketKey) -> Option<Price>,
+    now: Timestamp,
+) -> Vec<DueExit> {
+    candidates
         .filter_map(|position| {
             let yes = last_yes(&position.market)?;
             let held = position.side.price_of(yes);
             let reason = exit_reason(rules, position, held, now)?;
             Some((position.market.clone(), position.side, yes, reason))
         })
-        .collect();
+        .collect()
+}
+
+/// Close the `due` positions in order, each close into `closes`.
+pub fn close_due(
+    book: &mut Book,
+    fees: &FeeSchedule,
+    due: Vec<DueExit>,
+    event_id: &str,
+    now: Timestamp,
+    closes: &mut Closes,
+) {
     for (market, side, yes, reason) in due {
         if let Some(trade) = close_position(book, fees, &market, side, yes, event_id, now) {
             closes.push(trade, reason);

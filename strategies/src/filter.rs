@@ -7,7 +7,7 @@ use chrono::Duration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Outcome, Refusal};
+use crate::decision::{Outcome, Reason, Refusal};
 use crate::event::PriceShift;
 use crate::types::{MarketKey, Platform, Timestamp};
 
@@ -114,11 +114,10 @@ pub fn check_age(
     if age > rules.max_event_age {
         return Err(Refusal::new(
             Outcome::Stale,
-            format!(
-                "event is {}s old, max_event_age is {}s",
-                age.num_seconds(),
-                rules.max_event_age.num_seconds()
-            ),
+            Reason::Stale {
+                age_s: age.num_seconds(),
+                max_s: rules.max_event_age.num_seconds(),
+            },
         ));
     }
     Ok(())
@@ -167,21 +166,19 @@ pub fn check_threshold(rules: &FilterRules, shift: &PriceShift) -> Result<(), Re
     if wrong_way {
         return Err(Refusal::new(
             Outcome::BelowThreshold,
-            format!(
-                "change {change}% is not in filter.direction {:?}",
-                rules.direction
-            )
-            .to_lowercase(),
+            Reason::WrongDirection {
+                change,
+                direction: rules.direction,
+            },
         ));
     }
     if change.abs() < rules.min_shift_pct {
         return Err(Refusal::new(
             Outcome::BelowThreshold,
-            format!(
-                "|change| {}% < min_shift_pct {}%",
-                change.abs(),
-                rules.min_shift_pct
-            ),
+            Reason::BelowMinShift {
+                change_abs: change.abs(),
+                min: rules.min_shift_pct,
+            },
         ));
     }
     Ok(())
@@ -196,11 +193,10 @@ pub fn check_cooldown(
     match last_signal_at {
         Some(last) if now - last < rules.cooldown => Err(Refusal::new(
             Outcome::Cooldown,
-            format!(
-                "last signal request {}s ago, cooldown is {}s",
-                (now - last).num_seconds(),
-                rules.cooldown.num_seconds()
-            ),
+            Reason::Cooldown {
+                ago_s: (now - last).num_seconds(),
+                cooldown_s: rules.cooldown.num_seconds(),
+            },
         )),
         _ => Ok(()),
     }

@@ -28,7 +28,7 @@ pub mod types;
 
 pub use crate::core::{Core, CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 pub use book::{Book, BookTotals, Position};
-pub use decision::{Decision, Outcome, Refusal, Trade, TradeAction};
+pub use decision::{Decision, Outcome, Reason, Refusal, Trade, TradeAction};
 pub use event::{Event, EventBody, PriceShift, WhaleAlert};
 pub use exits::{ExitReason, ExitRules};
 pub use types::{MarketKey, Platform, Price, Recommendation, Side, Signal, Timestamp};

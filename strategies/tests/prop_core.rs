@@ -9,11 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 use core_harness::model::{decided, expired, win_probability, Model};
-use core_harness::{drive, scenario, Record};
+use core_harness::{drive, drive_with, scenario, Record};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use strategies::sizing::{self, SizeRequest};
-use strategies::{EventBody, Outcome, SignalReply, SignalTicket, Step, Timestamp, TradeAction};
+use strategies::{
+    Decision, EventBody, Outcome, SignalReply, SignalTicket, Step, Timestamp, TradeAction,
+};
 
 /// A decision's reason without the `; closed ...` notes that exits append.
 fn own_reason(reason: &str) -> &str {
@@ -271,7 +273,7 @@ proptest! {
                             Ok(_) => prop_assert_eq!(outcome, Outcome::Traded, "{}", decision.reason),
                             Err(refusal) => {
                                 prop_assert_eq!(outcome, refusal.outcome);
-                                prop_assert_eq!(own_reason(&decision.reason), refusal.reason.as_str());
+                                prop_assert_eq!(own_reason(&decision.reason), refusal.reason.to_string());
                             }
                         }
                     } else {
@@ -346,6 +348,41 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// A quiet core (no explanations, for sweeps) decides exactly as an explaining one: the
+    /// same steps, outcomes, times, signals, trades and books; only who and why are left out
+    /// of refusals made without a signal.
+    #[test]
+    fn prop_core_quiet_decisions_keep_every_outcome_and_trade((config, actions) in scenario(80)) {
+        let (told, told_core) = drive_with(&config, &actions, true);
+        let (quiet, quiet_core) = drive_with(&config, &actions, false);
+        prop_assert_eq!(told.len(), quiet.len());
+        let hush = |d: &Decision| Decision {
+            event_id: String::new(),
+            event_type: String::new(),
+            market: None,
+            reason: String::new(),
+            ..d.clone()
+        };
+        for (told, quiet) in told.iter().zip(&quiet) {
+            match (told, quiet) {
+                (
+                    Record::Event { step: Step::Decided(a), book_after: x, .. },
+                    Record::Event { step: Step::Decided(b), book_after: y, .. },
+                ) => {
+                    prop_assert_eq!(&hush(a), b);
+                    prop_assert!(!a.reason.is_empty(), "an explaining core says why");
+                    prop_assert_eq!(x, y);
+                }
+                (Record::Reply { decision: a, .. }, Record::Reply { decision: b, .. }) => {
+                    prop_assert_eq!(a, b);
+                }
+                (a, b) => prop_assert_eq!(a, b),
+            }
+        }
+        prop_assert_eq!(told_core.book(), quiet_core.book());
+        prop_assert_eq!(told_core.markets(), quiet_core.markets());
     }
 
     #[test]

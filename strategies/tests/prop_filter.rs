@@ -119,7 +119,7 @@ proptest! {
         prop_assert_eq!(got.is_ok(), allowed && !denied);
         if let Err(r) = got {
             prop_assert_eq!(r.outcome, Outcome::FilteredMarket);
-            prop_assert!(r.reason.contains(m.platform.as_str()), "{}", r.reason);
+            prop_assert!(r.reason.to_string().contains(m.platform.as_str()), "{}", r.reason);
         }
     }
 
@@ -142,7 +142,7 @@ proptest! {
         prop_assert_eq!(got.is_ok(), expected, "{:?}", got);
         if let Err(r) = got {
             prop_assert_eq!(r.outcome, Outcome::FilteredMarket);
-            prop_assert!(r.reason.contains(&m.to_string()), "{}", r.reason);
+            prop_assert!(r.reason.to_string().contains(&m.to_string()), "{}", r.reason);
         }
     }
 

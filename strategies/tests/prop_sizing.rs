@@ -278,7 +278,7 @@ proptest! {
                 }
                 other => prop_assert!(false, "unexpected refusal {other}: {}", r.reason),
             }
-            prop_assert!(!r.reason.is_empty());
+            prop_assert!(!r.reason.to_string().is_empty());
         }
     }
 }

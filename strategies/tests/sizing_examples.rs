@@ -208,7 +208,7 @@ fn edge_below_min_reason_names_the_numbers() {
     assert_eq!(r.outcome, Outcome::EdgeBelowMin);
     for needle in ["0.0132", "0.43", "0.4168", "0.02", "min_edge"] {
         assert!(
-            r.reason.contains(needle),
+            r.reason.to_string().contains(needle),
             "{needle:?} not in {:?}",
             r.reason
         );
@@ -259,7 +259,7 @@ fn exposure_limit_reason_when_full() {
     assert_eq!(r.outcome, Outcome::ExposureLimit);
     for needle in ["5000", "0.50", "10000", "max_exposure_pct"] {
         assert!(
-            r.reason.contains(needle),
+            r.reason.to_string().contains(needle),
             "{needle:?} not in {:?}",
             r.reason
         );
@@ -280,7 +280,7 @@ fn exposure_limit_reason_when_headroom_buys_nothing() {
     assert_eq!(r.outcome, Outcome::ExposureLimit);
     for needle in ["0.20", "0.4168", "headroom"] {
         assert!(
-            r.reason.contains(needle),
+            r.reason.to_string().contains(needle),
             "{needle:?} not in {:?}",
             r.reason
         );
@@ -301,7 +301,7 @@ fn size_zero_reason_names_stake_and_price() {
     assert_eq!(r.outcome, Outcome::SizeZero);
     for needle in ["0.25", "0.4168", "stake"] {
         assert!(
-            r.reason.contains(needle),
+            r.reason.to_string().contains(needle),
             "{needle:?} not in {:?}",
             r.reason
         );

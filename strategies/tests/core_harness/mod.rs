@@ -322,7 +322,13 @@ pub fn reply_for(gen: &ReplyGen, now: Timestamp) -> SignalReply {
 /// Run the scenario. Tickets still out at the end get a `NO_TRADE` reply, so every run ends with
 /// nothing in flight.
 pub fn drive(config: &CoreConfig, actions: &[Action]) -> (Vec<Record>, Core) {
+    drive_with(config, actions, true)
+}
+
+/// [`drive`] with [`Core::set_explain`] set to `explain`.
+pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Vec<Record>, Core) {
     let mut core = Core::new(config.clone());
+    core.set_explain(explain);
     let mut now = t0();
     let mut pending: Vec<SignalTicket> = Vec::new();
     let mut last_yes: BTreeMap<MarketKey, Price> = BTreeMap::new();
