@@ -228,7 +228,10 @@ pub fn sweep_command(
 pub fn read_tape(path: &Path) -> Result<Tape, ReplayCommandError> {
     let started = Instant::now();
     let tape = if path == Path::new("-") {
-        Tape::read(io::stdin().lock(), "stdin")?
+        Tape::read(
+            BufReader::with_capacity(1 << 20, io::stdin().lock()),
+            "stdin",
+        )?
     } else {
         let file = File::open(path).map_err(|e| ReplayCommandError::File {
             path: path.to_path_buf(),

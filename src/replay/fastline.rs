@@ -93,15 +93,23 @@ pub(super) struct Layouts {
 }
 
 /// Decode `line` (one NDJSON line, its newline included or not), or `None`: not mine.
+#[cfg(test)]
 pub(super) fn parse<'a>(line: &'a [u8], layouts: &mut Layouts) -> Option<FastLine<'a>> {
-    // One check of the whole line (fast on ASCII) lets every string be sliced out without
-    // another.
-    let mut scan = Scan::new(std::str::from_utf8(line).ok()?);
+    let text = std::str::from_utf8(line).ok()?;
+    let (fast, used) = parse_prefix(text, layouts)?;
+    (used == text.len()).then_some(fast)
+}
+
+/// Decode the line at the start of `text` (lines read straight from the reader's buffer), or
+/// `None`: not mine. With the line, the bytes it took, its newline included.
+pub(super) fn parse_prefix<'a>(
+    text: &'a str,
+    layouts: &mut Layouts,
+) -> Option<(FastLine<'a>, usize)> {
+    let mut scan = Scan::new(text);
     let fields = line_fields(&mut scan, layouts)?;
-    if !scan.at_end() {
-        return None;
-    }
-    fields.finish()
+    let used = scan.line_end()?;
+    Some((fields.finish()?, used))
 }
 
 /// The line's fields as they are met; `finish` checks that the required ones came.

@@ -146,13 +146,10 @@ fn a_market_id_the_live_decoder_refuses_is_declined_by_the_tape() {
         parse(line.as_bytes(), &mut Layouts::default()).is_some(),
         "market ids are checked by the tape"
     );
+    assert_eq!(Tape::default().push_fast(&line), FastPush::Declined);
     assert_eq!(
-        Tape::default().push_fast(line.as_bytes()),
-        FastPush::Declined
-    );
-    assert_eq!(
-        Tape::default().push_fast(SIM_LINE.as_bytes()),
-        FastPush::Pushed
+        Tape::default().push_fast(SIM_LINE),
+        FastPush::Pushed(SIM_LINE.len())
     );
 }
 
@@ -499,11 +496,12 @@ proptest! {
         let mut fast = Tape::default();
         let mut live = Tape::default();
         if learnt {
-            prop_assert_eq!(fast.push_fast(SIM_LINE.as_bytes()), FastPush::Pushed);
+            prop_assert_eq!(fast.push_fast(SIM_LINE), FastPush::Pushed(SIM_LINE.len()));
             prop_assert_eq!(live.push_line(SIM_LINE), Ok(true));
         }
         let index = fast.len();
-        if fast.push_fast(line.as_bytes()) == FastPush::Pushed {
+        if let FastPush::Pushed(used) = fast.push_fast(&line) {
+            prop_assert_eq!(used, line.len(), "{}", line);
             prop_assert_eq!(live.push_line(&line), Ok(true), "{}", line);
             prop_assert_eq!(snapshot(&fast, index), snapshot(&live, index), "{}", line);
         }

@@ -13,7 +13,6 @@
 //! per event beyond what the core itself does.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::num::NonZeroU32;
 
 use rust_decimal::Decimal;
@@ -24,7 +23,6 @@ use strategies::{
     Timestamp, WhaleAlert,
 };
 
-use super::fastline::{self, FastBody};
 use super::settlement::{PlacedSettlement, Settlement};
 use crate::feed::RawEvent;
 use crate::signal::decode_signal;
@@ -93,11 +91,11 @@ pub struct Tape {
     failures: Vec<(String, Option<Timestamp>)>,
     /// Distinct `freshness` values, referenced by [`CompactReply::extra`].
     freshness: Vec<String>,
-    type_index: HashMap<String, u32>,
+    type_index: HashMap<String, u32, Fnv>,
     /// Market id → index into `markets`, one map per platform (see [`platform_slot`]).
-    market_index: [HashMap<String, u32>; 2],
+    market_index: [HashMap<String, u32, Fnv>; 2],
     /// What the fast path has learnt of the recording's layout (speed only).
-    layouts: fastline::Layouts,
+    layouts: super::fastline::Layouts,
     /// Settlement lines (rare), in file order; not events (see [`super::settlement`]).
     settlements: Vec<PlacedSettlement>,
 }
@@ -146,117 +144,6 @@ struct LineIn<'a> {
 }
 
 impl Tape {
-    /// Read a recording; `origin` names it in errors (a path, or "stdin").
-    ///
-    /// Each line goes to the fast path first ([`super::fastline`]); what it declines goes to
-    /// the live decoder ([`Tape::push_line`]). Either way the tape holds the same thing.
-    pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Tape, TapeError> {
-        let mut tape = Tape::default();
-        let mut line = Vec::new();
-        let mut number: u64 = 0;
-        let line_error = |number, message| TapeError::Line {
-            origin: origin.to_string(),
-            line: number,
-            message,
-        };
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| TapeError::Io {
-                    origin: origin.to_string(),
-                    message: e.to_string(),
-                })?;
-            if read == 0 {
-                break;
-            }
-            number += 1;
-            let pushed = match tape.push_fast(&line) {
-                FastPush::Pushed => true,
-                FastPush::Full => false,
-                FastPush::Declined => {
-                    let text = std::str::from_utf8(&line)
-                        .map_err(|e| line_error(number, format!("not UTF-8: {e}")))?;
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    tape.push_line(text)
-                        .map_err(|message| line_error(number, message))?
-                }
-            };
-            if !pushed {
-                return Err(TapeError::TooLarge {
-                    origin: origin.to_string(),
-                });
-            }
-        }
-        Ok(tape)
-    }
-
-    /// Append `line` if the fast path decodes it (see [`super::fastline`]).
-    pub(super) fn push_fast(&mut self, line: &[u8]) -> FastPush {
-        let Some(fast) = fastline::parse(line, &mut self.layouts) else {
-            return FastPush::Declined;
-        };
-        let Some(market) = self.market_by_id(fast.platform, fast.market_id) else {
-            // A market id `MarketKey::new` refuses: the live decoder words the reason.
-            return FastPush::Declined;
-        };
-        let reply = match fast.reply {
-            None => None,
-            Some((at, signal)) => {
-                let Some(extra) = self.freshness_index(signal.freshness) else {
-                    return FastPush::Full;
-                };
-                Some(CompactReply {
-                    at,
-                    edge: signal.edge,
-                    probability: signal.probability.unwrap_or_default(),
-                    expires_at: signal.expires_at,
-                    kind: ReplyKind::Signal(signal.recommendation),
-                    has_probability: signal.probability.is_some(),
-                    extra,
-                })
-            }
-        };
-        let body = match fast.body {
-            FastBody::PriceShift {
-                old_yes,
-                new_yes,
-                change_pct,
-                timestamp,
-            } => Body::PriceShift {
-                market,
-                old_yes,
-                new_yes,
-                change_pct,
-                timestamp,
-            },
-            FastBody::WhaleAlert {
-                side,
-                flow,
-                price,
-                timestamp,
-            } => {
-                let Some(key) = self.markets.get(market as usize) else {
-                    return FastPush::Declined;
-                };
-                let alert = WhaleAlert {
-                    market: key.clone(),
-                    side,
-                    flow,
-                    price,
-                    timestamp,
-                };
-                Body::WhaleAlert(Box::new((market, alert)))
-            }
-        };
-        match self.append(fast.id, fast.event_type, fast.received_at, body, reply) {
-            true => FastPush::Pushed,
-            false => FastPush::Full,
-        }
-    }
-
     /// Decode one NDJSON line and append it. `Ok(false)`: the tape is full.
     pub fn push_line(&mut self, line: &str) -> Result<bool, String> {
         let parsed: LineIn<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
@@ -596,13 +483,31 @@ impl Tape {
     }
 }
 
-/// What the fast path did with a line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum FastPush {
-    Pushed,
-    /// Not a line it decodes: the live decoder's turn.
-    Declined,
-    Full,
+/// FNV-1a for the tape's intern maps: a few short keys looked up once or twice a line, where
+/// SipHash's setup costs more than the lookup. The keys come from the user's own file, so
+/// flooding resistance buys nothing here.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fnv;
+
+impl std::hash::BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Where `platform` sits in [`Tape`]'s per-platform market maps.
@@ -623,7 +528,11 @@ pub fn blank_event() -> Event {
     }
 }
 
-fn intern(index: &mut HashMap<String, u32>, values: &mut Vec<String>, value: &str) -> Option<u32> {
+fn intern(
+    index: &mut HashMap<String, u32, Fnv>,
+    values: &mut Vec<String>,
+    value: &str,
+) -> Option<u32> {
     if let Some(&i) = index.get(value) {
         return Some(i);
     }
@@ -643,6 +552,11 @@ fn payload_text(data: &RawValue) -> Result<String, String> {
         Ok(text.to_string())
     }
 }
+
+mod reader;
+
+#[cfg(test)]
+pub(super) use reader::FastPush;
 
 #[cfg(test)]
 #[path = "tape_tests.rs"]

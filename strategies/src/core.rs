@@ -64,6 +64,10 @@ pub struct Core {
     exits_dirty: Vec<MarketKey>,
     /// Whether decisions say who and why (see [`Core::set_explain`]).
     explain: bool,
+    /// No open position reaches `exits.max_hold` before this (`None`: not known, look). A
+    /// lower bound: positions opened later are due later still, closed ones not at all, so
+    /// the exits skip the scan of every position for age until it passes.
+    hold_due_at: Option<Timestamp>,
 }
 
 impl Core {
@@ -92,6 +96,7 @@ impl Core {
             pause,
             exits_dirty,
             explain: true,
+            hold_due_at: None,
         }
     }
 
@@ -144,6 +149,7 @@ impl Core {
 
     /// Decide an event, or ask for a signal.
     pub fn on_event(&mut self, event: &Event, now: Timestamp) -> Step {
+        let mut last_signal_at = None;
         if let (Some(market), Some(price)) = (event.market(), event.yes_price()) {
             // `get_mut` first: a known market (nearly every event) costs no key clone.
             let state = match self.markets.get_mut(market) {
@@ -152,17 +158,25 @@ impl Core {
             };
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
+            last_signal_at = Some(state.last_signal_at);
             if !self.book.positions.is_empty() && !self.exits_dirty.contains(market) {
                 self.exits_dirty.push(market.clone());
             }
         }
-        match self.screen(event, now) {
+        match self.screen(event, last_signal_at, now) {
             Ok(ticket) => Step::NeedSignal(ticket),
             Err(refusal) => Step::Decided(self.refuse(event, refusal, now)),
         }
     }
 
-    fn screen(&mut self, event: &Event, now: Timestamp) -> Result<SignalTicket, Refusal> {
+    /// `last_signal_at`: the market's, when the caller has already looked it up (`None`:
+    /// look it up here).
+    fn screen(
+        &mut self,
+        event: &Event,
+        last_signal_at: Option<Option<Timestamp>>,
+        now: Timestamp,
+    ) -> Result<SignalTicket, Refusal> {
         let shift = match &event.body {
             EventBody::Invalid { reason, .. } => {
                 return Err(Refusal::new(Outcome::Invalid, reason.clone()))
@@ -184,7 +198,10 @@ impl Core {
             }
         };
         let market = &shift.market;
-        let last_signal_at = self.markets.get(market).and_then(|m| m.last_signal_at);
+        let last_signal_at = match last_signal_at {
+            Some(known) => known,
+            None => self.markets.get(market).and_then(|m| m.last_signal_at),
+        };
         filter::screen(
             &self.config.filter,
             shift,
@@ -303,6 +320,7 @@ impl Core {
             Err(refusal) => (refusal.outcome, refusal.reason.to_string(), None),
         };
         let reason = closes.annotate(reason);
+        let entry_opened = entry.is_some();
         let mut trades = closes.trades;
         trades.extend(entry);
         for trade in &trades {
@@ -310,6 +328,19 @@ impl Core {
             if !self.exits_dirty.contains(&market) {
                 self.exits_dirty.push(market);
             }
+        }
+        if entry_opened {
+            // A position opened now is due for age at now + max_hold: keep the bound a bound
+            // even if a caller's clock ever steps back.
+            let due = self
+                .config
+                .exits
+                .max_hold
+                .and_then(|max| now.checked_add_signed(max));
+            self.hold_due_at = match (self.hold_due_at, due) {
+                (Some(at), Some(due)) => Some(at.min(due)),
+                _ => None,
+            };
         }
         Decision {
             event_id: ticket.event_id.clone(),
@@ -494,8 +525,11 @@ impl Core {
                 .filter(|p| !held_long(p));
             due.extend(exits::due_exits(rules, in_market, last_yes, now));
         }
-        let old = positions.values().filter(|p| held_long(p));
-        due.extend(exits::due_exits(rules, old, last_yes, now));
+        let scan_ages = max_hold.is_some() && self.hold_due_at.is_none_or(|at| now >= at);
+        if scan_ages {
+            let old = positions.values().filter(|p| held_long(p));
+            due.extend(exits::due_exits(rules, old, last_yes, now));
+        }
         due.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         exits::close_due(
             &mut self.book,
@@ -505,6 +539,14 @@ impl Core {
             now,
             closes,
         );
+        if scan_ages {
+            // The earliest any position left (one with no price to close at included) is due.
+            let oldest = self.book.positions.values().map(|p| p.opened_at).min();
+            self.hold_due_at = match (oldest, max_hold) {
+                (Some(opened), Some(max)) => opened.checked_add_signed(max),
+                _ => None,
+            };
+        }
     }
 }
 

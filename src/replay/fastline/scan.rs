@@ -13,15 +13,43 @@ pub(super) trait Key: Copy {
     fn of(text: &str) -> Self;
 }
 
-/// The keys of one object kind, in the order last seen, each as its exact bytes `"key":`.
+/// The keys of one object kind, each as its exact bytes `"key":`, in the orders last seen: a
+/// few shapes side by side (a recording mixes `price_shift` and `whale_alert` payloads), told
+/// apart by their first key.
 #[derive(Clone, Debug)]
 pub(super) struct Layout<K> {
-    keys: Vec<(Box<[u8]>, K)>,
+    shapes: Vec<Vec<(Box<[u8]>, K)>>,
 }
+
+/// Shapes kept per object kind; a new one beyond replaces the last.
+const SHAPES: usize = 4;
 
 impl<K> Default for Layout<K> {
     fn default() -> Self {
-        Layout { keys: Vec::new() }
+        Layout { shapes: Vec::new() }
+    }
+}
+
+impl<K> Layout<K> {
+    /// The shape whose first key starts `rest`, else a fresh one to learn.
+    fn shape_for(&mut self, rest: &[u8]) -> &mut Vec<(Box<[u8]>, K)> {
+        let known = self
+            .shapes
+            .iter()
+            .position(|shape| shape.first().is_some_and(|(p, _)| starts_with(rest, p)));
+        let index = match known {
+            Some(index) => index,
+            None if self.shapes.len() < SHAPES => {
+                self.shapes.push(Vec::new());
+                self.shapes.len() - 1
+            }
+            None => {
+                let last = SHAPES - 1;
+                self.shapes[last].clear();
+                last
+            }
+        };
+        &mut self.shapes[index]
     }
 }
 
@@ -41,14 +69,25 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Whether only whitespace is left.
-    pub fn at_end(&mut self) -> bool {
+    /// After a line's object: the bytes it took, through its newline (or the end of the
+    /// text), or `None` if anything but blanks comes first.
+    pub fn line_end(&mut self) -> Option<usize> {
         self.whitespace();
-        self.at == self.bytes.len()
+        match self.bytes.get(self.at) {
+            None => Some(self.at),
+            Some(b'\n') => Some(self.at + 1),
+            Some(_) => None,
+        }
     }
 
+    /// Blanks inside a line. Not `\n`: that ends the line, as it does for the line reader of
+    /// the live path (an object spread over lines is not a line of a recording).
     fn whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        // Nearly always no blank at all: one comparison (every blank is at most b' ').
+        if self.bytes.get(self.at).is_none_or(|&b| b > b' ') {
+            return;
+        }
+        while let Some(b' ' | b'\t' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
@@ -80,10 +119,11 @@ impl<'a> Scan<'a> {
             self.at += 1;
             return Some(());
         }
+        let keys = layout.shape_for(self.bytes.get(self.at..)?);
         let mut index = 0;
         loop {
             let rest = self.bytes.get(self.at..)?;
-            let key = match layout.keys.get(index) {
+            let key = match keys.get(index) {
                 Some((pattern, key)) if starts_with(rest, pattern) => {
                     self.at += pattern.len();
                     *key
@@ -94,9 +134,9 @@ impl<'a> Scan<'a> {
                         return None;
                     }
                     let key = K::of(text);
-                    layout.keys.truncate(index);
+                    keys.truncate(index);
                     let pattern = format!("\"{text}\":").into_bytes().into_boxed_slice();
-                    layout.keys.push((pattern, key));
+                    keys.push((pattern, key));
                     key
                 }
             };
@@ -112,6 +152,12 @@ impl<'a> Scan<'a> {
 
     /// A string without escapes or control characters (so its bytes are its text).
     pub fn string(&mut self) -> Option<&'a str> {
+        let (start, end) = self.string_span()?;
+        self.text.get(start..end)
+    }
+
+    /// Where the next string's text starts and ends, the cursor moved past it.
+    fn string_span(&mut self) -> Option<(usize, usize)> {
         if self.next()? != b'"' {
             return None;
         }
@@ -137,12 +183,12 @@ impl<'a> Scan<'a> {
     }
 
     /// The string ends at `end` if that byte is its quote (not an escape or a control).
-    fn close_string(&mut self, start: usize, end: usize) -> Option<&'a str> {
+    fn close_string(&mut self, start: usize, end: usize) -> Option<(usize, usize)> {
         if *self.bytes.get(end)? != b'"' {
             return None;
         }
         self.at = end + 1;
-        self.text.get(start..end)
+        Some((start, end))
     }
 
     /// A number's text, `-?digits[.digits]`; its grammar is checked by whoever reads it.
@@ -183,7 +229,7 @@ impl<'a> Scan<'a> {
     /// anything odd decline (checking them exactly is not worth it here).
     pub fn skip_scalar(&mut self, is_number: impl FnOnce(&[u8]) -> bool) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
+            b'"' => self.string_span().map(drop),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -274,9 +320,11 @@ mod tests {
 
     #[test]
     fn strings_end_at_their_quote_and_decline_escapes_and_controls() {
-        let mut scan = Scan::new(r#""a long market id, past eight bytes" "#);
+        let text = "\"a long market id, past eight bytes\" \r\n{}";
+        let mut scan = Scan::new(text);
         assert_eq!(scan.string(), Some("a long market id, past eight bytes"));
-        assert!(scan.at_end());
+        // Blanks, then the newline ends the line; what follows is the next line's.
+        assert_eq!(scan.line_end(), Some(text.len() - 2));
         for text in [
             r#""esc\"aped""#,
             "\"tab\there\"",

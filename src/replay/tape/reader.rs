@@ -1,0 +1,200 @@
+//! Reading a recording into a [`Tape`]: lines are cut from the reader's own buffer, not
+//! copied out one by one, and each is decoded where it lies by the fast path
+//! ([`fastline`]), or, when it declines, by the live decoders ([`Tape::push_line`]). Either
+//! way the tape holds the same thing; only a line cut by the end of the buffer is copied.
+
+use std::io::BufRead;
+
+use strategies::WhaleAlert;
+
+use super::{Body, CompactReply, ReplyKind, Tape, TapeError};
+use crate::replay::fastline::{self, FastBody};
+
+/// What the fast path did with a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::replay) enum FastPush {
+    /// Decoded and appended; it took this many bytes, newline included.
+    Pushed(usize),
+    /// Not a line it decodes: the live decoder's turn.
+    Declined,
+    Full,
+}
+
+/// Where reading is, for errors: the source's name and the last line number handed out.
+struct Lines<'a> {
+    origin: &'a str,
+    number: u64,
+}
+
+impl Lines<'_> {
+    fn next(&mut self) -> u64 {
+        self.number += 1;
+        self.number
+    }
+
+    fn error(&self, message: String) -> TapeError {
+        TapeError::Line {
+            origin: self.origin.to_string(),
+            line: self.number,
+            message,
+        }
+    }
+
+    fn full(&self) -> TapeError {
+        TapeError::TooLarge {
+            origin: self.origin.to_string(),
+        }
+    }
+}
+
+impl Tape {
+    /// Read a recording; `origin` names it in errors (a path, or "stdin").
+    pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Tape, TapeError> {
+        let mut tape = Tape::default();
+        let mut lines = Lines { origin, number: 0 };
+        // The start of a line that the end of the buffer cut.
+        let mut carry = Vec::new();
+        loop {
+            let buffer = reader.fill_buf().map_err(|e| TapeError::Io {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            })?;
+            if buffer.is_empty() {
+                break;
+            }
+            let len = buffer.len();
+            match buffer.iter().rposition(|&b| b == b'\n') {
+                None => carry.extend_from_slice(buffer),
+                Some(last) => {
+                    let mut start = 0;
+                    if !carry.is_empty() {
+                        let first = buffer.iter().position(|&b| b == b'\n').unwrap_or(last);
+                        carry.extend_from_slice(&buffer[..=first]);
+                        tape.push_block(&carry, &mut lines)?;
+                        carry.clear();
+                        start = first + 1;
+                    }
+                    tape.push_block(&buffer[start..=last], &mut lines)?;
+                    carry.extend_from_slice(&buffer[last + 1..]);
+                }
+            }
+            reader.consume(len);
+        }
+        if !carry.is_empty() {
+            tape.push_block(&carry, &mut lines)?;
+        }
+        Ok(tape)
+    }
+
+    /// Whole lines (the last may lack its newline only at the end of the input). One UTF-8
+    /// check for the block; if it fails, line by line, so that the error names the line.
+    fn push_block(&mut self, block: &[u8], lines: &mut Lines<'_>) -> Result<(), TapeError> {
+        if let Ok(text) = std::str::from_utf8(block) {
+            return self.push_text(text, lines);
+        }
+        for line in block.split_inclusive(|&b| b == b'\n') {
+            match std::str::from_utf8(line) {
+                Ok(text) => self.push_text(text, lines)?,
+                Err(e) => {
+                    lines.next();
+                    return Err(lines.error(format!("not UTF-8: {e}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_text(&mut self, text: &str, lines: &mut Lines<'_>) -> Result<(), TapeError> {
+        let mut at = 0;
+        while let Some(rest) = text.get(at..).filter(|rest| !rest.is_empty()) {
+            lines.next();
+            match self.push_fast(rest) {
+                FastPush::Pushed(used) => at += used,
+                FastPush::Full => return Err(lines.full()),
+                FastPush::Declined => {
+                    let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                    let line = &rest[..end];
+                    at += end;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match self.push_line(line) {
+                        Ok(true) => {}
+                        Ok(false) => return Err(lines.full()),
+                        Err(message) => return Err(lines.error(message)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Append the line at the start of `text` if the fast path decodes it (see
+    /// [`fastline`]); `Pushed` says how many bytes it took, its newline included.
+    pub(in crate::replay) fn push_fast(&mut self, text: &str) -> FastPush {
+        let Some((fast, used)) = fastline::parse_prefix(text, &mut self.layouts) else {
+            return FastPush::Declined;
+        };
+        let Some(market) = self.market_by_id(fast.platform, fast.market_id) else {
+            // A market id `MarketKey::new` refuses: the live decoder words the reason.
+            return FastPush::Declined;
+        };
+        let reply = match fast.reply {
+            None => None,
+            Some((at, signal)) => {
+                let Some(extra) = self.freshness_index(signal.freshness) else {
+                    return FastPush::Full;
+                };
+                Some(CompactReply {
+                    at,
+                    edge: signal.edge,
+                    probability: signal.probability.unwrap_or_default(),
+                    expires_at: signal.expires_at,
+                    kind: ReplyKind::Signal(signal.recommendation),
+                    has_probability: signal.probability.is_some(),
+                    extra,
+                })
+            }
+        };
+        let body = match fast.body {
+            FastBody::PriceShift {
+                old_yes,
+                new_yes,
+                change_pct,
+                timestamp,
+            } => Body::PriceShift {
+                market,
+                old_yes,
+                new_yes,
+                change_pct,
+                timestamp,
+            },
+            FastBody::WhaleAlert {
+                side,
+                flow,
+                price,
+                timestamp,
+            } => {
+                let Some(key) = self.markets.get(market as usize) else {
+                    return FastPush::Declined;
+                };
+                let alert = WhaleAlert {
+                    market: key.clone(),
+                    side,
+                    flow,
+                    price,
+                    timestamp,
+                };
+                Body::WhaleAlert(Box::new((market, alert)))
+            }
+        };
+        match self.append(fast.id, fast.event_type, fast.received_at, body, reply) {
+            true => FastPush::Pushed(used),
+            false => FastPush::Full,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;

@@ -1,0 +1,130 @@
+//! Reading a recording in place gives the tape that line-by-line decoding by the live decoders
+//! gives, whatever the reader's buffer size, and names the right line in errors.
+
+use std::io::BufReader;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const SHIFT: &str = r#"{"id":"ID","type":"price_shift","data":{"change_pct":10.0,"market_id":"KXSIM-008","new_yes":0.33,"old_yes":0.3,"platform":"kalshi","timestamp":"2026-01-01T00:00:02.000Z","type":"price_shift"},"received_at":"2026-01-01T00:00:02Z","signal":{"confidence":0.55,"edge":-0.0438,"expires_at":"2026-01-01T00:15:02.000Z","freshness":"fresh","market":"kalshi/KXSIM-008","probability":0.2862,"recommendation":"BUY_NO","size_pct":0},"signal_at":"2026-01-01T00:00:02.100Z"}"#;
+const WHALE: &str = r#"{"id":"ID","type":"whale_alert","data":{"flow":329211,"market_id":"poly-sim-005","platform":"polymarket","price":0.461,"side":"no","timestamp":"2026-01-01T00:00:05.200Z","type":"whale_alert"},"received_at":"2026-01-01T00:00:05.200Z","signal":null}"#;
+/// Declined by the fast path (an escape), decoded by the live decoder.
+const ESCAPED: &str = r#"{"id":"ID","type":"price_shift","data":{"change_pct":2,"market_id":"KX\u002d9","new_yes":0.51,"old_yes":0.5,"platform":"kalshi","type":"price_shift"},"received_at":"2026-01-01T00:00:06Z","signal":null}"#;
+/// Garbage payload: a line all the same, decided `invalid`.
+const GARBAGE: &str = r#"{"id":"ID","type":"price_shift","data":"this is {not json","received_at":"2026-01-01T00:00:07Z","signal":null}"#;
+const SPACED: &str = r#" { "id" : "ID" , "type":"price_shift","data":{"change_pct":-6.0,"market_id":"KX-2","new_yes":0.47,"old_yes":0.5,"platform":"kalshi","type":"price_shift"},"received_at":"2026-01-01T00:00:08Z"}  "#;
+
+/// Everything a tape holds, event by event, scale of every decimal included.
+fn snapshot(tape: &Tape) -> Vec<String> {
+    let mut all: Vec<String> = (0..tape.len())
+        .map(|i| {
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                tape.event(i),
+                tape.reply(i),
+                tape.id(i),
+                tape.received_at(i)
+            )
+        })
+        .collect();
+    all.push(format!("{:?}", tape.settlements()));
+    all
+}
+
+/// The reference: every non-blank line through the live decoders, one by one.
+fn line_by_line(text: &str) -> Tape {
+    let mut tape = Tape::default();
+    for line in text.split_inclusive('\n') {
+        if !line.trim().is_empty() {
+            assert_eq!(tape.push_line(line), Ok(true), "{line}");
+        }
+    }
+    tape
+}
+
+fn recording(kinds: &[usize], crlf: bool, final_newline: bool) -> String {
+    let mut text = String::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let line = match kind {
+            0 | 1 | 2 => SHIFT,
+            3 => WHALE,
+            4 => ESCAPED,
+            5 => GARBAGE,
+            6 => SPACED,
+            _ => "   ",
+        };
+        text.push_str(&line.replace("\"ID\"", &format!("\"{i}\"")));
+        text.push_str(if crlf { "\r\n" } else { "\n" });
+    }
+    if !final_newline {
+        text.truncate(text.trim_end().len());
+    }
+    text
+}
+
+proptest! {
+    #[test]
+    fn prop_reading_in_any_buffer_gives_the_line_by_line_tape(
+        kinds in prop::collection::vec(0usize..8, 1..12),
+        capacity in 1usize..700,
+        crlf in any::<bool>(),
+        final_newline in any::<bool>(),
+    ) {
+        let text = recording(&kinds, crlf, final_newline);
+        let reference = snapshot(&line_by_line(&text));
+        let whole = Tape::read(text.as_bytes(), "test").expect("valid");
+        prop_assert_eq!(snapshot(&whole), reference.clone());
+        let small = Tape::read(BufReader::with_capacity(capacity, text.as_bytes()), "test")
+            .expect("valid");
+        prop_assert_eq!(snapshot(&small), reference);
+    }
+}
+
+#[test]
+fn most_lines_take_the_fast_path() {
+    let mut tape = Tape::default();
+    let shift = SHIFT.replace("\"ID\"", "\"1\"") + "\n";
+    assert_eq!(tape.push_fast(&shift), FastPush::Pushed(shift.len()));
+    let whale = WHALE.replace("\"ID\"", "\"2\"");
+    assert_eq!(tape.push_fast(&whale), FastPush::Pushed(whale.len()));
+    assert_eq!(tape.push_fast(ESCAPED), FastPush::Declined);
+    assert_eq!(tape.push_fast(GARBAGE), FastPush::Declined);
+    // Two lines at once: the first is taken up to its newline, no further.
+    let two = format!("{shift}{whale}");
+    assert_eq!(
+        Tape::default().push_fast(&two),
+        FastPush::Pushed(shift.len())
+    );
+}
+
+#[test]
+fn errors_name_their_line_whatever_the_buffer() {
+    let good = SHIFT.replace("\"ID\"", "\"1\"");
+    let mut text = format!("{good}\n\n{good}\nnot json at all\n{good}\n").into_bytes();
+    for capacity in [1, 16, 300, 1 << 20] {
+        let err = Tape::read(BufReader::with_capacity(capacity, &text[..]), "rec.ndjson")
+            .expect_err("line 4 is not JSON");
+        assert!(
+            matches!(&err, TapeError::Line { line: 4, origin, .. } if origin == "rec.ndjson"),
+            "{capacity}: {err}"
+        );
+    }
+    // Invalid UTF-8 on line 2 (the blank line before it counts).
+    text.splice(good.len() + 1..good.len() + 1, [0xff, b'\n']);
+    for capacity in [1, 16, 300, 1 << 20] {
+        let err = Tape::read(BufReader::with_capacity(capacity, &text[..]), "rec")
+            .expect_err("not UTF-8");
+        assert!(
+            matches!(&err, TapeError::Line { line: 2, message, .. } if message.contains("UTF-8")),
+            "{capacity}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_object_spread_over_lines_is_not_a_line() {
+    let spread = SHIFT.replace("\"ID\"", "\"1\"").replacen(",", ",\n", 1);
+    let err = Tape::read(spread.as_bytes(), "rec").expect_err("two broken lines");
+    assert!(matches!(err, TapeError::Line { line: 1, .. }), "{err}");
+}
