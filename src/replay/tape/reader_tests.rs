@@ -47,7 +47,7 @@ fn recording(kinds: &[usize], crlf: bool, final_newline: bool) -> String {
     let mut text = String::new();
     for (i, kind) in kinds.iter().enumerate() {
         let line = match kind {
-            0 | 1 | 2 => SHIFT,
+            0..=2 => SHIFT,
             3 => WHALE,
             4 => ESCAPED,
             5 => GARBAGE,
