@@ -1,10 +1,11 @@
 //! A recording decoded once into a compact, shareable form: the [`Tape`].
 //!
 //! Every line decodes exactly as the live run decoded it: by the live decoders
-//! ([`wire::decode_event`] on the same payload text, id and type; [`decode_signal`] on the
-//! response), or, for the common well-formed `price_shift`, by a fast path straight from the
-//! line's bytes that is proven to agree with them and declines everything else
-//! ([`super::fastline`]). What is kept is small and flat so that a
+//! ([`crate::wire::decode_event`] on the same payload text, id and type;
+//! [`crate::signal::decode_signal`] on the response), or, for the common well-formed
+//! `price_shift` and `whale_alert`, by a fast path straight from the reader's buffer that is
+//! proven to agree with them and declines everything else ([`super::fastline`]; the reading
+//! itself is in `reader`). What is kept is small and flat so that a
 //! million events fit comfortably in memory and can be shared by every sweep thread:
 //! market keys and event types are interned, ids live in one string arena, and the rare
 //! whale alerts and invalid events are boxed.
@@ -16,17 +17,12 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use strategies::{
     Event, EventBody, MarketKey, Platform, Price, PriceShift, Recommendation, Signal, SignalReply,
     Timestamp, WhaleAlert,
 };
 
-use super::settlement::{PlacedSettlement, Settlement};
-use crate::feed::RawEvent;
-use crate::signal::decode_signal;
-use crate::wire;
+use super::settlement::PlacedSettlement;
 
 /// A recorded reply to a signal request, delivered to the core at `at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,71 +116,7 @@ enum ReplyKind {
     Failed,
 }
 
-/// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]).
-#[derive(Deserialize)]
-struct LineIn<'a> {
-    #[serde(borrow)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(rename = "type", borrow)]
-    event_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-    received_at: Timestamp,
-    #[serde(default, borrow)]
-    signal: Option<&'a RawValue>,
-    #[serde(default)]
-    signal_at: Option<Timestamp>,
-    #[serde(default)]
-    signal_error: Option<String>,
-    #[serde(default)]
-    signal_pause_until: Option<Timestamp>,
-    /// Only on settlement lines: what marks them.
-    #[serde(default, borrow)]
-    settlement: Option<&'a RawValue>,
-}
-
 impl Tape {
-    /// Decode one NDJSON line and append it. `Ok(false)`: the tape is full.
-    pub fn push_line(&mut self, line: &str) -> Result<bool, String> {
-        let parsed: LineIn<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        if let Some(object) = parsed.settlement {
-            let settlement = Settlement::from_line(&parsed.id, parsed.received_at, object.get())?;
-            self.settlements.push(PlacedSettlement {
-                position: self.slots.len(),
-                settlement,
-            });
-            return Ok(true);
-        }
-        let data = payload_text(parsed.data)?;
-        let raw = RawEvent {
-            id: Some(parsed.id.into_owned()),
-            sse_event: Some(parsed.event_type.into_owned()),
-            data,
-            received_at: parsed.received_at,
-        };
-        let event = wire::decode_event(&raw);
-        let at = parsed.signal_at.unwrap_or(parsed.received_at);
-        let reply = match (parsed.signal, parsed.signal_error) {
-            (Some(response), _) => {
-                let json: serde_json::Value =
-                    serde_json::from_str(response.get()).map_err(|e| format!("signal: {e}"))?;
-                Some(match decode_signal(&json) {
-                    Ok(signal) => SignalReply::Signal(signal),
-                    Err(reason) => SignalReply::Failed {
-                        reason,
-                        pause_until: None,
-                    },
-                })
-            }
-            (None, Some(reason)) => Some(SignalReply::Failed {
-                reason,
-                pause_until: parsed.signal_pause_until,
-            }),
-            (None, None) => None,
-        };
-        Ok(self.push(&event, reply.map(|reply| RecordedReply { at, reply })))
-    }
-
     /// Append a decoded event and its recorded reply. `false`: the tape is full (u32 indices).
     pub fn push(&mut self, event: &Event, reply: Option<RecordedReply>) -> bool {
         let body = match &event.body {
@@ -540,17 +472,6 @@ fn intern(
     values.push(value.to_string());
     index.insert(value.to_string(), i);
     Some(i)
-}
-
-/// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
-/// not a JSON object), anything else is the payload's JSON text.
-fn payload_text(data: &RawValue) -> Result<String, String> {
-    let text = data.get();
-    if text.starts_with('"') {
-        serde_json::from_str::<String>(text).map_err(|e| format!("data: {e}"))
-    } else {
-        Ok(text.to_string())
-    }
 }
 
 mod reader;

@@ -3,8 +3,10 @@ use serde_json::json;
 use strategies::{EventBody, Recommendation, SignalReply};
 
 use super::*;
+use crate::feed::RawEvent;
 use crate::replay::record::payload_text;
 use crate::replay::test_support::{at, line, ndjson, shift, signal, signalled, tape};
+use crate::wire;
 
 /// What the live engine decodes for a recorded line: the same payload, id and type.
 fn live_decode(line: &crate::replay::RecordLine) -> Event {

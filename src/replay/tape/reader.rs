@@ -5,10 +5,50 @@
 
 use std::io::BufRead;
 
-use strategies::WhaleAlert;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use strategies::{SignalReply, Timestamp, WhaleAlert};
 
-use super::{Body, CompactReply, ReplyKind, Tape, TapeError};
+use super::{Body, CompactReply, RecordedReply, ReplyKind, Tape, TapeError};
+use crate::feed::RawEvent;
 use crate::replay::fastline::{self, FastBody};
+use crate::replay::settlement::{PlacedSettlement, Settlement};
+use crate::signal::decode_signal;
+use crate::wire;
+
+/// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]).
+#[derive(Deserialize)]
+struct LineIn<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+    received_at: Timestamp,
+    #[serde(default, borrow)]
+    signal: Option<&'a RawValue>,
+    #[serde(default)]
+    signal_at: Option<Timestamp>,
+    #[serde(default)]
+    signal_error: Option<String>,
+    #[serde(default)]
+    signal_pause_until: Option<Timestamp>,
+    /// Only on settlement lines: what marks them.
+    #[serde(default, borrow)]
+    settlement: Option<&'a RawValue>,
+}
+
+/// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
+/// not a JSON object), anything else is the payload's JSON text.
+fn payload_text(data: &RawValue) -> Result<String, String> {
+    let text = data.get();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).map_err(|e| format!("data: {e}"))
+    } else {
+        Ok(text.to_string())
+    }
+}
 
 /// What the fast path did with a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +142,47 @@ impl Tape {
             }
         }
         Ok(())
+    }
+
+    /// Decode one NDJSON line and append it. `Ok(false)`: the tape is full.
+    pub fn push_line(&mut self, line: &str) -> Result<bool, String> {
+        let parsed: LineIn<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        if let Some(object) = parsed.settlement {
+            let settlement = Settlement::from_line(&parsed.id, parsed.received_at, object.get())?;
+            self.settlements.push(PlacedSettlement {
+                position: self.slots.len(),
+                settlement,
+            });
+            return Ok(true);
+        }
+        let data = payload_text(parsed.data)?;
+        let raw = RawEvent {
+            id: Some(parsed.id.into_owned()),
+            sse_event: Some(parsed.event_type.into_owned()),
+            data,
+            received_at: parsed.received_at,
+        };
+        let event = wire::decode_event(&raw);
+        let at = parsed.signal_at.unwrap_or(parsed.received_at);
+        let reply = match (parsed.signal, parsed.signal_error) {
+            (Some(response), _) => {
+                let json: serde_json::Value =
+                    serde_json::from_str(response.get()).map_err(|e| format!("signal: {e}"))?;
+                Some(match decode_signal(&json) {
+                    Ok(signal) => SignalReply::Signal(signal),
+                    Err(reason) => SignalReply::Failed {
+                        reason,
+                        pause_until: None,
+                    },
+                })
+            }
+            (None, Some(reason)) => Some(SignalReply::Failed {
+                reason,
+                pause_until: parsed.signal_pause_until,
+            }),
+            (None, None) => None,
+        };
+        Ok(self.push(&event, reply.map(|reply| RecordedReply { at, reply })))
     }
 
     fn push_text(&mut self, text: &str, lines: &mut Lines<'_>) -> Result<(), TapeError> {
