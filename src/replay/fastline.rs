@@ -203,17 +203,11 @@ fn line_fields<'a>(scan: &mut Scan<'a>, layouts: &mut Layouts) -> Option<LineFie
         LineKey::Data => set(&mut fields.data, payload(scan, payload_layout, dates)?),
         LineKey::ReceivedAt => set(&mut fields.received_at, timestamp(scan.string()?, dates)?),
         LineKey::Signal => {
-            let signal = match scan.null()? {
-                true => None,
-                false => Some(signal(scan, signal_layout, dates)?),
-            };
+            let signal = scan.nullable(|scan| signal(scan, signal_layout, dates))?;
             set(&mut fields.signal, signal)
         }
         LineKey::SignalAt => {
-            let at = match scan.null()? {
-                true => None,
-                false => Some(timestamp(scan.string()?, dates)?),
-            };
+            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
             set(&mut fields.signal_at, at)
         }
         LineKey::Other => None,
@@ -300,36 +294,24 @@ fn payload<'a>(
         PayloadKey::NewYes => set(&mut data.new_yes, number(scan)?),
         PayloadKey::ChangePct => set(&mut data.change_pct, number(scan)?),
         PayloadKey::Timestamp => {
-            let at = match scan.null()? {
-                true => None,
-                false => Some(timestamp(scan.string()?, dates)?),
-            };
+            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
             set(&mut data.timestamp, at)
         }
         // The live decoder reads `side` case-insensitively; only the usual lower case is mine.
         PayloadKey::Side => {
-            let side = match scan.null()? {
-                true => None,
-                false => Some(match scan.string()? {
-                    "yes" => Side::Yes,
-                    "no" => Side::No,
-                    _ => return None,
-                }),
-            };
+            let side = scan.nullable(|scan| match scan.string()? {
+                "yes" => Some(Side::Yes),
+                "no" => Some(Side::No),
+                _ => None,
+            })?;
             set(&mut data.side, side)
         }
         PayloadKey::Flow => {
-            let flow = match scan.null()? {
-                true => None,
-                false => Some(number(scan)?),
-            };
+            let flow = scan.nullable(|scan| number(scan))?;
             set(&mut data.flow, flow)
         }
         PayloadKey::Price => {
-            let price = match scan.null()? {
-                true => None,
-                false => Some(number(scan)?),
-            };
+            let price = scan.nullable(|scan| number(scan))?;
             set(&mut data.price, price)
         }
         PayloadKey::Other => scan.skip_scalar(json_number),
@@ -382,24 +364,15 @@ fn signal<'a>(
         ),
         SignalKey::Edge => set(&mut edge, decimal(scan.number()?, Reader::Signal)?),
         SignalKey::Probability => {
-            let p = match scan.null()? {
-                true => None,
-                false => Some(decimal(scan.number()?, Reader::Signal)?),
-            };
+            let p = scan.nullable(|scan| decimal(scan.number()?, Reader::Signal))?;
             set(&mut probability, p)
         }
         SignalKey::ExpiresAt => {
-            let at = match scan.null()? {
-                true => None,
-                false => Some(timestamp(scan.string()?, dates)?),
-            };
+            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
             set(&mut expires_at, at)
         }
         SignalKey::Freshness => {
-            let text = match scan.null()? {
-                true => None,
-                false => Some(scan.string()?),
-            };
+            let text = scan.nullable(|scan| scan.string())?;
             let normal = |t: &&str| t.trim() == *t && !t.bytes().any(|b| b.is_ascii_uppercase());
             if text.is_some_and(|t| !normal(&t)) {
                 return None;

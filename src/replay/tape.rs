@@ -206,15 +206,14 @@ impl Tape {
     fn compact(&mut self, recorded: RecordedReply) -> Option<CompactReply> {
         let at = recorded.at;
         Some(match recorded.reply {
-            SignalReply::Signal(signal) => CompactReply {
+            SignalReply::Signal(signal) => self.compact_signal(
                 at,
-                edge: signal.edge,
-                probability: signal.probability.unwrap_or_default(),
-                expires_at: signal.expires_at,
-                kind: ReplyKind::Signal(signal.recommendation),
-                has_probability: signal.probability.is_some(),
-                extra: self.freshness_index(signal.freshness.as_deref())?,
-            },
+                signal.recommendation,
+                signal.edge,
+                signal.probability,
+                signal.expires_at,
+                signal.freshness.as_deref(),
+            )?,
             SignalReply::Failed {
                 reason,
                 pause_until,
@@ -230,6 +229,27 @@ impl Tape {
                     extra: u32::try_from(self.failures.len() - 1).ok()?,
                 }
             }
+        })
+    }
+
+    /// A signal reply's fields, flat, its `freshness` interned (`None`: too many to intern).
+    fn compact_signal(
+        &mut self,
+        at: Timestamp,
+        recommendation: Recommendation,
+        edge: Decimal,
+        probability: Option<Decimal>,
+        expires_at: Option<Timestamp>,
+        freshness: Option<&str>,
+    ) -> Option<CompactReply> {
+        Some(CompactReply {
+            at,
+            edge,
+            probability: probability.unwrap_or_default(),
+            expires_at,
+            kind: ReplyKind::Signal(recommendation),
+            has_probability: probability.is_some(),
+            extra: self.freshness_index(freshness)?,
         })
     }
 

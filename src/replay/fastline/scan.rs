@@ -208,6 +208,14 @@ impl<'a> Scan<'a> {
         Some(&rest[..len])
     }
 
+    /// `null` as `Some(None)`; any other value as `read` reads it (`None` declines).
+    pub fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        match self.null()? {
+            true => Some(None),
+            false => read(self).map(Some),
+        }
+    }
+
     /// `null` consumed (`true`), or the cursor left at a non-null value (`false`).
     pub fn null(&mut self) -> Option<bool> {
         if self.peek()? != b'n' {

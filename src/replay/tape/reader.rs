@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use strategies::{SignalReply, Timestamp, WhaleAlert};
 
-use super::{Body, CompactReply, RecordedReply, ReplyKind, Tape, TapeError};
+use super::{Body, RecordedReply, Tape, TapeError};
 use crate::feed::RawEvent;
 use crate::replay::fastline::{self, FastBody};
 use crate::replay::settlement::{PlacedSettlement, Settlement};
@@ -223,18 +223,18 @@ impl Tape {
         let reply = match fast.reply {
             None => None,
             Some((at, signal)) => {
-                let Some(extra) = self.freshness_index(signal.freshness) else {
-                    return FastPush::Full;
-                };
-                Some(CompactReply {
+                let compact = self.compact_signal(
                     at,
-                    edge: signal.edge,
-                    probability: signal.probability.unwrap_or_default(),
-                    expires_at: signal.expires_at,
-                    kind: ReplyKind::Signal(signal.recommendation),
-                    has_probability: signal.probability.is_some(),
-                    extra,
-                })
+                    signal.recommendation,
+                    signal.edge,
+                    signal.probability,
+                    signal.expires_at,
+                    signal.freshness,
+                );
+                match compact {
+                    Some(compact) => Some(compact),
+                    None => return FastPush::Full,
+                }
             }
         };
         let body = match fast.body {
