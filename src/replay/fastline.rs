@@ -26,7 +26,6 @@ use rust_decimal::Decimal;
 use strategies::{Platform, Price, Recommendation, Side, Timestamp};
 
 use scan::{Key, Layout, Scan};
-use values::json_number;
 pub(super) use values::{decimal, timestamp, Dates, Reader};
 
 mod scan;
@@ -314,7 +313,7 @@ fn payload<'a>(
             let price = scan.nullable(|scan| number(scan))?;
             set(&mut data.price, price)
         }
-        PayloadKey::Other => scan.skip_scalar(json_number),
+        PayloadKey::Other => scan.skip_scalar(),
     })?;
     Some(data)
 }
@@ -379,7 +378,7 @@ fn signal<'a>(
             }
             set(&mut freshness, text)
         }
-        SignalKey::Other => scan.skip_scalar(json_number),
+        SignalKey::Other => scan.skip_scalar(),
     })?;
     let recommendation = recommendation?;
     let edge = edge?;

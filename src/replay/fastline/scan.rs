@@ -233,16 +233,48 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A string, a number (`is_number` checks it), `true`, `false` or `null`; containers and
-    /// anything odd decline (checking them exactly is not worth it here).
-    pub fn skip_scalar(&mut self, is_number: impl FnOnce(&[u8]) -> bool) -> Option<()> {
+    /// A string, a number, `true`, `false` or `null`; containers and anything odd decline
+    /// (checking them exactly is not worth it here). The values nobody reads (most of a
+    /// signal response) come through here, so it reads each in one pass.
+    pub fn skip_scalar(&mut self) -> Option<()> {
         match self.peek()? {
             b'"' => self.string_span().map(drop),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            _ => is_number(self.number()?).then_some(()),
+            _ => self.skip_number(),
         }
+    }
+
+    /// A JSON number serde_json reads without complaint: `-?(0|[1-9][0-9]*)(.[0-9]+)?`, no
+    /// exponent (which can overflow an `f64`), at most 40 bytes (hundreds of digits can too).
+    fn skip_number(&mut self) -> Option<()> {
+        let bytes = self.bytes;
+        let start = self.at;
+        let digits_from = |mut at: usize| {
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            at
+        };
+        let int_start = start + usize::from(bytes.get(start) == Some(&b'-'));
+        let mut end = digits_from(int_start);
+        let int_len = end - int_start;
+        if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
+            return None;
+        }
+        if bytes.get(end) == Some(&b'.') {
+            let frac_end = digits_from(end + 1);
+            if frac_end == end + 1 {
+                return None;
+            }
+            end = frac_end;
+        }
+        if matches!(bytes.get(end), Some(b'e' | b'E')) || end - start > 40 {
+            return None;
+        }
+        self.at = end;
+        Some(())
     }
 }
 

@@ -98,11 +98,29 @@ fn split_number(text: &[u8]) -> Option<NumberParts<'_>> {
 #[derive(Clone, Debug, Default)]
 pub(in crate::replay) struct Dates {
     last: Option<([u8; 10], NaiveDate)>,
+    /// The last whole text read and its instant: a line's `received_at`, its payload's
+    /// `timestamp` and its `signal_at` are often the same text.
+    text: Option<([u8; 32], usize, Timestamp)>,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, a valid date and time (no leap second), year ≥ 1000.
 pub(in crate::replay) fn timestamp(text: &str, dates: &mut Dates) -> Option<Timestamp> {
     let b = text.as_bytes();
+    if let Some((last, len, at)) = &dates.text {
+        if b.len() == *len && last.get(..*len) == Some(b) {
+            return Some(*at);
+        }
+    }
+    let at = read_timestamp(b, dates)?;
+    if b.len() <= 32 {
+        let mut copy = [0u8; 32];
+        copy[..b.len()].copy_from_slice(b);
+        dates.text = Some((copy, b.len(), at));
+    }
+    Some(at)
+}
+
+fn read_timestamp(b: &[u8], dates: &mut Dates) -> Option<Timestamp> {
     if b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
@@ -140,10 +158,4 @@ pub(in crate::replay) fn timestamp(text: &str, dates: &mut Dates) -> Option<Time
     };
     let time = date.and_hms_nano_opt(number(11..13)?, number(14..16)?, second, nanos)?;
     Some(time.and_utc())
-}
-
-/// Whether `text` is a JSON number serde_json reads without complaint: no exponent, and short
-/// (only exponents and hundreds of digits overflow an `f64`).
-pub(super) fn json_number(text: &[u8]) -> bool {
-    text.len() <= 40 && split_number(text).is_some()
 }
