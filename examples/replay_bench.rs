@@ -6,8 +6,8 @@
 //!    simulator's model, written as NDJSON to a temp file, as `shiftbot sim --record` does:
 //!    every `price_shift` carries the simulator's signal, the worst case for memory.
 //! 2. **Read + decode + replay**: what `shiftbot replay` does, on one thread: the file read
-//!    and decoded (the fast path, and the live decoders for what it declines) into the compact
-//!    [`Tape`], then replayed. Best of `REPLAY_RUNS`, each tape dropped before the next. The
+//!    and decoded (the fast path, and the live decoders for what it declines) a buffer at a
+//!    time and replayed as it goes ([`replay_stream`]). Best of `REPLAY_RUNS`. The
 //!    file is read once untimed before, so that the page cache holds it (this machine's
 //!    virtual disk reads ~500 MB/s uncached, which would time the disk, not the work).
 //! 3. **Decode** once more, timed on its own, and the tape kept for the rest.
@@ -27,7 +27,7 @@ use std::time::Instant;
 use shiftbot::configuration::{LoadOptions, RiskLimit, Settings};
 use shiftbot::replay::cli::replay_options;
 use shiftbot::replay::sweep::{self, SetArg};
-use shiftbot::replay::{record_sim, replay, ReplayOutcome, Tape};
+use shiftbot::replay::{record_sim, replay, replay_stream, ReplayOutcome, Tape};
 use strategies::Outcome;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -91,13 +91,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut best_file = f64::MAX;
     for _ in 0..runs {
         let started = Instant::now();
-        let tape = Tape::read(
-            BufReader::with_capacity(1 << 20, File::open(&path)?),
-            "bench",
-        )?;
-        let run = replay(&tape, settings.core_config(), &options);
+        let reader = BufReader::with_capacity(1 << 20, File::open(&path)?);
+        let run = replay_stream(reader, "bench", settings.core_config(), &options)?;
         best_file = best_file.min(started.elapsed().as_secs_f64());
-        drop((run, tape));
+        drop(run);
     }
     println!(
         "read + decode + replay (1 thread, best of {runs}): {events} events in {:.3} s = {}",

@@ -3,7 +3,7 @@
 //! parses and dispatches, and owns exit codes).
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use crate::commands::args::{parse_since, Since};
 use crate::configuration::{ConfigErrors, Settings, ENV_PREFIX};
 use crate::store::{Store, StoreError};
 
-use super::engine::{replay, ReplayOptions};
+use super::engine::{replay_stream, ReplayOptions};
 use super::record::{export_events, ExportError};
 use super::simrec::record_sim;
 use super::summary::{replay_report, ReplaySummary};
@@ -150,17 +150,19 @@ pub fn replay_command(
     args: &ReplayArgs,
     out: &mut dyn Write,
 ) -> Result<(), ReplayCommandError> {
-    let tape = read_tape(&args.events)?;
+    let (reader, origin) = open_recording(&args.events)?;
     let options = replay_options(settings);
     let started = Instant::now();
-    let run = replay(&tape, settings.core_config(), &options);
+    // Read and replayed as it goes: one replay needs no tape of the whole recording.
+    let run = replay_stream(reader, &origin, settings.core_config(), &options)?;
     tracing::info!(
         events = run.events,
+        recorded_replies = run.recorded_replies,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "replay finished"
     );
-    let report = replay_report(&run, &tape);
-    let summary = ReplaySummary::new(&run, &tape, options.fallback, &report);
+    let report = replay_report(&run);
+    let summary = ReplaySummary::new(&run, options.fallback, &report);
     if args.json {
         summary.write_json(out)?;
     } else {
@@ -224,24 +226,25 @@ pub fn sweep_command(
     Ok(())
 }
 
-/// Read a recording from `path` ("-": stdin).
+/// The recording at `path` ("-": stdin), buffered, and the name errors give it.
+fn open_recording(path: &Path) -> Result<(Box<dyn BufRead>, String), ReplayCommandError> {
+    if path == Path::new("-") {
+        let stdin = BufReader::with_capacity(1 << 20, io::stdin().lock());
+        return Ok((Box::new(stdin), "stdin".to_string()));
+    }
+    let file = File::open(path).map_err(|e| ReplayCommandError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot open the recording: {e}"),
+    })?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    Ok((Box::new(reader), path.display().to_string()))
+}
+
+/// Read a whole recording from `path` ("-": stdin), for the sweep's many replays.
 pub fn read_tape(path: &Path) -> Result<Tape, ReplayCommandError> {
     let started = Instant::now();
-    let tape = if path == Path::new("-") {
-        Tape::read(
-            BufReader::with_capacity(1 << 20, io::stdin().lock()),
-            "stdin",
-        )?
-    } else {
-        let file = File::open(path).map_err(|e| ReplayCommandError::File {
-            path: path.to_path_buf(),
-            message: format!("cannot open the recording: {e}"),
-        })?;
-        Tape::read(
-            BufReader::with_capacity(1 << 20, file),
-            &path.display().to_string(),
-        )?
-    };
+    let (reader, origin) = open_recording(path)?;
+    let tape = Tape::read(reader, &origin)?;
     tracing::info!(
         events = tape.len(),
         signalled = tape.signalled(),

@@ -30,6 +30,7 @@
 //!   ([`strategies::model`]) from the market's prices seen so far in the file.
 
 use std::collections::VecDeque;
+use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 use strategies::model::{ModelParams, PriceHistory};
@@ -38,7 +39,7 @@ use strategies::{
 };
 
 use super::settlement::Settlement;
-use super::tape::{blank_event, Tape};
+use super::tape::{blank_event, Tape, TapeError, TapeReader};
 
 /// What answers a signal request that has no recorded reply (`replay.fallback`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,6 +191,8 @@ pub struct ReplayRun {
     pub events: u64,
     /// First and last decision time.
     pub decision_span: Option<(Timestamp, Timestamp)>,
+    /// First and last event receive time (the recording's period).
+    pub event_span: Option<(Timestamp, Timestamp)>,
     /// Signal requests answered by a recorded reply, by the fallback.
     pub recorded_replies: u64,
     pub fallback_replies: u64,
@@ -199,71 +202,123 @@ pub struct ReplayRun {
 struct Pending {
     at: Timestamp,
     ticket: SignalTicket,
-    event: usize,
+    reply: SignalReply,
 }
 
 /// Replay `tape` through a fresh core built from `config`.
 pub fn replay(tape: &Tape, config: CoreConfig, options: &ReplayOptions) -> ReplayRun {
-    let mut driver = Driver {
-        core: {
-            let mut core = Core::new(config);
-            // Nobody reads the reasons of decisions not kept: don't build them.
-            core.set_explain(options.keep_decisions);
-            core
-        },
-        options,
-        tape,
-        run: Recorder::default(),
-        pending: VecDeque::new(),
-        history: match options.fallback {
-            Fallback::Model => vec![PriceHistory::default(); tape.market_count()],
-            Fallback::Skip => Vec::new(),
-        },
-    };
-    let mut scratch = blank_event();
-    let mut settlements = tape.settlements().iter().peekable();
-    for index in 0..tape.len() {
-        while let Some(placed) = settlements.next_if(|s| s.position <= index) {
+    let mut replayer = Replayer::new(config, options);
+    replayer.feed(tape);
+    replayer.finish()
+}
+
+/// Replay a recording as it is read, a buffer of lines at a time, never holding more of it
+/// than that (memory does not grow with the recording): what `shiftbot replay` does. The same
+/// run as [`replay`] over the whole tape.
+pub fn replay_stream(
+    reader: impl BufRead,
+    origin: &str,
+    config: CoreConfig,
+    options: &ReplayOptions,
+) -> Result<ReplayRun, TapeError> {
+    let mut replayer = Replayer::new(config, options);
+    let mut lines = TapeReader::new(reader, origin);
+    let mut chunk = Tape::default();
+    while lines.read_more(&mut chunk)? {
+        replayer.feed(&chunk);
+        chunk.clear_events();
+    }
+    replayer.feed(&chunk);
+    Ok(replayer.finish())
+}
+
+/// A replay in progress: fed tapes in order (one whole recording, or its chunks, which must
+/// share their interned markets: one [`Tape`] cleared between chunks).
+pub struct Replayer<'a> {
+    driver: Driver<'a>,
+    scratch: strategies::Event,
+}
+
+impl<'a> Replayer<'a> {
+    pub fn new(config: CoreConfig, options: &'a ReplayOptions) -> Replayer<'a> {
+        let mut core = Core::new(config);
+        // Nobody reads the reasons of decisions not kept: don't build them.
+        core.set_explain(options.keep_decisions);
+        Replayer {
+            driver: Driver {
+                core,
+                options,
+                run: Recorder::default(),
+                pending: VecDeque::new(),
+                history: Vec::new(),
+            },
+            scratch: blank_event(),
+        }
+    }
+
+    /// Replay `tape`'s events and settlements, after everything fed before.
+    pub fn feed(&mut self, tape: &Tape) {
+        let driver = &mut self.driver;
+        let scratch = &mut self.scratch;
+        if driver.options.fallback == Fallback::Model {
+            driver
+                .history
+                .resize(tape.market_count(), PriceHistory::default());
+        }
+        let mut settlements = tape.settlements().iter().peekable();
+        for index in 0..tape.len() {
+            while let Some(placed) = settlements.next_if(|s| s.position <= index) {
+                driver.settle(&placed.settlement);
+            }
+            if !tape.fill(index, scratch) {
+                continue;
+            }
+            let now = scratch.received_at;
+            driver.run.event_span = Some(match driver.run.event_span {
+                None => (now, now),
+                Some((first, _)) => (first, now),
+            });
+            driver.deliver_until(Some(now));
+            match driver.core.on_event(scratch, now) {
+                Step::Decided(decision) => driver.record(decision, None),
+                Step::NeedSignal(ticket) => driver.answer(tape, index, ticket, now),
+            }
+            if let (Some(market), Some(price)) = (tape.market_of(index), scratch.yes_price()) {
+                if let Some(history) = driver.history.get_mut(market) {
+                    history.observe(&driver.options.model, price);
+                }
+            }
+            driver.run.events += 1;
+        }
+        for placed in settlements {
             driver.settle(&placed.settlement);
         }
-        if !tape.fill(index, &mut scratch) {
-            continue;
-        }
-        let now = scratch.received_at;
-        driver.deliver_until(Some(now));
-        match driver.core.on_event(&scratch, now) {
-            Step::Decided(decision) => driver.record(decision, None),
-            Step::NeedSignal(ticket) => driver.answer(index, ticket, now),
-        }
-        if let (Some(market), Some(price)) = (tape.market_of(index), scratch.yes_price()) {
-            if let Some(history) = driver.history.get_mut(market) {
-                history.observe(&options.model, price);
-            }
-        }
-        driver.run.events += 1;
     }
-    for placed in settlements {
-        driver.settle(&placed.settlement);
-    }
-    driver.deliver_until(None);
-    let Recorder {
-        tally,
-        trades,
-        decisions,
-        events,
-        decision_span,
-        recorded_replies,
-        fallback_replies,
-    } = driver.run;
-    ReplayRun {
-        core: driver.core,
-        tally,
-        trades,
-        decisions,
-        events,
-        decision_span,
-        recorded_replies,
-        fallback_replies,
+
+    /// Deliver the replies still pending and hand over the run.
+    pub fn finish(mut self) -> ReplayRun {
+        self.driver.deliver_until(None);
+        let Recorder {
+            tally,
+            trades,
+            decisions,
+            events,
+            decision_span,
+            event_span,
+            recorded_replies,
+            fallback_replies,
+        } = self.driver.run;
+        ReplayRun {
+            core: self.driver.core,
+            tally,
+            trades,
+            decisions,
+            events,
+            decision_span,
+            event_span,
+            recorded_replies,
+            fallback_replies,
+        }
     }
 }
 
@@ -274,6 +329,7 @@ struct Recorder {
     decisions: Vec<ReplayDecision>,
     events: u64,
     decision_span: Option<(Timestamp, Timestamp)>,
+    event_span: Option<(Timestamp, Timestamp)>,
     recorded_replies: u64,
     fallback_replies: u64,
 }
@@ -281,7 +337,6 @@ struct Recorder {
 struct Driver<'a> {
     core: Core,
     options: &'a ReplayOptions,
-    tape: &'a Tape,
     run: Recorder,
     /// Recorded replies not yet delivered, in delivery order.
     pending: VecDeque<Pending>,
@@ -290,9 +345,9 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    /// A signal request for event `index`, made at `now`.
-    fn answer(&mut self, index: usize, ticket: SignalTicket, now: Timestamp) {
-        if let Some(recorded) = self.tape.reply(index) {
+    /// A signal request for `tape`'s event `index`, made at `now`.
+    fn answer(&mut self, tape: &Tape, index: usize, ticket: SignalTicket, now: Timestamp) {
+        if let Some(recorded) = tape.reply(index) {
             let at = recorded.at.max(now);
             // Stable: among equal times, the earlier request's reply goes first.
             let position = self.pending.partition_point(|p| p.at <= at);
@@ -301,7 +356,7 @@ impl Driver<'_> {
                 Pending {
                     at,
                     ticket,
-                    event: index,
+                    reply: recorded.reply,
                 },
             );
             return;
@@ -317,8 +372,7 @@ impl Driver<'_> {
                 self.record(decision, Some(ReplayOutcome::NoRecordedSignal));
             }
             Fallback::Model => {
-                let history = self
-                    .tape
+                let history = tape
                     .market_of(index)
                     .and_then(|m| self.history.get(m))
                     .copied()
@@ -360,13 +414,10 @@ impl Driver<'_> {
             let Some(pending) = self.pending.pop_front() else {
                 break;
             };
-            let Some(recorded) = self.tape.reply(pending.event) else {
-                continue;
-            };
             self.run.recorded_replies += 1;
             let decision = self
                 .core
-                .on_signal(&pending.ticket, recorded.reply, pending.at);
+                .on_signal(&pending.ticket, pending.reply, pending.at);
             self.record(decision, None);
         }
     }
@@ -395,3 +446,7 @@ impl Driver<'_> {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod stream_tests;

@@ -334,7 +334,7 @@ fn recorded_settlements_pay_out_at_their_place_in_the_timeline() {
     assert_eq!(run.core.book().cash(), lost.cash_after);
 
     // The report counts them as settle trades, as of the last settlement.
-    let report = crate::replay::replay_report(&run, &tape);
+    let report = crate::replay::replay_report(&run);
     assert_eq!(
         (
             report.trades.open,

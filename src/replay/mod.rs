@@ -36,8 +36,8 @@ pub mod tape;
 mod test_support;
 
 pub use engine::{
-    replay, Fallback, ReplayDecision, ReplayOptions, ReplayOutcome, ReplayRun, Tally,
-    NO_RECORDED_SIGNAL_REASON,
+    replay, replay_stream, Fallback, ReplayDecision, ReplayOptions, ReplayOutcome, ReplayRun,
+    Tally, NO_RECORDED_SIGNAL_REASON,
 };
 pub use record::{export_events, ExportError, ExportStats, RecordLine};
 pub use settlement::{PlacedSettlement, Settlement};

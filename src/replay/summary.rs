@@ -16,11 +16,10 @@ use strategies::report::{self, Drawdown, Marks, Report, ReportInput, TradeCounts
 use strategies::{Platform, Position, Timestamp};
 
 use super::engine::{Fallback, ReplayRun, Tally};
-use super::tape::Tape;
 use crate::commands::format::{exact6, money, percent, ratio, signed_money, time};
 
 /// The book's report after a replay (see the module docs for marks and instant).
-pub fn replay_report(run: &ReplayRun, tape: &Tape) -> Report {
+pub fn replay_report(run: &ReplayRun) -> Report {
     let book = run.core.book();
     let positions: Vec<Position> = book.positions.values().cloned().collect();
     let marks = Marks::new(
@@ -35,7 +34,7 @@ pub fn replay_report(run: &ReplayRun, tape: &Tape) -> Report {
         .decision_span
         .map(|(_, last)| last)
         .max(last_trade)
-        .or_else(|| tape.span().map(|(_, last)| last))
+        .or_else(|| run.event_span.map(|(_, last)| last))
         .unwrap_or_default();
     report::compute(&ReportInput {
         starting_bankroll: book.totals.starting_bankroll,
@@ -95,11 +94,11 @@ pub struct BookJson {
 }
 
 impl ReplaySummary {
-    pub fn new(run: &ReplayRun, tape: &Tape, fallback: Fallback, report: &Report) -> Self {
+    pub fn new(run: &ReplayRun, fallback: Fallback, report: &Report) -> Self {
         let closed = &report.closed;
         ReplaySummary {
             events: run.events,
-            period: tape.span().map(|(start, end)| SpanJson { start, end }),
+            period: run.event_span.map(|(start, end)| SpanJson { start, end }),
             fallback,
             recorded_replies: run.recorded_replies,
             fallback_replies: run.fallback_replies,

@@ -6,7 +6,7 @@ use crate::replay::engine::{replay, ReplayOptions};
 use crate::replay::test_support::{shift, signal, signalled, tape};
 
 /// One trade: 810 YES of kalshi/A at 0.60 (fee 13.61), A last seen at 0.64.
-fn one_trade() -> (ReplayRun, Tape) {
+fn one_trade() -> ReplayRun {
     let lines = vec![
         signalled(
             shift("1", "kalshi/A", "0.50", "0.56", 0),
@@ -19,14 +19,13 @@ fn one_trade() -> (ReplayRun, Tape) {
         shift("5", "kalshi/B", "0.30", "0.25", 4_000),
     ];
     let tape = tape(&lines);
-    let run = replay(&tape, CoreConfig::default(), &ReplayOptions::default());
-    (run, tape)
+    replay(&tape, CoreConfig::default(), &ReplayOptions::default())
 }
 
 #[test]
 fn the_report_marks_the_book_at_the_files_last_prices() {
-    let (run, tape) = one_trade();
-    let report = replay_report(&run, &tape);
+    let run = one_trade();
+    let report = replay_report(&run);
     assert_eq!(report.starting_bankroll, dec!(10000));
     assert_eq!(report.cash, dec!(9500.39));
     assert_eq!(report.market_value, dec!(518.40));
@@ -42,9 +41,9 @@ fn the_report_marks_the_book_at_the_files_last_prices() {
 
 #[test]
 fn json_and_text_show_the_decisions_and_the_book() {
-    let (run, tape) = one_trade();
-    let report = replay_report(&run, &tape);
-    let summary = ReplaySummary::new(&run, &tape, Fallback::Skip, &report);
+    let run = one_trade();
+    let report = replay_report(&run);
+    let summary = ReplaySummary::new(&run, Fallback::Skip, &report);
     let mut out = Vec::new();
     summary.write_json(&mut out).expect("write");
     let json: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -88,8 +87,8 @@ fn json_and_text_show_the_decisions_and_the_book() {
 
 #[test]
 fn the_chart_draws_the_reports_curve() {
-    let (run, tape) = one_trade();
-    let report = replay_report(&run, &tape);
+    let run = one_trade();
+    let report = replay_report(&run);
     let svg = crate::replay::chart::svg(&report, "replay of <test>");
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.trim_end().ends_with("</svg>"));

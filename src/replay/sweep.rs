@@ -212,7 +212,7 @@ pub fn run(
 
 fn run_one(tape: &Tape, combination: &Combination, options: &ReplayOptions) -> SweepRow {
     let run = replay(tape, combination.settings.core_config(), options);
-    let report = replay_report(&run, tape);
+    let report = replay_report(&run);
     SweepRow {
         values: combination.values.clone(),
         equity: report.equity,

@@ -162,7 +162,7 @@ fn parallel_rows_equal_replaying_each_combination_alone() {
             combo.settings.core_config(),
             &ReplayOptions::default(),
         );
-        let report = replay_report(&alone, &tape);
+        let report = replay_report(&alone);
         assert_eq!(row.equity, report.equity);
         assert_eq!(row.trades, alone.trades.len() as u64);
     }

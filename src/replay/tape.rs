@@ -286,6 +286,18 @@ impl Tape {
         Some(index)
     }
 
+    /// Forget the events, replies and settlements, keep what is interned (markets, types,
+    /// freshness values, the fast path's layouts): the next chunk of a streamed recording
+    /// goes in with the same market indices.
+    pub fn clear_events(&mut self) {
+        self.slots.clear();
+        self.ids.clear();
+        self.id_ends.clear();
+        self.replies.clear();
+        self.failures.clear();
+        self.settlements.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -498,6 +510,7 @@ mod reader;
 
 #[cfg(test)]
 pub(super) use reader::FastPush;
+pub use reader::TapeReader;
 
 #[cfg(test)]
 #[path = "tape_tests.rs"]

@@ -87,42 +87,65 @@ impl Lines<'_> {
     }
 }
 
+/// A recording read a buffer of lines at a time into a tape: all at once by [`Tape::read`],
+/// or chunk by chunk by a streaming replay (the tape cleared of events between chunks).
+pub struct TapeReader<'a, R> {
+    reader: R,
+    lines: Lines<'a>,
+    /// The start of a line that the end of the buffer cut.
+    carry: Vec<u8>,
+}
+
+impl<'a, R: BufRead> TapeReader<'a, R> {
+    pub fn new(reader: R, origin: &'a str) -> TapeReader<'a, R> {
+        TapeReader {
+            reader,
+            lines: Lines { origin, number: 0 },
+            carry: Vec::new(),
+        }
+    }
+
+    /// Append the lines of the reader's next buffer to `tape`. `false`: the input has ended
+    /// (and its last line, if it had no newline, is appended too).
+    pub fn read_more(&mut self, tape: &mut Tape) -> Result<bool, TapeError> {
+        let buffer = self.reader.fill_buf().map_err(|e| TapeError::Io {
+            origin: self.lines.origin.to_string(),
+            message: e.to_string(),
+        })?;
+        if buffer.is_empty() {
+            if !self.carry.is_empty() {
+                tape.push_block(&self.carry, &mut self.lines)?;
+                self.carry.clear();
+            }
+            return Ok(false);
+        }
+        let len = buffer.len();
+        match buffer.iter().rposition(|&b| b == b'\n') {
+            None => self.carry.extend_from_slice(buffer),
+            Some(last) => {
+                let mut start = 0;
+                if !self.carry.is_empty() {
+                    let first = buffer.iter().position(|&b| b == b'\n').unwrap_or(last);
+                    self.carry.extend_from_slice(&buffer[..=first]);
+                    tape.push_block(&self.carry, &mut self.lines)?;
+                    self.carry.clear();
+                    start = first + 1;
+                }
+                tape.push_block(&buffer[start..=last], &mut self.lines)?;
+                self.carry.extend_from_slice(&buffer[last + 1..]);
+            }
+        }
+        self.reader.consume(len);
+        Ok(true)
+    }
+}
+
 impl Tape {
     /// Read a recording; `origin` names it in errors (a path, or "stdin").
-    pub fn read(mut reader: impl BufRead, origin: &str) -> Result<Tape, TapeError> {
+    pub fn read(reader: impl BufRead, origin: &str) -> Result<Tape, TapeError> {
         let mut tape = Tape::default();
-        let mut lines = Lines { origin, number: 0 };
-        // The start of a line that the end of the buffer cut.
-        let mut carry = Vec::new();
-        loop {
-            let buffer = reader.fill_buf().map_err(|e| TapeError::Io {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            })?;
-            if buffer.is_empty() {
-                break;
-            }
-            let len = buffer.len();
-            match buffer.iter().rposition(|&b| b == b'\n') {
-                None => carry.extend_from_slice(buffer),
-                Some(last) => {
-                    let mut start = 0;
-                    if !carry.is_empty() {
-                        let first = buffer.iter().position(|&b| b == b'\n').unwrap_or(last);
-                        carry.extend_from_slice(&buffer[..=first]);
-                        tape.push_block(&carry, &mut lines)?;
-                        carry.clear();
-                        start = first + 1;
-                    }
-                    tape.push_block(&buffer[start..=last], &mut lines)?;
-                    carry.extend_from_slice(&buffer[last + 1..]);
-                }
-            }
-            reader.consume(len);
-        }
-        if !carry.is_empty() {
-            tape.push_block(&carry, &mut lines)?;
-        }
+        let mut lines = TapeReader::new(reader, origin);
+        while lines.read_more(&mut tape)? {}
         Ok(tape)
     }
 
