@@ -8,11 +8,12 @@
 //! `serde_json::Value` per payload and per response: every key and string allocated, about
 //! 3 µs a line, which would be most of a replay's time.
 //!
-//! This module reads the one shape nearly every line has (a well-formed `price_shift`, with or
-//! without a usable signal response, as `export-events` and `sim --record` write them) and
-//! answers `None`, "not mine", for anything it is not certain to decode identically: escapes
-//! or non-ASCII in strings, duplicate keys, nested values it would have to skip, numbers it
-//! cannot read exactly as the live decoder does (below), timestamps not of the form
+//! This module reads the shapes nearly every line has (a well-formed `price_shift` or
+//! `whale_alert`, with or without a usable signal response, as `export-events` and
+//! `sim --record` write them) and answers `None`, "not mine", for anything it is not certain to
+//! decode identically: escapes or control characters in strings, duplicate keys, nested values
+//! it would have to skip, numbers it cannot read exactly as the live decoder does (see
+//! `values`), timestamps not of the form
 //! `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`, out-of-range or inconsistent values (the live decoder
 //! words those reasons), unknown line fields, and every other event type. A `None` line goes to
 //! the live decoder, so this path changes speed, never results: the property test
