@@ -81,6 +81,55 @@ proptest! {
     }
 }
 
+/// Line by line through the live decoders, as `Tape::read` did before the fast path: the
+/// first line that fails names itself.
+fn line_by_line_result(bytes: &[u8]) -> Result<Vec<String>, u64> {
+    let mut tape = Tape::default();
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let number = i as u64 + 1;
+        let text = std::str::from_utf8(line).map_err(|_| number)?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        match tape.push_line(text) {
+            Ok(true) => {}
+            _ => return Err(number),
+        }
+    }
+    Ok(snapshot(&tape))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// Corrupt a valid recording anywhere (any byte, any value): reading never panics, and
+    /// succeeds or fails exactly as line-by-line live decoding does, naming the same line.
+    #[test]
+    fn prop_corrupted_recordings_read_as_the_live_decoders_read_them(
+        kinds in prop::collection::vec(0usize..8, 1..8),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        capacity in 1usize..700,
+    ) {
+        let mut bytes = recording(&kinds, false, true).into_bytes();
+        for (at, value) in flips {
+            let at = at.index(bytes.len());
+            bytes[at] = value;
+        }
+        let expected = line_by_line_result(&bytes);
+        let read = Tape::read(BufReader::with_capacity(capacity, &bytes[..]), "rec");
+        match (read, expected) {
+            (Ok(tape), Ok(reference)) => prop_assert_eq!(snapshot(&tape), reference),
+            (Err(TapeError::Line { line, .. }), Err(number)) => prop_assert_eq!(line, number),
+            (read, expected) => prop_assert!(
+                false,
+                "read {:?}, line by line {:?}",
+                read.map(|t| t.len()),
+                expected.map(|s| s.len())
+            ),
+        }
+    }
+}
+
 #[test]
 fn most_lines_take_the_fast_path() {
     let mut tape = Tape::default();
