@@ -94,13 +94,17 @@ impl<'a> Scan<'a> {
 
     /// The next significant byte, consumed.
     fn next(&mut self) -> Option<u8> {
-        self.whitespace();
-        let byte = *self.bytes.get(self.at)?;
+        let byte = self.peek()?;
         self.at += 1;
         Some(byte)
     }
 
+    /// The next significant byte. Lines rarely have blanks: one load and one comparison.
     fn peek(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.at)?;
+        if byte > b' ' {
+            return Some(byte);
+        }
         self.whitespace();
         self.bytes.get(self.at).copied()
     }
