@@ -246,9 +246,18 @@ impl<'a> Replayer<'a> {
         core.set_explain(options.keep_decisions);
         Replayer {
             driver: Driver {
-                core,
                 options,
-                run: Recorder::default(),
+                run: ReplayRun {
+                    core,
+                    tally: Tally::default(),
+                    trades: Vec::new(),
+                    decisions: Vec::new(),
+                    events: 0,
+                    decision_span: None,
+                    event_span: None,
+                    recorded_replies: 0,
+                    fallback_replies: 0,
+                },
                 pending: VecDeque::new(),
                 history: Vec::new(),
             },
@@ -279,7 +288,7 @@ impl<'a> Replayer<'a> {
                 Some((first, _)) => (first, now),
             });
             driver.deliver_until(Some(now));
-            match driver.core.on_event(scratch, now) {
+            match driver.run.core.on_event(scratch, now) {
                 Step::Decided(decision) => driver.record(decision, None),
                 Step::NeedSignal(ticket) => driver.answer(tape, index, ticket, now),
             }
@@ -298,46 +307,14 @@ impl<'a> Replayer<'a> {
     /// Deliver the replies still pending and hand over the run.
     pub fn finish(mut self) -> ReplayRun {
         self.driver.deliver_until(None);
-        let Recorder {
-            tally,
-            trades,
-            decisions,
-            events,
-            decision_span,
-            event_span,
-            recorded_replies,
-            fallback_replies,
-        } = self.driver.run;
-        ReplayRun {
-            core: self.driver.core,
-            tally,
-            trades,
-            decisions,
-            events,
-            decision_span,
-            event_span,
-            recorded_replies,
-            fallback_replies,
-        }
+        self.driver.run
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    tally: Tally,
-    trades: Vec<Trade>,
-    decisions: Vec<ReplayDecision>,
-    events: u64,
-    decision_span: Option<(Timestamp, Timestamp)>,
-    event_span: Option<(Timestamp, Timestamp)>,
-    recorded_replies: u64,
-    fallback_replies: u64,
-}
-
 struct Driver<'a> {
-    core: Core,
     options: &'a ReplayOptions,
-    run: Recorder,
+    /// The run so far, its core included.
+    run: ReplayRun,
     /// Recorded replies not yet delivered, in delivery order.
     pending: VecDeque<Pending>,
     /// Per interned market, for the model fallback (empty otherwise).
@@ -368,7 +345,7 @@ impl Driver<'_> {
                     reason: NO_RECORDED_SIGNAL_REASON.to_string(),
                     pause_until: None,
                 };
-                let decision = self.core.on_signal(&ticket, reply, now);
+                let decision = self.run.core.on_signal(&ticket, reply, now);
                 self.record(decision, Some(ReplayOutcome::NoRecordedSignal));
             }
             Fallback::Model => {
@@ -377,7 +354,7 @@ impl Driver<'_> {
                     .and_then(|m| self.history.get(m))
                     .copied()
                     .unwrap_or_default();
-                let reply = match self.core.last_yes(&ticket.market) {
+                let reply = match self.run.core.last_yes(&ticket.market) {
                     Some(current) => {
                         SignalReply::Signal(history.signal(&self.options.model, current))
                     }
@@ -386,7 +363,7 @@ impl Driver<'_> {
                         pause_until: None,
                     },
                 };
-                let decision = self.core.on_signal(&ticket, reply, now);
+                let decision = self.run.core.on_signal(&ticket, reply, now);
                 self.record(decision, None);
             }
         }
@@ -395,7 +372,7 @@ impl Driver<'_> {
     /// Apply a recorded settlement at its time, after the replies due by then.
     fn settle(&mut self, settlement: &Settlement) {
         self.deliver_until(Some(settlement.at));
-        let trades = self.core.settle(
+        let trades = self.run.core.settle(
             &settlement.market,
             settlement.winner,
             &settlement.id,
@@ -416,6 +393,7 @@ impl Driver<'_> {
             };
             self.run.recorded_replies += 1;
             let decision = self
+                .run
                 .core
                 .on_signal(&pending.ticket, pending.reply, pending.at);
             self.record(decision, None);

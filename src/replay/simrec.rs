@@ -12,19 +12,15 @@
 
 use std::io::{self, Write};
 
-use chrono::{Duration, SecondsFormat, TimeZone};
-use rust_decimal::Decimal;
-use serde_json::{Map, Number, Value};
-use strategies::{Platform, Timestamp};
+use chrono::{Duration, TimeZone};
+use serde_json::Value;
+use strategies::Timestamp;
 
 use super::record::RecordLine;
 use crate::configuration::RiskLimit;
-use crate::sim::model::{Model, ModelEvent, Quote};
+use crate::sim::model::{Model, ModelEvent};
 use crate::sim::SimConfig;
-use crate::sim::{advise, Advice, Risk};
-
-/// How long a simulated signal stays valid (as the simulator's endpoint says).
-const SIGNAL_VALIDITY_MINUTES: i64 = 15;
+use crate::sim::{advise, event_json, signal_body, Risk};
 
 /// Events per second of the timeline when the config says 0 (as fast as read).
 const DEFAULT_RATE: i128 = 5;
@@ -111,13 +107,13 @@ impl Iterator for SimSession {
             } => self
                 .model
                 .quote(*platform, market_id)
-                .map(|quote| signal_json(&quote, &advise(&quote, self.risk), at)),
+                .map(|quote| json(&signal_body(&quote, &advise(&quote, self.risk), at))),
             ModelEvent::WhaleAlert { .. } => None,
         };
         Some(RecordLine {
             id: (position + 1).to_string(),
-            event_type: event_type(&event).to_string(),
-            data: event_json(&event, at),
+            event_type: event.event_type().to_string(),
+            data: json(&event_json(&event, at)),
             received_at: at,
             signal_at: signal.as_ref().map(|_| at),
             signal,
@@ -127,98 +123,9 @@ impl Iterator for SimSession {
     }
 }
 
-fn event_type(event: &ModelEvent) -> &'static str {
-    match event {
-        ModelEvent::PriceShift { .. } => "price_shift",
-        ModelEvent::WhaleAlert { .. } => "whale_alert",
-    }
-}
-
-/// The event's wire JSON, as the simulator's stream sends it (decimals as JSON numbers).
-fn event_json(event: &ModelEvent, at: Timestamp) -> Value {
-    let mut object = Map::new();
-    object.insert("type".into(), event_type(event).into());
-    match event {
-        ModelEvent::PriceShift {
-            platform,
-            market_id,
-            old_yes,
-            new_yes,
-            change_pct,
-        } => {
-            market_fields(&mut object, *platform, market_id);
-            object.insert("old_yes".into(), number(*old_yes));
-            object.insert("new_yes".into(), number(*new_yes));
-            object.insert("change_pct".into(), number(*change_pct));
-        }
-        ModelEvent::WhaleAlert {
-            platform,
-            market_id,
-            side,
-            flow,
-            price,
-        } => {
-            market_fields(&mut object, *platform, market_id);
-            object.insert("side".into(), side.as_str().into());
-            object.insert("flow".into(), number(*flow));
-            object.insert("price".into(), number(*price));
-        }
-    }
-    object.insert("timestamp".into(), rfc3339(at).into());
-    Value::Object(object)
-}
-
-fn market_fields(object: &mut Map<String, Value>, platform: Platform, market_id: &str) {
-    object.insert("market_id".into(), market_id.into());
-    object.insert("platform".into(), platform.as_str().into());
-}
-
-/// The simulator's `/v1/signals` response body for `quote`, generated at `at`.
-fn signal_json(quote: &Quote, advice: &Advice, at: Timestamp) -> Value {
-    let expires_at = at
-        .checked_add_signed(Duration::minutes(SIGNAL_VALIDITY_MINUTES))
-        .unwrap_or(at);
-    let mut object = Map::new();
-    let market = format!("{}/{}", quote.platform, quote.market_id);
-    object.insert("market".into(), market.into());
-    market_fields(&mut object, quote.platform, &quote.market_id);
-    object.insert(
-        "recommendation".into(),
-        advice.recommendation.as_str().into(),
-    );
-    object.insert("edge".into(), number(advice.edge));
-    object.insert("probability".into(), number(advice.probability));
-    object.insert("market_price".into(), number(quote.price));
-    object.insert("target_price".into(), number(advice.target_price));
-    object.insert("confidence".into(), number(advice.confidence));
-    object.insert("risk_rating".into(), advice.risk_rating.into());
-    object.insert("size_pct".into(), number(advice.size_pct));
-    object.insert("time_horizon".into(), advice.time_horizon.into());
-    object.insert("freshness".into(), "fresh".into());
-    object.insert("generated_at".into(), rfc3339(at).into());
-    object.insert("expires_at".into(), rfc3339(expires_at).into());
-    Value::Object(object)
-}
-
-/// A decimal as a JSON number. Whole numbers stay integers; others go through the nearest
-/// `f64`, whose shortest form is the decimal's own text for the few digits the simulator uses
-/// (exactly how the live decoder reads a number off the wire).
-fn number(value: Decimal) -> Value {
-    if value.scale() == 0 {
-        if let Ok(int) = i64::try_from(value) {
-            return Value::Number(Number::from(int));
-        }
-    }
-    value
-        .to_string()
-        .parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map_or_else(|| Value::String(value.to_string()), Value::Number)
-}
-
-fn rfc3339(at: Timestamp) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+/// A body the simulator's own builders wrote, as the JSON value a line holds.
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,9 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use strategies::Timestamp;
+
+use super::json::JsonObject;
 use super::model::Quote;
 
 /// Risk appetite sent by the client (`risk_limit`).
@@ -126,6 +129,34 @@ pub fn advise(quote: &Quote, risk: Risk) -> Advice {
         size_pct,
         time_horizon: if quote.closing_soon { "hours" } else { "days" },
     }
+}
+
+/// How long a simulated signal stays valid (`expires_at` − `generated_at`).
+const SIGNAL_VALIDITY_MINUTES: i64 = 15;
+
+/// The `/v1/signals` response body for `quote` and its `advice`, generated at `now`: what the
+/// API answers and what `sim --record` records, from one place.
+pub(crate) fn signal_body(quote: &Quote, advice: &Advice, now: Timestamp) -> String {
+    let expires_at = now
+        .checked_add_signed(chrono::Duration::minutes(SIGNAL_VALIDITY_MINUTES))
+        .unwrap_or(now);
+    JsonObject::new()
+        .string("market", &format!("{}/{}", quote.platform, quote.market_id))
+        .string("platform", quote.platform.as_str())
+        .string("market_id", &quote.market_id)
+        .string("recommendation", advice.recommendation.as_str())
+        .number("edge", advice.edge)
+        .number("probability", advice.probability)
+        .number("market_price", quote.price)
+        .number("target_price", advice.target_price)
+        .number("confidence", advice.confidence)
+        .string("risk_rating", advice.risk_rating)
+        .number("size_pct", advice.size_pct)
+        .string("time_horizon", advice.time_horizon)
+        .string("freshness", "fresh")
+        .timestamp("generated_at", now)
+        .timestamp("expires_at", expires_at)
+        .finish()
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! resolution, and JSON errors shaped like the API's (`{"error", "detail"}`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -14,12 +13,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use strategies::{Platform, Side};
 
-use super::advice::{advise, Risk};
+use super::advice::{advise, signal_body, Risk};
 use super::json::JsonObject;
 use super::{wait_for_shutdown, App};
-
-/// How long a signal stays valid, as the API's `expires_at` says.
-const SIGNAL_VALIDITY: Duration = Duration::from_secs(15 * 60);
 
 fn json(status: StatusCode, body: String) -> Response {
     (
@@ -175,29 +171,7 @@ pub(super) async fn signals(State(app): State<Arc<App>>, body: Bytes) -> Respons
             &format!("market {platform}/{market_id} not found"),
         );
     };
-    let advice = advise(&quote, risk);
-    let now = chrono::Utc::now();
-    let expires_at = chrono::Duration::from_std(SIGNAL_VALIDITY)
-        .ok()
-        .and_then(|validity| now.checked_add_signed(validity))
-        .unwrap_or(now);
-    let text = JsonObject::new()
-        .string("market", &format!("{platform}/{market_id}"))
-        .string("platform", platform.as_str())
-        .string("market_id", &market_id)
-        .string("recommendation", advice.recommendation.as_str())
-        .number("edge", advice.edge)
-        .number("probability", advice.probability)
-        .number("market_price", quote.price)
-        .number("target_price", advice.target_price)
-        .number("confidence", advice.confidence)
-        .string("risk_rating", advice.risk_rating)
-        .number("size_pct", advice.size_pct)
-        .string("time_horizon", advice.time_horizon)
-        .string("freshness", "fresh")
-        .timestamp("generated_at", now)
-        .timestamp("expires_at", expires_at)
-        .finish();
+    let text = signal_body(&quote, &advise(&quote, risk), chrono::Utc::now());
     if let Ok(value) = serde_json::from_str(&text) {
         app.stats.signal_answered(value);
     }

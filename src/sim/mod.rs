@@ -50,9 +50,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub(crate) use advice::signal_body;
 pub use advice::{advise, Advice, Recommendation, Risk};
 pub use model::hidden_probability;
 pub use stats::{SimStats, RECORD_CAP};
+pub(crate) use world::event_json;
 
 /// Wire format of the stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

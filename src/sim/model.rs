@@ -69,6 +69,16 @@ pub enum ModelEvent {
     },
 }
 
+impl ModelEvent {
+    /// The wire `type` of the event.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            ModelEvent::PriceShift { .. } => "price_shift",
+            ModelEvent::WhaleAlert { .. } => "whale_alert",
+        }
+    }
+}
+
 /// The seeded market model. `step` is the only way it changes.
 #[derive(Clone, Debug)]
 pub struct Model {

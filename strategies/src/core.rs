@@ -437,24 +437,22 @@ impl Core {
     fn refuse(&mut self, event: &Event, refusal: Refusal, now: Timestamp) -> Decision {
         let mut closes = Closes::default();
         self.run_exits(&event.id, now, &mut closes);
-        if !self.explain {
-            return Decision {
-                event_id: String::new(),
-                event_type: String::new(),
-                market: None,
-                outcome: refusal.outcome,
-                reason: String::new(),
-                decided_at: now,
-                signal: None,
-                trades: closes.trades,
-            };
-        }
+        // Quiet: who and why are left empty, never built (see `set_explain`).
+        let (event_id, event_type, market, reason) = match self.explain {
+            true => (
+                event.id.clone(),
+                event.event_type.clone(),
+                event.market().cloned(),
+                closes.annotate(refusal.reason.to_string()),
+            ),
+            false => (String::new(), String::new(), None, String::new()),
+        };
         Decision {
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            market: event.market().cloned(),
+            event_id,
+            event_type,
+            market,
             outcome: refusal.outcome,
-            reason: closes.annotate(refusal.reason.to_string()),
+            reason,
             decided_at: now,
             signal: None,
             trades: closes.trades,

@@ -27,7 +27,7 @@ impl Entry {
         let data = event_json(event, at);
         let line = format!("{{\"id\":{},{}", quote(&id), &data[1..]);
         Entry {
-            event_type: Some(event_type(event).to_owned()),
+            event_type: Some(event.event_type().to_owned()),
             id: Some(id),
             data,
             line,
@@ -100,16 +100,9 @@ impl PriceUpdate {
     }
 }
 
-fn event_type(event: &ModelEvent) -> &'static str {
-    match event {
-        ModelEvent::PriceShift { .. } => "price_shift",
-        ModelEvent::WhaleAlert { .. } => "whale_alert",
-    }
-}
-
 /// The wire JSON of a model event, as the Rekko stream sends it.
 pub(crate) fn event_json(event: &ModelEvent, at: Timestamp) -> String {
-    let object = JsonObject::new().string("type", event_type(event));
+    let object = JsonObject::new().string("type", event.event_type());
     match event {
         ModelEvent::PriceShift {
             platform,
