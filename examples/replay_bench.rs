@@ -17,7 +17,8 @@
 //!    over the same tape on 2 threads.
 //!
 //! Peak memory is the process's `VmHWM` from `/proc/self/status` (Linux), read at the end.
-//! Options (environment): `REPLAY_EVENTS`, `REPLAY_RUNS` (default 3), `SWEEP_THREADS`
+//! Options (environment): `REPLAY_EVENTS`, `REPLAY_RUNS` (default 3), `REPLAY_BUFFER` (the
+//! read buffer in bytes; default `shiftbot replay`'s), `SWEEP_THREADS`
 //! (default 2), `SWEEP=0` to skip the sweep.
 
 use std::fs::File;
@@ -27,7 +28,7 @@ use std::time::Instant;
 use shiftbot::configuration::{LoadOptions, RiskLimit, Settings};
 use shiftbot::replay::cli::replay_options;
 use shiftbot::replay::sweep::{self, SetArg};
-use shiftbot::replay::{record_sim, replay, replay_stream, ReplayOutcome, Tape};
+use shiftbot::replay::{record_sim, replay, replay_stream, ReplayOutcome, Tape, READ_BUFFER};
 use strategies::Outcome;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -61,6 +62,7 @@ fn rate(events: u64, seconds: f64) -> String {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = env_number("REPLAY_EVENTS", 1_000_000);
     let runs = env_number("REPLAY_RUNS", 3).max(1);
+    let buffer = env_number("REPLAY_BUFFER", READ_BUFFER as u64).max(1) as usize;
     let threads = env_number("SWEEP_THREADS", 2).max(1) as usize;
     let settings = Settings::load(LoadOptions::default())?;
     let dir = tempfile::tempdir()?;
@@ -91,20 +93,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut best_file = f64::MAX;
     for _ in 0..runs {
         let started = Instant::now();
-        let reader = BufReader::with_capacity(1 << 20, File::open(&path)?);
+        let reader = BufReader::with_capacity(buffer, File::open(&path)?);
         let run = replay_stream(reader, "bench", settings.core_config(), &options)?;
         best_file = best_file.min(started.elapsed().as_secs_f64());
         drop(run);
     }
     println!(
-        "read + decode + replay (1 thread, best of {runs}): {events} events in {:.3} s = {}",
+        "read + decode + replay (1 thread, best of {runs}, {} KiB reads): {events} events in {:.3} s = {}",
+        buffer / 1024,
         best_file,
         rate(events, best_file)
     );
 
     let started = Instant::now();
     let tape = Tape::read(
-        BufReader::with_capacity(1 << 20, File::open(&path)?),
+        BufReader::with_capacity(buffer, File::open(&path)?),
         "bench",
     )?;
     let decode = started.elapsed().as_secs_f64();

@@ -16,7 +16,7 @@ use super::record::{export_events, ExportError};
 use super::simrec::record_sim;
 use super::summary::{replay_report, ReplaySummary};
 use super::sweep::{self, Combination, Metric, SetArg};
-use super::tape::{Tape, TapeError};
+use super::tape::{Tape, TapeError, READ_BUFFER};
 
 /// `shiftbot export-events`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
@@ -229,14 +229,14 @@ pub fn sweep_command(
 /// The recording at `path` ("-": stdin), buffered, and the name errors give it.
 fn open_recording(path: &Path) -> Result<(Box<dyn BufRead>, String), ReplayCommandError> {
     if path == Path::new("-") {
-        let stdin = BufReader::with_capacity(1 << 20, io::stdin().lock());
+        let stdin = BufReader::with_capacity(READ_BUFFER, io::stdin().lock());
         return Ok((Box::new(stdin), "stdin".to_string()));
     }
     let file = File::open(path).map_err(|e| ReplayCommandError::File {
         path: path.to_path_buf(),
         message: format!("cannot open the recording: {e}"),
     })?;
-    let reader = BufReader::with_capacity(1 << 20, file);
+    let reader = BufReader::with_capacity(READ_BUFFER, file);
     Ok((Box::new(reader), path.display().to_string()))
 }
 

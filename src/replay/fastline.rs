@@ -27,7 +27,10 @@ use rust_decimal::Decimal;
 use strategies::{Platform, Price, Recommendation, Side, Timestamp};
 
 use scan::{Key, Layout, Scan};
-pub(super) use values::{decimal, timestamp, Dates, Reader};
+#[cfg(test)]
+use values::{decimal, timestamp};
+use values::{read_decimal, read_timestamp};
+pub(super) use values::{Dates, Reader};
 
 mod scan;
 mod values;
@@ -201,13 +204,16 @@ fn line_fields<'a>(scan: &mut Scan<'a>, layouts: &mut Layouts) -> Option<LineFie
         LineKey::Id => set(&mut fields.id, scan.string()?),
         LineKey::Type => set(&mut fields.line_type, scan.string()?),
         LineKey::Data => set(&mut fields.data, payload(scan, payload_layout, dates)?),
-        LineKey::ReceivedAt => set(&mut fields.received_at, timestamp(scan.string()?, dates)?),
+        LineKey::ReceivedAt => set(
+            &mut fields.received_at,
+            scan.read(|rest| read_timestamp(rest, dates))?,
+        ),
         LineKey::Signal => {
             let signal = scan.nullable(|scan| signal(scan, signal_layout, dates))?;
             set(&mut fields.signal, signal)
         }
         LineKey::SignalAt => {
-            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
+            let at = scan.nullable(|scan| scan.read(|rest| read_timestamp(rest, dates)))?;
             set(&mut fields.signal_at, at)
         }
         LineKey::Other => None,
@@ -281,7 +287,7 @@ fn payload<'a>(
     dates: &mut Dates,
 ) -> Option<Payload<'a>> {
     let mut data = Payload::default();
-    let number = |scan: &mut Scan<'a>| decimal(scan.number()?, Reader::Payload);
+    let number = |scan: &mut Scan<'a>| scan.read(|rest| read_decimal(rest, Reader::Payload));
     scan.object(layout, |scan, key| match key {
         // An empty type falls back to the line's in the live decoder: rare, declined.
         PayloadKey::Type => set(
@@ -294,7 +300,7 @@ fn payload<'a>(
         PayloadKey::NewYes => set(&mut data.new_yes, number(scan)?),
         PayloadKey::ChangePct => set(&mut data.change_pct, number(scan)?),
         PayloadKey::Timestamp => {
-            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
+            let at = scan.nullable(|scan| scan.read(|rest| read_timestamp(rest, dates)))?;
             set(&mut data.timestamp, at)
         }
         // The live decoder reads `side` case-insensitively; only the usual lower case is mine.
@@ -362,13 +368,16 @@ fn signal<'a>(
                 _ => return None,
             },
         ),
-        SignalKey::Edge => set(&mut edge, decimal(scan.number()?, Reader::Signal)?),
+        SignalKey::Edge => set(
+            &mut edge,
+            scan.read(|rest| read_decimal(rest, Reader::Signal))?,
+        ),
         SignalKey::Probability => {
-            let p = scan.nullable(|scan| decimal(scan.number()?, Reader::Signal))?;
+            let p = scan.nullable(|scan| scan.read(|rest| read_decimal(rest, Reader::Signal)))?;
             set(&mut probability, p)
         }
         SignalKey::ExpiresAt => {
-            let at = scan.nullable(|scan| timestamp(scan.string()?, dates))?;
+            let at = scan.nullable(|scan| scan.read(|rest| read_timestamp(rest, dates)))?;
             set(&mut expires_at, at)
         }
         SignalKey::Freshness => {
@@ -384,17 +393,19 @@ fn signal<'a>(
     let recommendation = recommendation?;
     let edge = edge?;
     // The live decoder refuses these with a reason (a failed reply): its words, not ours.
+    // Compared on mantissas (a decimal is `mantissa / 10^scale`): cheaper than decimals.
+    let one = |d: Decimal| 10i128.pow(d.scale());
     let consistent = match recommendation {
-        Recommendation::BuyYes => edge >= Decimal::ZERO,
-        Recommendation::BuyNo => edge <= Decimal::ZERO,
+        Recommendation::BuyYes => edge.mantissa() >= 0,
+        Recommendation::BuyNo => edge.mantissa() <= 0,
         Recommendation::NoTrade => true,
     };
-    if edge < -Decimal::ONE || edge > Decimal::ONE || !consistent {
+    if edge.mantissa().abs() > one(edge) || !consistent {
         return None;
     }
     let probability = probability.flatten();
     // Out of range is dropped with a log by the live decoder: declined here.
-    if probability.is_some_and(|p| p < Decimal::ZERO || p > Decimal::ONE) {
+    if probability.is_some_and(|p| p.mantissa() < 0 || p.mantissa() > one(p)) {
         return None;
     }
     Some(FastSignal {

@@ -44,4 +44,4 @@ pub use settlement::{PlacedSettlement, Settlement};
 pub use simrec::{record_sim, SimRecordStats, SimSession};
 pub use summary::{replay_report, ReplaySummary};
 pub use sweep::{Metric, SetArg, SweepRow};
-pub use tape::{RecordedReply, Tape, TapeError};
+pub use tape::{RecordedReply, Tape, TapeError, READ_BUFFER};

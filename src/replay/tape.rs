@@ -510,7 +510,7 @@ mod reader;
 
 #[cfg(test)]
 pub(super) use reader::FastPush;
-pub use reader::TapeReader;
+pub use reader::{TapeReader, READ_BUFFER};
 
 #[cfg(test)]
 #[path = "tape_tests.rs"]

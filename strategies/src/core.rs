@@ -32,12 +32,14 @@
 //! Settlement ([`Core::settle`]) is not driven by events; the shell calls it when the API says a
 //! market has resolved, and persists the returned trades with the book.
 
+mod dirty;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
+use dirty::DirtyMarkets;
 pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
 use crate::book::{Book, Position};
@@ -59,9 +61,8 @@ pub struct Core {
     budget: SignalBudget,
     pause: Option<QuotaPause>,
     /// Markets whose price moved (or whose positions changed) since the exits last ran: only
-    /// their positions can have newly reached take-profit or stop-loss. Usually one market;
-    /// a `Vec` kept between events, so marking one costs no allocation beyond its key.
-    exits_dirty: Vec<MarketKey>,
+    /// their positions can have newly reached take-profit or stop-loss. Usually one market.
+    exits_dirty: DirtyMarkets,
     /// Whether decisions say who and why (see [`Core::set_explain`]).
     explain: bool,
     /// No open position reaches `exits.max_hold` before this (`None`: not known, look). A
@@ -84,9 +85,10 @@ impl Core {
         budget: SignalBudget,
         pause: Option<QuotaPause>,
     ) -> Core {
-        let mut exits_dirty: Vec<MarketKey> =
-            book.positions.keys().map(|(m, _)| m.clone()).collect();
-        exits_dirty.dedup();
+        let mut exits_dirty = DirtyMarkets::default();
+        for (market, _) in book.positions.keys() {
+            exits_dirty.mark(market);
+        }
         Core {
             config,
             book,
@@ -159,8 +161,8 @@ impl Core {
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
             last_signal_at = Some(state.last_signal_at);
-            if !self.book.positions.is_empty() && !self.exits_dirty.contains(market) {
-                self.exits_dirty.push(market.clone());
+            if !self.book.positions.is_empty() {
+                self.exits_dirty.mark(market);
             }
         }
         match self.screen(event, last_signal_at, now) {
@@ -324,10 +326,7 @@ impl Core {
         let mut trades = closes.trades;
         trades.extend(entry);
         for trade in &trades {
-            let market = trade.market();
-            if !self.exits_dirty.contains(&market) {
-                self.exits_dirty.push(market);
-            }
+            self.exits_dirty.mark(&trade.market());
         }
         if entry_opened {
             // A position opened now is due for age at now + max_hold: keep the bound a bound
@@ -486,44 +485,53 @@ impl Core {
     /// rather than by comparing every position's market, and, with `max_hold`, those held that
     /// long. Due closes go in the book's (market, side) order, as a full scan would give them.
     fn run_exits(&mut self, event_id: &str, now: Timestamp, closes: &mut Closes) {
-        let mut dirty = std::mem::take(&mut self.exits_dirty);
         if !self.book.positions.is_empty() {
-            self.exits_for(dirty.drain(..), event_id, now, closes);
+            let dirty = std::mem::take(&mut self.exits_dirty);
+            self.exits_for(dirty.members(), event_id, now, closes);
+            self.exits_dirty = dirty;
         }
-        dirty.clear();
-        self.exits_dirty = dirty;
+        self.exits_dirty.clear();
     }
 
-    fn exits_for(
+    /// `dirty`: the markets to look at, each as the key its positions start at.
+    fn exits_for<'a>(
         &mut self,
-        dirty: impl Iterator<Item = MarketKey>,
+        dirty: impl Iterator<Item = &'a (MarketKey, Side)>,
         event_id: &str,
         now: Timestamp,
         closes: &mut Closes,
     ) {
         let max_hold = self.config.exits.max_hold;
-        let cutoff = max_hold.and_then(|max| now.checked_sub_signed(max));
-        let held_long = |p: &Position| match (max_hold, cutoff) {
-            (None, _) => false,
-            (Some(_), Some(cutoff)) => p.opened_at <= cutoff,
-            (Some(_), None) => true,
+        let scan_ages = max_hold.is_some() && self.hold_due_at.is_none_or(|at| now >= at);
+        // Before `hold_due_at` (a lower bound) no position is held that long, so the age test,
+        // and the date arithmetic of its cutoff, is only needed when the ages are scanned.
+        let cutoff = match scan_ages {
+            true => max_hold.and_then(|max| now.checked_sub_signed(max)),
+            false => None,
         };
+        let held_long =
+            |p: &Position| scan_ages && cutoff.is_none_or(|cutoff| p.opened_at <= cutoff);
         let positions = &self.book.positions;
         let markets = &self.markets;
         let last_yes = |m: &MarketKey| markets.get(m).and_then(|s| s.last_yes);
         let rules = &self.config.exits;
         let mut due = Vec::new();
-        for market in dirty {
-            // Sides sort YES before NO, so a market's positions start at (market, YES).
-            let start = (market, Side::Yes);
-            let in_market = positions
-                .range(&start..)
+        for start in dirty {
+            let mut in_market = positions
+                .range(start..)
                 .take_while(|((m, _), _)| *m == start.0)
                 .map(|(_, p)| p)
-                .filter(|p| !held_long(p));
-            due.extend(exits::due_exits(rules, in_market, last_yes, now));
+                .filter(|p| !held_long(p))
+                .peekable();
+            // One price for the market's positions, looked up only if it has any.
+            if in_market.peek().is_none() {
+                continue;
+            }
+            let Some(yes) = last_yes(&start.0) else {
+                continue;
+            };
+            due.extend(exits::due_exits(rules, in_market, |_| Some(yes), now));
         }
-        let scan_ages = max_hold.is_some() && self.hold_due_at.is_none_or(|at| now >= at);
         if scan_ages {
             let old = positions.values().filter(|p| held_long(p));
             due.extend(exits::due_exits(rules, old, last_yes, now));

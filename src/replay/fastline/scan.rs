@@ -4,7 +4,7 @@
 //! quote), an escape or a control character. And an object's keys are usually the keys of
 //! the same object on the line before, in the same order (a recording is written by one
 //! program), so each [`Layout`] remembers them: a key is then one comparison of its bytes
-//! (`"change_pct":`) instead of a scan, and it arrives already classified. A key that differs
+//! (`,"change_pct":`, its comma included) instead of a scan, and it arrives already classified. A key that differs
 //! is read the slow way and the layout relearns from it: the layout changes speed, never
 //! which key is read.
 
@@ -13,9 +13,9 @@ pub(super) trait Key: Copy {
     fn of(text: &str) -> Self;
 }
 
-/// The keys of one object kind, each as its exact bytes `"key":`, in the orders last seen: a
-/// few shapes side by side (a recording mixes `price_shift` and `whale_alert` payloads), told
-/// apart by their first key.
+/// The keys of one object kind, each as its exact bytes `"key":` (`,"key":` after the first),
+/// in the orders last seen: a few shapes side by side (a recording mixes `price_shift` and
+/// `whale_alert` payloads), told apart by their first key.
 #[derive(Clone, Debug)]
 pub(super) struct Layout<K> {
     shapes: Vec<Vec<(Box<[u8]>, K)>>,
@@ -110,7 +110,8 @@ impl<'a> Scan<'a> {
     }
 
     /// An object: `field` is called on each key with the cursor at its value, and must consume
-    /// the value (or decline). Keys are matched against `layout` first (see the module docs).
+    /// the value (or decline). Keys are matched against `layout` first (see the module docs),
+    /// each pattern with the comma before it, so a known key costs one comparison in all.
     pub fn object<K: Key>(
         &mut self,
         layout: &mut Layout<K>,
@@ -133,24 +134,29 @@ impl<'a> Scan<'a> {
                     *key
                 }
                 _ => {
+                    // Learn the bytes from the separator (none before the first key) through
+                    // the colon, exactly as they are: matching them again means the same.
+                    let from = self.at;
+                    if index > 0 {
+                        match self.next()? {
+                            b',' => {}
+                            b'}' => return Some(()),
+                            _ => return None,
+                        }
+                    }
                     let text = self.string()?;
                     if self.next()? != b':' {
                         return None;
                     }
                     let key = K::of(text);
                     keys.truncate(index);
-                    let pattern = format!("\"{text}\":").into_bytes().into_boxed_slice();
-                    keys.push((pattern, key));
+                    let pattern = self.bytes.get(from..self.at)?;
+                    keys.push((pattern.into(), key));
                     key
                 }
             };
             index += 1;
             field(self, key)?;
-            match self.next()? {
-                b',' => {}
-                b'}' => return Some(()),
-                _ => return None,
-            }
         }
     }
 
@@ -161,6 +167,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Where the next string's text starts and ends, the cursor moved past it.
+    #[inline(always)]
     fn string_span(&mut self) -> Option<(usize, usize)> {
         if self.next()? != b'"' {
             return None;
@@ -187,6 +194,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The string ends at `end` if that byte is its quote (not an escape or a control).
+    #[inline(always)]
     fn close_string(&mut self, start: usize, end: usize) -> Option<(usize, usize)> {
         if *self.bytes.get(end)? != b'"' {
             return None;
@@ -195,21 +203,13 @@ impl<'a> Scan<'a> {
         Some((start, end))
     }
 
-    /// A number's text, `-?digits[.digits]`; its grammar is checked by whoever reads it.
-    pub fn number(&mut self) -> Option<&'a [u8]> {
+    /// A value read by `read` from the bytes at the cursor (blanks skipped), which answers
+    /// with what it read and how many bytes that took: numbers, read in one pass.
+    pub fn read<T>(&mut self, read: impl FnOnce(&'a [u8]) -> Option<(T, usize)>) -> Option<T> {
         self.whitespace();
-        let start = self.at;
-        let rest = self.bytes.get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&b| !(b.is_ascii_digit() || b == b'-' || b == b'.'))
-            .unwrap_or(rest.len());
-        // An exponent (or anything else glued on) is not mine.
-        if len == 0 || matches!(rest.get(len), Some(b'e' | b'E' | b'+')) {
-            return None;
-        }
-        self.at += len;
-        Some(&rest[..len])
+        let (value, used) = read(self.bytes.get(self.at..)?)?;
+        self.at += used;
+        Some(value)
     }
 
     /// `null` as `Some(None)`; any other value as `read` reads it (`None` declines).
@@ -240,6 +240,7 @@ impl<'a> Scan<'a> {
     /// A string, a number, `true`, `false` or `null`; containers and anything odd decline
     /// (checking them exactly is not worth it here). The values nobody reads (most of a
     /// signal response) come through here, so it reads each in one pass.
+    #[inline(always)]
     pub fn skip_scalar(&mut self) -> Option<()> {
         match self.peek()? {
             b'"' => self.string_span().map(drop),
@@ -252,6 +253,7 @@ impl<'a> Scan<'a> {
 
     /// A JSON number serde_json reads without complaint: `-?(0|[1-9][0-9]*)(.[0-9]+)?`, no
     /// exponent (which can overflow an `f64`), at most 40 bytes (hundreds of digits can too).
+    #[inline(always)]
     fn skip_number(&mut self) -> Option<()> {
         let bytes = self.bytes;
         let start = self.at;
@@ -284,6 +286,7 @@ impl<'a> Scan<'a> {
 
 /// The high bit of every byte of `word` that is a quote, a backslash or below 0x20 (bytes
 /// after the first such byte may be marked falsely: only the lowest mark is used).
+#[inline(always)]
 fn string_stops(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
