@@ -167,7 +167,7 @@ pub async fn fetch_async(
         .map_err(|e| AdminError::Http(format!("unreadable answer: {}", describe(&e))))
 }
 
-/// Where to connect for a listen address: an unspecified address (0.0.0.0, [::]) is reached
+/// Where to connect for a listen address: an unspecified address (`0.0.0.0`, `[::]`) is reached
 /// on the loopback of the same family.
 pub fn connect_address(listen: &str) -> Result<SocketAddr, AdminError> {
     let mut addr: SocketAddr = listen

@@ -5,7 +5,7 @@
 //! `signal_error` from a `Failed` reason and pauses all signal requests when `pause_until` is
 //! set. Nothing here panics on what the server sends, and the API key never appears in a reason.
 //!
-//! - [`decode`]: the pure response decoder ([`decode_signal`]).
+//! - `decode`: the pure response decoder ([`decode_signal`]).
 //! - `http`: plumbing shared with the shadow-trade [`crate::mirror`].
 
 mod decode;
@@ -48,7 +48,7 @@ pub const MAX_SIGNAL_BODY: usize = 1024 * 1024;
 /// How to reach `/v1/signals`, from `[feed]` and `[signal]`.
 #[derive(Clone)]
 pub struct SignalSettings {
-    /// e.g. "https://api.rekko.ai" or "http://127.0.0.1:PORT".
+    /// e.g. `https://api.rekko.ai` or `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// Sent as `Authorization: Bearer <key>`; never logged or put in a reason.
     pub api_key: Option<String>,

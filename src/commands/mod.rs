@@ -17,7 +17,7 @@
 //! - [`args`]: the clap/serde argument types and filters.
 //! - `positions`, `ledger`, `decisions`, `report`: one renderer each.
 //! - `chart`: the SVG of `report --chart`.
-//! - [`format`]: tables, number formats, CSV.
+//! - [`format`](mod@format): tables, number formats, CSV.
 
 pub mod args;
 mod chart;

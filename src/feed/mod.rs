@@ -45,7 +45,7 @@ pub struct RawEvent {
 /// Settings of the Rekko stream source, filled by the configuration module from `[feed]`.
 #[derive(Clone)]
 pub struct StreamSettings {
-    /// e.g. "https://api.rekko.ai" or "http://127.0.0.1:PORT".
+    /// e.g. `https://api.rekko.ai` or `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// Event types requested: `GET {base_url}/v1/stream?events=price_shift,whale_alert`.
     pub events: Vec<String>,

@@ -4,7 +4,7 @@
 //! ([`crate::wire::decode_event`] on the same payload text, id and type;
 //! [`crate::signal::decode_signal`] on the response), or, for the common well-formed
 //! `price_shift` and `whale_alert`, by a fast path straight from the reader's buffer that is
-//! proven to agree with them and declines everything else ([`super::fastline`]; the reading
+//! proven to agree with them and declines everything else (`replay::fastline`; the reading
 //! itself is in `reader`). What is kept is small and flat so that a
 //! million events fit comfortably in memory and can be shared by every sweep thread:
 //! market keys and event types are interned, ids live in one string arena, and the rare

@@ -9,6 +9,13 @@
 //! A whole float `I.0` (what serde_json writes for one) prints back as `I.0` from `ryu` and
 //! `I` from `Display` ([`Reader`]). Integers of up to 18 digits are exact either way.
 //! Everything else declines.
+//!
+//! Both are read in one pass straight from the line ([`read_decimal`], [`read_timestamp`]):
+//! a number's digits are checked and summed as they are met, and a timestamp needs no string
+//! scan, since its one accepted form has no quote, escape or control character in it. A
+//! line's four timestamps share a few texts and minutes, so [`Dates`] remembers the last two
+//! of each: a text seen just before costs a comparison of its bytes, a new second in a known
+//! minute the parse of its seconds, and only a new minute consults the calendar.
 
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
@@ -31,7 +38,7 @@ pub(in crate::replay) fn decimal(text: &[u8], reader: Reader) -> Option<Decimal>
     (used == text.len()).then_some(value)
 }
 
-/// The JSON number at the start of `bytes`, read in one pass as [`decimal`] reads a whole
+/// The JSON number at the start of `bytes`, read in one pass as `decimal` reads a whole
 /// text, with the bytes it took. A number glued to more number-like bytes (`1.5.2`, `1e5`,
 /// `0123`) declines, as the run of them would as one text.
 #[inline(always)]
@@ -154,7 +161,7 @@ pub(in crate::replay) fn timestamp(text: &str, dates: &mut Dates) -> Option<Time
     (used == quoted.len()).then_some(at)
 }
 
-/// The JSON string at the start of `bytes` (its quotes included) read as [`timestamp`] reads
+/// The JSON string at the start of `bytes` (its quotes included) read as `timestamp` reads
 /// its text, with the bytes it took, straight from the line: a text of that form has no quote,
 /// escape or control character, so it needs no string scan first, and a text read lately
 /// (often the same) is recognised by its bytes alone.
