@@ -4,9 +4,9 @@
 //! quote), an escape or a control character. And an object's keys are usually the keys of
 //! the same object on the line before, in the same order (a recording is written by one
 //! program), so each [`Layout`] remembers them: a key is then one comparison of its bytes
-//! (`,"change_pct":`, its comma included) instead of a scan, and it arrives already classified. A key that differs
-//! is read the slow way and the layout relearns from it: the layout changes speed, never
-//! which key is read.
+//! (`,"change_pct":`, its comma included) instead of a scan, and it arrives already
+//! classified. A key that differs is read the slow way and the layout relearns from it: the
+//! layout changes speed, never which key is read.
 
 /// The keys an object kind cares about, classified once per distinct key text.
 pub(super) trait Key: Copy {
@@ -204,7 +204,8 @@ impl<'a> Scan<'a> {
     }
 
     /// A value read by `read` from the bytes at the cursor (blanks skipped), which answers
-    /// with what it read and how many bytes that took: numbers, read in one pass.
+    /// with what it read and how many bytes that took: numbers and timestamps, each read in
+    /// one pass.
     pub fn read<T>(&mut self, read: impl FnOnce(&'a [u8]) -> Option<(T, usize)>) -> Option<T> {
         self.whitespace();
         let (value, used) = read(self.bytes.get(self.at..)?)?;

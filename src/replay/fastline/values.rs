@@ -119,10 +119,10 @@ pub(in crate::replay) fn read_decimal(bytes: &[u8], reader: Reader) -> Option<(D
     Some((Decimal::try_new(mantissa, scale).ok()?, at))
 }
 
-/// The last two minutes read (`YYYY-MM-DDTHH:MM`), so that the calendar is consulted and the
-/// date checked once per minute of recording rather than four times a line: a timestamp in a
-/// known minute costs a few word comparisons and its seconds. Two, because a line's signal
-/// expires in a later minute than the line was received in.
+/// What recent timestamps had: the last two texts, so that a repeated one costs a comparison of
+/// its bytes, and the last two minutes (`YYYY-MM-DDTHH:MM`), so that the calendar is consulted
+/// and the date checked once per minute of recording rather than four times a line. Two of
+/// each, because a line's signal expires in a later minute than the line was received in.
 #[derive(Clone, Debug, Default)]
 pub(in crate::replay) struct Dates {
     /// Most recent first: each minute's 16 bytes as two little-endian words, its date and its
@@ -194,7 +194,8 @@ pub(in crate::replay) fn read_timestamp(
     Some((at, zulu + 3))
 }
 
-/// A timestamp not the same text as the last: its minute looked up (or read), its seconds read.
+/// A timestamp whose text is not one of the last two: its minute looked up (or read), its
+/// seconds read.
 fn read_new_text(b: &[u8], key: TextKey, dates: &mut Dates) -> Option<Timestamp> {
     let words = [key.1[0], key.1[1]];
     let known = dates

@@ -16,10 +16,11 @@ use crate::replay::settlement::{PlacedSettlement, Settlement};
 use crate::signal::decode_signal;
 use crate::wire;
 
-/// The buffer to read a recording through. A buffer of lines and the chunk of tape decoded
-/// from it are read again at once by the decoder and the replay, so both should stay in a
-/// core's own cache (L2, often 512 KiB to 2 MiB); a larger buffer only saves read calls,
-/// which cost little next to a buffer's decoding. See the replay benchmark.
+/// The buffer to read a recording through (`shiftbot replay` and the replay benchmark). A
+/// buffer of lines and the chunk of tape decoded from it are used at once by the decoder and
+/// the replay, so 256 KiB keeps both within a core's own cache on common machines while read
+/// calls stay few. Measured with the benchmark's `REPLAY_BUFFER`: 64 KiB to 1 MiB were equally
+/// fast within noise on the 2-core VM.
 pub const READ_BUFFER: usize = 256 * 1024;
 
 /// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]).
