@@ -225,8 +225,8 @@ impl Book {
             (position.cost_basis, position.fees_paid)
         } else {
             (
-                (position.cost_basis * sold / held).round_dp(PRO_RATA_DP),
-                (position.fees_paid * sold / held).round_dp(PRO_RATA_DP),
+                pro_rata(position.cost_basis, sold, held),
+                pro_rata(position.fees_paid, sold, held),
             )
         };
         position.contracts -= contracts;
@@ -320,4 +320,14 @@ impl TradeDraft {
             placed_at,
         }
     }
+}
+
+/// `amount * sold / held`, rounded to [`PRO_RATA_DP`]. When the product does not fit a
+/// `Decimal` (astronomical positions) the share is taken first, which rounds at the 28th digit
+/// instead of panicking; `sold < held`, so the share is below 1 and cannot overflow.
+fn pro_rata(amount: Decimal, sold: Decimal, held: Decimal) -> Decimal {
+    let exact = amount.checked_mul(sold).and_then(|p| p.checked_div(held));
+    exact
+        .unwrap_or_else(|| amount * (sold / held))
+        .round_dp(PRO_RATA_DP)
 }
