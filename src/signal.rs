@@ -44,6 +44,8 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 pub const MAX_RETRY_AFTER_WAIT: Duration = Duration::from_secs(60);
 /// Largest signal response read; a real one is well under a kilobyte.
 pub const MAX_SIGNAL_BODY: usize = 1024 * 1024;
+/// Longest quota pause unless configured otherwise (`signal.max_pause`).
+pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 /// How to reach `/v1/signals`, from `[feed]` and `[signal]`.
 #[derive(Clone)]
@@ -60,6 +62,8 @@ pub struct SignalSettings {
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// No `Retry-After` pauses signal requests longer than this (`signal.max_pause`).
+    pub max_pause: Duration,
 }
 
 impl SignalSettings {
@@ -79,7 +83,14 @@ impl SignalSettings {
             max_retries,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            max_pause: DEFAULT_MAX_PAUSE,
         }
+    }
+
+    /// The same settings with another longest pause.
+    pub fn with_max_pause(mut self, max_pause: Duration) -> SignalSettings {
+        self.max_pause = max_pause;
+        self
     }
 }
 
@@ -93,6 +104,7 @@ impl fmt::Debug for SignalSettings {
             .field("max_retries", &self.max_retries)
             .field("backoff_initial", &self.backoff_initial)
             .field("backoff_max", &self.backoff_max)
+            .field("max_pause", &self.max_pause)
             .finish()
     }
 }
@@ -123,6 +135,7 @@ struct Inner {
     max_retries: u32,
     backoff_initial: Duration,
     backoff_max: Duration,
+    max_pause: Duration,
     redactor: Redactor,
     clock: SharedClock,
 }
@@ -181,6 +194,7 @@ impl SignalClient {
                 max_retries: settings.max_retries,
                 backoff_initial: settings.backoff_initial.max(Duration::from_millis(1)),
                 backoff_max: settings.backoff_max.max(settings.backoff_initial),
+                max_pause: settings.max_pause,
                 redactor: Redactor::new(settings.api_key.as_deref()),
                 clock,
             }),
@@ -283,11 +297,15 @@ impl SignalClient {
     fn on_rate_limited(&self, what: String, retry_after: Option<RetryAfter>) -> Attempt {
         let now = self.inner.clock.now();
         match retry_after {
-            Some(RetryAfter::Until(until)) if until > now => quota_exhausted(until),
+            Some(RetryAfter::Until(until)) if until > now => {
+                quota_exhausted(cap_pause(until, now, self.inner.max_pause))
+            }
             Some(RetryAfter::Delay(wait)) if wait > MAX_RETRY_AFTER_WAIT => {
                 let until = chrono::Duration::from_std(wait)
                     .ok()
-                    .and_then(|d| now.checked_add_signed(d));
+                    .and_then(|d| now.checked_add_signed(d))
+                    .map(|until| cap_pause(until, now, self.inner.max_pause))
+                    .or_else(|| cap_pause_from(now, self.inner.max_pause));
                 let reason = format!(
                     "{what} (Retry-After {}s exceeds the {}s the client waits)",
                     wait.as_secs(),
@@ -351,6 +369,9 @@ impl SignalClient {
                 pause_until: None,
             },
         };
+        // The body is kept with the decision: a server echoing the key must not get it stored.
+        let mut json = json;
+        self.inner.redactor.clean_json(&mut json);
         Attempt::Done {
             reply,
             raw: Some(json),
@@ -375,6 +396,29 @@ impl SignalClient {
             )
         }
     }
+}
+
+/// A server-given pause end, no later than `now + max_pause`. A `Retry-After` of year 9999
+/// once paused every signal request until then, persisted, so only a reset cleared it.
+pub fn cap_pause(until: Timestamp, now: Timestamp, max_pause: Duration) -> Timestamp {
+    match cap_pause_from(now, max_pause) {
+        Some(latest) if until > latest => {
+            tracing::warn!(
+                asked_until = %until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                paused_until = %latest.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "the signal API asked for a pause longer than signal.max_pause; pausing for \
+                 signal.max_pause instead"
+            );
+            latest
+        }
+        _ => until,
+    }
+}
+
+fn cap_pause_from(now: Timestamp, max_pause: Duration) -> Option<Timestamp> {
+    chrono::Duration::from_std(max_pause)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
 }
 
 fn quota_exhausted(until: Timestamp) -> Attempt {

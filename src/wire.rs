@@ -14,12 +14,22 @@ use strategies::{
 
 use crate::feed::RawEvent;
 
+/// Longest event id used as such (and as the resume cursor). A longer one is ignored and the
+/// event is known by its derived id: a 100 KB id sent back as `Last-Event-ID` was refused
+/// with HTTP 431 on every reconnect, for ever.
+pub const MAX_EVENT_ID_BYTES: usize = 256;
+
+/// The id if it can serve as one: not empty, not longer than [`MAX_EVENT_ID_BYTES`].
+pub fn usable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES
+}
+
 /// The id an event is known by: the server's, else one derived from the content.
 ///
 /// Redelivered copies of an id-less event carry the same content, so hashing a canonical form
 /// (keys sorted, whitespace dropped) recognises them even if the server re-serialised the JSON.
 pub fn event_id(raw: &RawEvent, json: Option<&Value>) -> String {
-    if let Some(id) = raw.id.as_deref().filter(|id| !id.is_empty()) {
+    if let Some(id) = raw.id.as_deref().filter(|id| usable_id(id)) {
         return id.to_string();
     }
     if let Some(id) = json.and_then(|v| v.get("id")).and_then(json_id) {
@@ -41,7 +51,7 @@ pub fn event_id(raw: &RawEvent, json: Option<&Value>) -> String {
 
 fn json_id(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if usable_id(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }

@@ -7,6 +7,7 @@
 //! | 1 | any other failure |
 //! | 2 | bad configuration or bad usage |
 //! | 3 | the API rejected the key (401/403) |
+//! | 4 | the store could not be written (disk full, I/O error); what was acknowledged is intact |
 //!
 //! Command output goes to stdout; logs and errors to stderr.
 
@@ -31,6 +32,7 @@ pub mod exit {
     pub const FAILURE: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const UNAUTHORIZED: i32 = 3;
+    pub const STORE_WRITE: i32 = 4;
 }
 
 /// How long the runtime may take to wind down after the work itself has returned.

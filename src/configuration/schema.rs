@@ -32,6 +32,12 @@ const MAX_HOLD: Duration = Duration::from_secs(366 * 24 * 3600);
 /// Longest `exits.resolution_poll`: a week; longer would leave resolved markets unsettled.
 const MAX_RESOLUTION_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_SIM_LATENCY: Duration = Duration::from_secs(60);
+/// `feed.max_event_bytes` bounds: a real event is well under a kilobyte; 64 MiB is the most
+/// memory one event may take.
+const MIN_EVENT_BYTES: usize = 1024;
+const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+/// Longest `signal.max_pause`: a quota resets monthly at the latest.
+const MAX_SIGNAL_PAUSE: Duration = Duration::from_secs(31 * 24 * 3600);
 /// A bankroll beyond this is a typo, and keeps every product of money well inside `Decimal`.
 pub(crate) const MAX_BANKROLL: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
 
@@ -144,6 +150,10 @@ fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {
         "feed.backoff_max",
         DurationRange::positive_up_to(MAX_BACKOFF),
     );
+    let max_event_bytes = r.unsigned(
+        "feed.max_event_bytes",
+        MIN_EVENT_BYTES as u64..=MAX_EVENT_BYTES as u64,
+    );
     Some(FeedSettings {
         kind: kind?,
         base_url: base_url?,
@@ -152,6 +162,7 @@ fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {
         idle_timeout: idle_timeout?,
         backoff_initial: backoff_initial?,
         backoff_max: backoff_max?,
+        max_event_bytes: usize::try_from(max_event_bytes?).ok()?,
     })
 }
 
@@ -237,6 +248,10 @@ fn read_signal(r: &mut Reader<'_>) -> Option<SignalSettings> {
     let max_in_flight = r.unsigned("signal.max_in_flight", 1..=256);
     let max_per_minute = r.unsigned("signal.max_per_minute", 0..=u64::from(u32::MAX));
     let max_per_day = r.unsigned("signal.max_per_day", 0..=u64::from(u32::MAX));
+    let max_pause = r.duration(
+        "signal.max_pause",
+        DurationRange::positive_up_to(MAX_SIGNAL_PAUSE),
+    );
     Some(SignalSettings {
         risk_limit: risk_limit?,
         timeout: timeout?,
@@ -244,6 +259,7 @@ fn read_signal(r: &mut Reader<'_>) -> Option<SignalSettings> {
         max_in_flight: usize::try_from(max_in_flight?).ok()?,
         max_per_minute: u32::try_from(max_per_minute?).ok()?,
         max_per_day: u32::try_from(max_per_day?).ok()?,
+        max_pause: max_pause?,
     })
 }
 

@@ -37,9 +37,11 @@ pub struct FeedSettings {
     pub events: Vec<String>,
     #[serde(with = "duration_text")]
     pub connect_timeout: Duration,
-    /// A connection that delivers nothing (not even a heartbeat) for this long is replaced.
+    /// A connection that completes no event (nor a heartbeat) for this long is replaced.
     #[serde(with = "duration_text")]
     pub idle_timeout: Duration,
+    /// An event larger than this (the sum of its lines) is dropped with a warning.
+    pub max_event_bytes: usize,
     #[serde(with = "duration_text")]
     pub backoff_initial: Duration,
     #[serde(with = "duration_text")]
@@ -111,6 +113,9 @@ pub struct SignalSettings {
     pub max_per_minute: u32,
     /// Zero means unlimited.
     pub max_per_day: u32,
+    /// Longest pause of signal requests a server's `Retry-After` can impose.
+    #[serde(with = "duration_text")]
+    pub max_pause: Duration,
 }
 
 /// `[sizing]`: fractional Kelly. Fractions are plain fractions: `0.05` is 5 %.

@@ -52,8 +52,10 @@ pub struct StreamSettings {
     /// Sent as `Authorization: Bearer <key>`; never logged or put in error text.
     pub api_key: Option<String>,
     pub connect_timeout: Duration,
-    /// No bytes (not even a heartbeat comment) for this long: reconnect.
+    /// No complete event (nor heartbeat) for this long: reconnect.
     pub idle_timeout: Duration,
+    /// Events larger than this are dropped (`feed.max_event_bytes`).
+    pub max_event_bytes: usize,
     pub backoff_initial: Duration,
     /// Cap of the reconnect delay (5 minutes by default).
     pub backoff_max: Duration,
@@ -68,6 +70,7 @@ impl std::fmt::Debug for StreamSettings {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("connect_timeout", &self.connect_timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("max_event_bytes", &self.max_event_bytes)
             .field("backoff_initial", &self.backoff_initial)
             .field("backoff_max", &self.backoff_max)
             .finish()

@@ -14,7 +14,12 @@
 //!   arrives in a block without data;
 //! - CR, LF and CRLF terminators all become LF, a leading BOM is dropped, lines split across
 //!   chunks are joined, non-UTF-8 bytes are replaced (the parser would otherwise abort the
-//!   connection) and a line longer than the cap is dropped with a warning.
+//!   connection) and a line longer than the cap is dropped with a warning;
+//! - an event is held back until it is complete (its blank line) and dropped, with a warning
+//!   and a count, once it grows past `feed.max_event_bytes`: SSE `data:` lines without a blank
+//!   line between them would otherwise accumulate into one event without bound, in our memory,
+//!   the client's and the store. What leaves is only ever whole events and heartbeat comments,
+//!   which is also what the idle timeout counts as a sign of life ([`LineNormalizer::push`]).
 //!
 //! No I/O and no clock: it is tested on byte slices split at every position.
 
@@ -23,8 +28,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Longest line accepted; a longer one is dropped so a broken server cannot exhaust memory.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Default of `feed.max_event_bytes`: the largest event (the sum of its field lines) kept.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// A field line may carry a whole event's payload plus its field name.
+const FIELD_NAME_SLACK: usize = 64;
 
 /// Line buffers grown past this are released after use instead of being kept for reuse.
 const KEEP_BUFFER_BYTES: usize = 64 * 1024;
@@ -40,6 +48,13 @@ pub struct LineNormalizer {
     max_line: usize,
     /// The current line outgrew `max_line`: skip bytes until its terminator.
     discarding: bool,
+    /// The line being skipped is a bare JSON event (not a field line of a block).
+    discarding_json: bool,
+    /// The open block's lines, held until its blank line completes the event.
+    block: Vec<u8>,
+    max_event: usize,
+    /// The open block outgrew `max_event`: skip its lines until its blank line.
+    discarding_block: bool,
     /// The previous chunk ended in CR: a LF at the start of the next one belongs to it.
     after_cr: bool,
     /// No line has been completed yet (only the first line may carry a BOM).
@@ -48,6 +63,7 @@ pub struct LineNormalizer {
     in_block: bool,
     retry: Option<Duration>,
     dropped_lines: u64,
+    dropped_events: u64,
 }
 
 impl Default for LineNormalizer {
@@ -58,7 +74,14 @@ impl Default for LineNormalizer {
 
 impl LineNormalizer {
     pub fn new() -> Self {
-        Self::with_max_line(MAX_LINE_BYTES)
+        Self::with_max_event(MAX_EVENT_BYTES)
+    }
+
+    /// A normalizer keeping events of up to `max_event` bytes (`feed.max_event_bytes`).
+    pub fn with_max_event(max_event: usize) -> Self {
+        let mut normalizer = Self::with_max_line(max_event.saturating_add(FIELD_NAME_SLACK));
+        normalizer.max_event = max_event;
+        normalizer
     }
 
     /// A normalizer with a custom line cap (tests use small caps).
@@ -67,11 +90,16 @@ impl LineNormalizer {
             line: Vec::new(),
             max_line,
             discarding: false,
+            discarding_json: false,
+            block: Vec::new(),
+            max_event: usize::MAX,
+            discarding_block: false,
             after_cr: false,
             at_stream_start: true,
             in_block: false,
             retry: None,
             dropped_lines: 0,
+            dropped_events: 0,
         }
     }
 
@@ -85,7 +113,14 @@ impl LineNormalizer {
         self.dropped_lines
     }
 
-    /// Consumes one chunk and returns the strict-SSE bytes for every line it completed.
+    /// How many events were dropped for outgrowing the event cap.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+    }
+
+    /// Consumes one chunk and returns the strict-SSE bytes of every event it completed (and of
+    /// heartbeat comments between events). Empty output means no sign of life: a server that
+    /// trickles bytes, or grows one event for ever, is not kept alive by it.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len() + 32);
         let mut rest = chunk;
@@ -124,6 +159,8 @@ impl LineNormalizer {
             is_bare_json(&text) && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
         if complete_json {
             self.emit_json(&text, &mut out);
+        } else if text.starts_with(':') && !self.in_block {
+            // A heartbeat comment without its newline: nothing to deliver.
         } else {
             tracing::debug!("event stream ended inside a line; the partial line is discarded");
         }
@@ -136,10 +173,15 @@ impl LineNormalizer {
         }
         if self.line.len() + bytes.len() > self.max_line {
             self.dropped_lines += 1;
-            tracing::warn!(
-                max_bytes = self.max_line,
-                "dropping an over-long line from the event stream"
-            );
+            let start = if self.line.is_empty() {
+                bytes
+            } else {
+                &self.line[..]
+            };
+            self.discarding_json = start
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t'))
+                .is_some_and(|b| *b == b'{');
             self.line = Vec::new();
             self.discarding = true;
             return;
@@ -149,7 +191,23 @@ impl LineNormalizer {
 
     fn end_line(&mut self, out: &mut Vec<u8>) {
         if std::mem::take(&mut self.discarding) {
+            // A line past the cap makes its event too large: the whole event goes.
             self.at_stream_start = false;
+            if !self.discarding_block {
+                self.drop_event();
+            }
+            if std::mem::take(&mut self.discarding_json) {
+                // A bare JSON line is an event of its own; an open block ends before it.
+                if std::mem::take(&mut self.in_block) {
+                    self.block.push(b'\n');
+                    out.append(&mut self.block);
+                    self.release_block();
+                }
+                self.discarding_block = false;
+            } else {
+                self.in_block = false;
+                self.discarding_block = true;
+            }
             return;
         }
         let mut line = std::mem::take(&mut self.line);
@@ -181,32 +239,76 @@ impl LineNormalizer {
     fn process_line(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_empty() {
             if std::mem::take(&mut self.in_block) {
-                out.push(b'\n');
+                self.block.push(b'\n');
+                out.append(&mut self.block);
+                self.release_block();
             }
+            self.discarding_block = false;
             return;
         }
         if is_bare_json(text) {
             self.emit_json(text, out);
             return;
         }
-        if !text.starts_with(':') {
-            if !self.in_block {
-                out.extend_from_slice(b"id:\n");
-                self.in_block = true;
-            }
+        let comment = text.starts_with(':');
+        if !comment {
             if let Some(retry) = field_value(text, "retry").and_then(parse_retry) {
                 self.retry = Some(retry);
             }
         }
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'\n');
+        if comment && !self.in_block && !self.discarding_block {
+            // A heartbeat between events: passed on at once.
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'\n');
+            return;
+        }
+        if self.discarding_block {
+            return;
+        }
+        if !self.in_block {
+            self.block.extend_from_slice(b"id:\n");
+            self.in_block = true;
+        }
+        if self.block.len() + text.len() > self.max_event.saturating_add(FIELD_NAME_SLACK) {
+            self.drop_event();
+            self.in_block = false;
+            self.discarding_block = true;
+            return;
+        }
+        self.block.extend_from_slice(text.as_bytes());
+        self.block.push(b'\n');
+    }
+
+    fn drop_event(&mut self) {
+        self.dropped_events += 1;
+        tracing::warn!(
+            max_event_bytes = self.max_event,
+            dropped_events = self.dropped_events,
+            "dropping an event over feed.max_event_bytes from the event stream"
+        );
+        self.block = Vec::new();
+    }
+
+    /// Keeps the block buffer for reuse unless an event made it large.
+    fn release_block(&mut self) {
+        self.block.clear();
+        if self.block.capacity() > KEEP_BUFFER_BYTES {
+            self.block = Vec::new();
+        }
     }
 
     /// A bare JSON line is a whole event on its own; an SSE block left open before it is
     /// closed first so the two cannot merge.
     fn emit_json(&mut self, text: &str, out: &mut Vec<u8>) {
         if std::mem::take(&mut self.in_block) {
-            out.push(b'\n');
+            self.block.push(b'\n');
+            out.append(&mut self.block);
+            self.release_block();
+        }
+        self.discarding_block = false;
+        if text.len() > self.max_event {
+            self.drop_event();
+            return;
         }
         match json_id(text) {
             Some(id) => {

@@ -136,7 +136,66 @@ fn unterminated_last_line_is_kept_only_if_complete_json() {
         None,
     );
     assert_all_splits(b"{\"type\":\"a\"", b"", None);
-    assert_all_splits(b"data: {}\n", b"id:\ndata: {}\n", None);
+    // An SSE block without its blank line is no event: it is held back, then discarded.
+    assert_all_splits(b"data: {}\n", b"", None);
+}
+
+#[test]
+fn an_event_over_the_cap_is_dropped_and_the_stream_goes_on() {
+    // 40 data lines of 10 bytes without a blank line: one event of 400+ bytes.
+    let mut input = Vec::new();
+    for _ in 0..40 {
+        input.extend_from_slice(b"data: 0123456789\n");
+    }
+    input.extend_from_slice(b"\n");
+    input.extend_from_slice(b"id: 2\ndata: small\n\n{\"type\":\"x\"}\n");
+    let long_json = format!("{{\"type\":\"{}\"}}\n", "y".repeat(300));
+    input.extend_from_slice(long_json.as_bytes());
+    input.extend_from_slice(b": hb\n");
+    let expected: &[u8] = b"id:\nid: 2\ndata: small\n\nid:\ndata: {\"type\":\"x\"}\n\n: hb\n";
+    for split in 0..=input.len() {
+        let mut n = LineNormalizer::with_max_event(200);
+        let mut out = n.push(&input[..split]);
+        out.extend(n.push(&input[split..]));
+        out.extend(n.finish());
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(expected),
+            "split at {split}"
+        );
+        assert_eq!(n.dropped_events(), 2, "split at {split}");
+    }
+}
+
+#[test]
+fn memory_stays_bounded_however_long_an_event_grows() {
+    let mut n = LineNormalizer::with_max_event(1024);
+    let line = b"data: 0123456789012345678901234567890123456789\n";
+    for _ in 0..100_000 {
+        assert!(
+            n.push(line).is_empty(),
+            "nothing of an unfinished event leaves"
+        );
+        assert!(n.block.capacity() <= 4096 && n.line.capacity() <= 4096);
+    }
+    assert_eq!(n.dropped_events(), 1);
+    assert_eq!(
+        n.push(b"\nid: next\ndata: 1\n\n"),
+        b"id:\nid: next\ndata: 1\n\n"
+    );
+}
+
+#[test]
+fn only_whole_events_and_heartbeats_leave() {
+    let mut n = LineNormalizer::new();
+    assert!(n.push(b"id: 1\nda").is_empty());
+    assert!(
+        n.push(b"ta: {}\n").is_empty(),
+        "a data line is not yet an event"
+    );
+    assert_eq!(n.push(b"\n"), b"id:\nid: 1\ndata: {}\n\n");
+    assert!(n.push(b": h").is_empty(), "half a heartbeat is nothing");
+    assert_eq!(n.push(b"b\n"), b": hb\n");
 }
 
 #[test]
@@ -153,8 +212,7 @@ fn every_two_way_split_of_a_mixed_stream() {
     let input = b"\xEF\xBB\xBF: hb\r\nretry: 50\r\n\r\nid: 1\r\nevent: price_shift\r\n\
         data: {\"type\":\r\n{\"type\":\"whale_alert\",\"id\":\"w\"}\n\ndata: {}\r";
     let expected = b": hb\nid:\nretry: 50\n\nid:\nid: 1\nevent: price_shift\n\
-        data: {\"type\":\n\nid: w\ndata: {\"type\":\"whale_alert\",\"id\":\"w\"}\n\n\
-        id:\ndata: {}\n";
+        data: {\"type\":\n\nid: w\ndata: {\"type\":\"whale_alert\",\"id\":\"w\"}\n\n";
     for first in 0..=input.len() {
         for second in first..=input.len() {
             let mut n = LineNormalizer::new();

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 
 use super::stream_tests::{settings, Harness, KEY};
 use super::test_server::{chunk, Reply, TestServer};
-use super::FeedError;
+use super::{FeedError, StreamSettings};
 
 #[tokio::test]
 async fn reconnect_sends_the_current_cursor_as_last_event_id() {
@@ -93,7 +93,11 @@ async fn too_many_requests_waits_at_least_retry_after() {
         Reply::StreamThenHold(vec![chunk("id: ok\ndata: {}\n\n")]),
     ])
     .await;
-    let mut harness = Harness::start(settings(&server), None, 16);
+    let patient = StreamSettings {
+        backoff_max: Duration::from_secs(2),
+        ..settings(&server)
+    };
+    let mut harness = Harness::start(patient, None, 16);
     assert_eq!(harness.next().await.id.as_deref(), Some("ok"));
     let requests = server.requests();
     let waited = requests[1].at.duration_since(requests[0].at);
@@ -214,4 +218,142 @@ async fn reconnects_are_logged_with_attempts_and_never_the_key() {
         "{text}"
     );
     assert!(!text.contains(KEY), "{text}");
+}
+
+/// Logs of everything run inside `work`, as text.
+async fn logged<F: std::future::Future<Output = ()>>(work: F) -> String {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    work.await;
+    let text = String::from_utf8(logs.0.lock().expect("log lock").clone()).expect("utf-8");
+    text
+}
+
+/// A `Retry-After` of 3,000 years is cut to `feed.backoff_max`, and the cut is logged.
+#[tokio::test]
+async fn a_huge_retry_after_waits_backoff_max_at_most() {
+    let text = logged(async {
+        for asked in ["99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let server = TestServer::start(vec![
+                Reply::Status(503, vec![("Retry-After", asked)]),
+                Reply::StreamThenHold(vec![chunk("id: ok\ndata: {}\n\n")]),
+            ])
+            .await;
+            let mut harness = Harness::start(settings(&server), None, 16);
+            assert_eq!(harness.next().await.id.as_deref(), Some("ok"), "{asked}");
+            let requests = server.requests();
+            let waited = requests[1].at.duration_since(requests[0].at);
+            assert!(
+                waited < Duration::from_secs(5),
+                "{asked}: waited {waited:?}"
+            );
+            harness.shutdown.send_replace(true);
+            assert_eq!(harness.finish().await, Ok(()));
+        }
+    })
+    .await;
+    assert_eq!(
+        text.matches("Retry-After exceeds feed.backoff_max").count(),
+        2,
+        "{text}"
+    );
+}
+
+/// A cursor refused with 431 (or 414) is dropped: the next connect goes without it.
+#[tokio::test]
+async fn a_refused_cursor_is_dropped_instead_of_looping() {
+    for status in [431, 414] {
+        let server = TestServer::start(vec![
+            Reply::Status(status, vec![]),
+            Reply::StreamThenHold(vec![chunk("id: fresh\ndata: {}\n\n")]),
+        ])
+        .await;
+        let mut harness = Harness::start(settings(&server), Some("a-cursor"), 16);
+        assert_eq!(harness.next().await.id.as_deref(), Some("fresh"));
+        let requests = server.requests();
+        assert_eq!(requests[0].header("last-event-id"), Some("a-cursor"));
+        assert_eq!(requests[1].header("last-event-id"), None, "{status}");
+        // A new cursor (a later persisted event) is sent again.
+        harness.cursor.send_replace(Some("fresh".into()));
+        drop(server);
+        harness.shutdown.send_replace(true);
+        assert_eq!(harness.finish().await, Ok(()));
+    }
+}
+
+/// A stored cursor longer than an event id may be (from an older version) is never sent.
+#[tokio::test]
+async fn an_over_long_stored_cursor_is_not_sent() {
+    let server = TestServer::start(vec![Reply::StreamThenHold(vec![chunk(
+        "id: 1\ndata: {}\n\n",
+    )])])
+    .await;
+    let long = "c".repeat(100_000);
+    let mut harness = Harness::start(settings(&server), Some(&long), 16);
+    assert_eq!(harness.next().await.id.as_deref(), Some("1"));
+    assert_eq!(server.requests()[0].header("last-event-id"), None);
+    harness.shutdown.send_replace(true);
+    assert_eq!(harness.finish().await, Ok(()));
+}
+
+/// A byte a second without a newline is no sign of life: the connection is replaced after the
+/// idle timeout, and the warning names the timeout.
+#[tokio::test]
+async fn a_trickling_connection_is_replaced_and_the_timeout_named() {
+    let text = logged(async {
+        let server = TestServer::start(vec![
+            Reply::Trickle(Duration::from_millis(50)),
+            Reply::StreamThenHold(vec![chunk("id: after\ndata: {}\n\n")]),
+        ])
+        .await;
+        let quick = StreamSettings {
+            idle_timeout: Duration::from_millis(600),
+            ..settings(&server)
+        };
+        let mut harness = Harness::start(quick, None, 16);
+        assert_eq!(harness.next().await.id.as_deref(), Some("after"));
+        harness.shutdown.send_replace(true);
+        assert_eq!(harness.finish().await, Ok(()));
+    })
+    .await;
+    let warning = text
+        .lines()
+        .find(|line| line.contains("event stream lost"))
+        .unwrap_or_default();
+    assert!(
+        warning.contains("no complete event or heartbeat for 600ms (feed.idle_timeout)"),
+        "{text}"
+    );
+    assert!(!warning.contains("transport error"), "{warning}");
+}
+
+/// 8 MiB of `data:` lines without a blank line make one event over `feed.max_event_bytes`: it
+/// is dropped with a warning, and the event after it arrives on the same connection.
+#[tokio::test]
+async fn an_event_over_max_event_bytes_is_dropped_and_the_stream_goes_on() {
+    let line = format!("data: {}\n", "x".repeat(1018));
+    let huge: Vec<Vec<u8>> = (0..8)
+        .map(|_| line.repeat(1024).into_bytes())
+        .chain([b"\n".to_vec(), chunk("id: next\ndata: {}\n\n")])
+        .collect();
+    let text = logged(async {
+        let server = TestServer::start(vec![Reply::StreamThenHold(huge)]).await;
+        let mut harness = Harness::start(settings(&server), None, 16);
+        let event = harness.next().await;
+        assert_eq!(event.id.as_deref(), Some("next"));
+        assert_eq!(server.requests().len(), 1, "same connection");
+        harness.shutdown.send_replace(true);
+        assert_eq!(harness.finish().await, Ok(()));
+    })
+    .await;
+    assert!(
+        text.contains("dropping an event over feed.max_event_bytes"),
+        "{text}"
+    );
 }

@@ -16,7 +16,9 @@ use launchdarkly_sdk_transport::{HeaderValue, Uri};
 use tokio::sync::{mpsc, watch};
 
 use super::backoff::Backoff;
-use super::transport::{hyper_transport, AnyTransport, NormalizingTransport, RetryHint};
+use super::transport::{
+    hyper_transport, idle_message, AnyTransport, NormalizingTransport, RetryHint,
+};
 use super::{FeedError, RawEvent, StreamSettings};
 use crate::clock::SharedClock;
 
@@ -42,27 +44,45 @@ pub async fn run_stream(
         AnyTransport::new(hyper),
         settings.idle_timeout,
         Arc::clone(&retry_hint),
-    );
+    )
+    .with_max_event_bytes(settings.max_event_bytes);
     let mut backoff = Backoff::new(settings.backoff_initial, settings.backoff_max);
+    // A cursor the server refused to take (HTTP 431/414): not sent again until it changes.
+    let mut refused_cursor: Option<String> = None;
 
     loop {
         if *shutdown.borrow() || tx.is_closed() {
             return Ok(());
         }
-        let resume_from = cursor.borrow().clone();
+        let resume_from = usable_cursor(cursor.borrow().clone(), refused_cursor.as_deref());
         tracing::debug!(resume_from = ?resume_from, "connecting to the event stream");
         let events = open(
             &url,
             authorization.as_deref(),
-            resume_from,
+            resume_from.clone(),
             transport.clone(),
         )?;
         let end = tokio::select! {
             biased;
             () = shutdown_signal(&mut shutdown) => return Ok(()),
             () = tx.closed() => return Ok(()),
-            end = forward(events, &clock, &tx) => end,
+            end = forward(events, &clock, &tx, settings.idle_timeout) => end,
         };
+        if let (
+            ConnectionEnd::Lost {
+                status: Some(431 | 414),
+                ..
+            },
+            Some(sent),
+        ) = (&end, &resume_from)
+        {
+            tracing::warn!(
+                cursor_bytes = sent.len(),
+                "the server refused the resume cursor as too large; reconnecting without \
+                 Last-Event-ID (events sent meanwhile may arrive again and are recognised)"
+            );
+            refused_cursor = Some(sent.clone());
+        }
         let (reason, delay) = match end {
             ConnectionEnd::Fatal(err) => return Err(err),
             ConnectionEnd::ConsumerGone => return Ok(()),
@@ -70,7 +90,19 @@ pub async fn run_stream(
                 reason,
                 delivered,
                 retry_after,
+                ..
             } => {
+                let retry_after = retry_after.map(|asked| {
+                    if asked > settings.backoff_max {
+                        tracing::warn!(
+                            retry_after_s = asked.as_secs(),
+                            capped_s = settings.backoff_max.as_secs(),
+                            "the stream's Retry-After exceeds feed.backoff_max; waiting \
+                             feed.backoff_max instead"
+                        );
+                    }
+                    asked.min(settings.backoff_max)
+                });
                 let unit = rand::random::<f64>();
                 let delay =
                     backoff.after_connection(delivered, retry_hint.get(), retry_after, unit);
@@ -102,7 +134,26 @@ enum ConnectionEnd {
         delivered: bool,
         /// The server's `Retry-After`, a floor for the next delay.
         retry_after: Option<Duration>,
+        /// The HTTP status that refused the connection, if it was one.
+        status: Option<u16>,
     },
+}
+
+/// The cursor to send as `Last-Event-ID`: not one the server refused, and not one longer than
+/// an event id may be (an old store may hold one from before ids were bounded).
+fn usable_cursor(cursor: Option<String>, refused: Option<&str>) -> Option<String> {
+    let cursor = cursor.filter(|id| !id.is_empty())?;
+    if refused == Some(cursor.as_str()) {
+        return None;
+    }
+    if cursor.len() > crate::wire::MAX_EVENT_ID_BYTES {
+        tracing::warn!(
+            cursor_bytes = cursor.len(),
+            "the stored resume cursor is longer than an event id may be; not sent"
+        );
+        return None;
+    }
+    Some(cursor)
 }
 
 /// Starts one connection (no retries inside the client: a failure ends its stream).
@@ -144,6 +195,7 @@ async fn forward(
     mut events: BoxStream<eventsource_client::Result<SSE>>,
     clock: &SharedClock,
     tx: &mpsc::Sender<RawEvent>,
+    idle_timeout: Duration,
 ) -> ConnectionEnd {
     let mut delivered = false;
     while let Some(item) = events.next().await {
@@ -162,7 +214,7 @@ async fn forward(
                 }
                 delivered = true;
             }
-            Err(err) => return failure(err, delivered, clock),
+            Err(err) => return failure(err, delivered, clock, idle_timeout),
         }
     }
     lost("server closed the stream".to_string(), delivered, None)
@@ -173,11 +225,32 @@ fn lost(reason: String, delivered: bool, retry_after: Option<Duration>) -> Conne
         reason,
         delivered,
         retry_after,
+        status: None,
     }
 }
 
+/// Whether an error, or any error it was caused by, is a timeout.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
 /// Classifies a client error: 401/403 are fatal, everything else is retried.
-fn failure(err: SseError, delivered: bool, clock: &SharedClock) -> ConnectionEnd {
+fn failure(
+    err: SseError,
+    delivered: bool,
+    clock: &SharedClock,
+    idle_timeout: Duration,
+) -> ConnectionEnd {
     match err {
         SseError::UnexpectedResponse(response, _) => {
             let status = response.status();
@@ -189,13 +262,18 @@ fn failure(err: SseError, delivered: bool, clock: &SharedClock) -> ConnectionEnd
                 .ok()
                 .flatten()
                 .and_then(|value| parse_retry_after(value, clock.now()));
-            lost(format!("HTTP {status}"), delivered, retry_after)
+            ConnectionEnd::Lost {
+                reason: format!("HTTP {status}"),
+                delivered,
+                retry_after,
+                status: Some(status),
+            }
         }
         SseError::Eof => lost("server closed the stream".into(), delivered, None),
         SseError::UnexpectedEof => {
             lost("server closed the stream mid-event".into(), delivered, None)
         }
-        SseError::TimedOut => lost("no data within the idle timeout".into(), delivered, None),
+        SseError::TimedOut => lost(idle_message(idle_timeout), delivered, None),
         SseError::MaxRedirectLimitReached(_) => lost(
             "server answered with a redirect, which is not followed (the API key stays with \
              feed.base_url)"
@@ -203,6 +281,7 @@ fn failure(err: SseError, delivered: bool, clock: &SharedClock) -> ConnectionEnd
             delivered,
             None,
         ),
+        other if timed_out(&other) => lost(idle_message(idle_timeout), delivered, None),
         other => lost(other.to_string(), delivered, None),
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn settings(server: &TestServer) -> StreamSettings {
         idle_timeout: Duration::from_secs(60),
         backoff_initial: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
+        max_event_bytes: crate::feed::normalize::MAX_EVENT_BYTES,
     }
 }
 
@@ -177,7 +178,7 @@ async fn garbage_is_passed_on_or_dropped_without_breaking_the_connection() {
     let mut long_line = b"data: ".to_vec();
     long_line.extend(std::iter::repeat_n(
         b'x',
-        super::normalize::MAX_LINE_BYTES + 10,
+        super::normalize::MAX_EVENT_BYTES + 100,
     ));
     long_line.extend_from_slice(b"\n\n");
     let server = TestServer::start(vec![Reply::StreamThenHold(vec![

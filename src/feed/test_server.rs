@@ -42,6 +42,8 @@ pub(crate) enum Reply {
     StreamThenHold(Vec<Vec<u8>>),
     /// 200, then a `: ping` comment every `every` for `count` times, then these chunks, hold.
     HeartbeatsThen(Duration, usize, Vec<Vec<u8>>),
+    /// 200, then one byte every `every`, never a newline, until the client goes.
+    Trickle(Duration),
 }
 
 pub(crate) struct TestServer {
@@ -193,6 +195,15 @@ async fn serve(
             }
             write_chunks(&mut socket, chunks).await?;
             std::future::pending::<()>().await;
+        }
+        Reply::Trickle(every) => {
+            socket.write_all(STREAM_HEAD).await?;
+            socket.write_all(b"data: ").await?;
+            loop {
+                tokio::time::sleep(every).await;
+                socket.write_all(b"x").await?;
+                socket.flush().await?;
+            }
         }
     }
     socket.shutdown().await

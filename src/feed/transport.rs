@@ -46,6 +46,7 @@ impl RetryHint {
 pub(crate) struct NormalizingTransport<T> {
     inner: T,
     idle_timeout: Duration,
+    max_event_bytes: usize,
     retry_hint: Arc<RetryHint>,
 }
 
@@ -54,8 +55,15 @@ impl<T: HttpTransport> NormalizingTransport<T> {
         Self {
             inner,
             idle_timeout,
+            max_event_bytes: super::normalize::MAX_EVENT_BYTES,
             retry_hint,
         }
+    }
+
+    /// Events larger than this are dropped (`feed.max_event_bytes`).
+    pub(crate) fn with_max_event_bytes(mut self, max_event_bytes: usize) -> Self {
+        self.max_event_bytes = max_event_bytes;
+        self
     }
 }
 
@@ -63,6 +71,7 @@ impl<T: HttpTransport> HttpTransport for NormalizingTransport<T> {
     fn request(&self, request: Request<Option<Bytes>>) -> ResponseFuture {
         let response = self.inner.request(request);
         let idle_timeout = self.idle_timeout;
+        let max_event = self.max_event_bytes;
         let retry_hint = Arc::clone(&self.retry_hint);
         Box::pin(async move {
             let response = response.await?;
@@ -71,7 +80,13 @@ impl<T: HttpTransport> HttpTransport for NormalizingTransport<T> {
                 return Ok(response);
             }
             Ok(response.map(|body| {
-                Box::pin(NormalizedBody::new(body, idle_timeout, retry_hint)) as ByteStream
+                let normalizer = LineNormalizer::with_max_event(max_event);
+                Box::pin(NormalizedBody::new(
+                    body,
+                    normalizer,
+                    idle_timeout,
+                    retry_hint,
+                )) as ByteStream
             }))
         })
     }
@@ -124,7 +139,9 @@ fn ensure_crypto_provider() {
 }
 
 /// A response body rewritten line by line, failing with `TimedOut` after `idle_timeout`
-/// without a single byte (a heartbeat comment counts) while the consumer is waiting for more.
+/// without a complete event or heartbeat comment while the consumer is waiting for more.
+/// Bytes alone do not count: a server trickling a byte a second without ever finishing a line
+/// (or an event) would otherwise hold the connection for ever.
 struct NormalizedBody {
     inner: ByteStream,
     normalizer: LineNormalizer,
@@ -138,10 +155,15 @@ struct NormalizedBody {
 }
 
 impl NormalizedBody {
-    fn new(inner: ByteStream, idle_timeout: Duration, retry_hint: Arc<RetryHint>) -> Self {
+    fn new(
+        inner: ByteStream,
+        normalizer: LineNormalizer,
+        idle_timeout: Duration,
+        retry_hint: Arc<RetryHint>,
+    ) -> Self {
         Self {
             inner,
-            normalizer: LineNormalizer::new(),
+            normalizer,
             idle_timeout,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             rearm_idle: false,
@@ -176,10 +198,10 @@ impl Stream for NormalizedBody {
             }
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    this.rearm();
                     let out = this.normalizer.push(&chunk);
                     this.publish_retry();
                     if !out.is_empty() {
+                        this.rearm();
                         this.rearm_idle = true;
                         return Poll::Ready(Some(Ok(Bytes::from(out))));
                     }
@@ -201,10 +223,7 @@ impl Stream for NormalizedBody {
                         this.done = true;
                         let err = std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
-                            format!(
-                                "no bytes from the event stream for {}",
-                                humantime::format_duration(this.idle_timeout)
-                            ),
+                            idle_message(this.idle_timeout),
                         );
                         return Poll::Ready(Some(Err(TransportError::new(err))));
                     }
@@ -213,6 +232,14 @@ impl Stream for NormalizedBody {
             }
         }
     }
+}
+
+/// What an idle connection is told (and the reconnect warning shows).
+pub(crate) fn idle_message(idle_timeout: Duration) -> String {
+    format!(
+        "no complete event or heartbeat for {} (feed.idle_timeout)",
+        humantime::format_duration(idle_timeout)
+    )
 }
 
 /// The normalized bytes through the real eventsource-client parser (no sockets).

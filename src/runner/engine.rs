@@ -16,11 +16,12 @@ use std::time::Instant;
 
 use strategies::{Core, Decision, Event, Outcome, SignalTicket, Step, TradeAction};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::clock::SharedClock;
 use crate::feed::RawEvent;
 use crate::mirror::MirrorOrder;
+use crate::signal::http::Redactor;
 use crate::signal::SignalFetch;
 use crate::store::{Batch, Committer, Counters, DecisionRecord, EventRecord, OutboxRecord, Store};
 use crate::wire;
@@ -67,6 +68,8 @@ pub struct Engine {
     pub jobs: VecDeque<SignalJob>,
     pub stats: RunStats,
     last_decision_time: Option<strategies::Timestamp>,
+    /// Removes every secret the bot holds from raw bodies before they are stored.
+    redactor: Redactor,
 }
 
 impl Engine {
@@ -96,7 +99,13 @@ impl Engine {
             jobs: VecDeque::new(),
             stats: RunStats::default(),
             last_decision_time: None,
+            redactor: Redactor::default(),
         }
+    }
+
+    /// Secrets to keep out of stored raw events (a server may echo the key back).
+    pub(crate) fn set_redactor(&mut self, redactor: Redactor) {
+        self.redactor = redactor;
     }
 
     pub fn core(&self) -> &Core {
@@ -167,6 +176,21 @@ impl Engine {
     /// Take one raw event from a source.
     pub fn on_raw(&mut self, mut raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
         raw.received_at = self.decision_time(raw.received_at);
+        if self.redactor.finds(&raw.data) {
+            warn!("an event carried a secret of the bot's; it is redacted before it is stored");
+            raw.data = self.redactor.clean(&raw.data);
+        }
+        if let Some(id) = raw.id.take() {
+            match wire::usable_id(&id) {
+                true => raw.id = Some(id),
+                false => warn!(
+                    id_bytes = id.len(),
+                    "event id longer than {} bytes: not used as id or resume cursor; the event \
+                     is known by its derived id",
+                    wire::MAX_EVENT_ID_BYTES
+                ),
+            }
+        }
         let event = wire::decode_event(&raw);
         if self.unflushed_ids.contains(&event.id) || self.store.is_seen(&event.id)? {
             self.stats.duplicates += 1;
@@ -333,14 +357,24 @@ impl Engine {
     ) -> Result<RunStats, RunError> {
         self.submit();
         self.committer.close();
-        self.store.flush()?;
         while let Ok(report) = reports.try_recv() {
             match report {
                 crate::store::WriterEvent::Durable(n) => self.on_durable(n),
-                crate::store::WriterEvent::Failed(err) => return Err(err.into()),
+                crate::store::WriterEvent::Failed(err) => {
+                    self.abandon();
+                    return Err(RunError::StoreWrite(err));
+                }
             }
         }
+        self.store.flush()?;
         Ok(self.stats)
+    }
+
+    /// A commit failed: drop everything without touching the store again. sled flushes on
+    /// the drop of its last handle and, on a full disk, waits on that flush for ever, so this
+    /// engine's handle is leaked on purpose (the process is about to exit).
+    pub fn abandon(self) {
+        std::mem::forget(self.store);
     }
 
     pub fn last_submitted(&self) -> u64 {

@@ -39,18 +39,44 @@ pub enum RunError {
     Config(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A commit failed (disk full, I/O error): what was acknowledged before is intact, nothing
+    /// after it was acknowledged, and the bot stops without waiting on a flush that cannot end.
+    #[error(
+        "the store could not be written, stopping (what was acknowledged before is intact): {0}"
+    )]
+    StoreWrite(#[source] StoreError),
     #[error("{0}")]
     Other(String),
 }
 
 impl RunError {
-    /// 3: the API rejected the key; 2: unusable settings; 1: anything else.
+    /// 4: the store could not be written; 3: the API rejected the key; 2: unusable settings;
+    /// 1: anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
+            RunError::StoreWrite(_) => crate::cli::exit::STORE_WRITE,
             RunError::Unauthorized(_) => 3,
             RunError::Config(_) => 2,
             RunError::Store(_) | RunError::Other(_) => 1,
         }
+    }
+}
+
+/// After a failed commit the process must end within this long, whatever hangs: sled's own
+/// flushes wait on a condition that a full disk never fulfils.
+pub const STORE_FAILURE_EXIT: Duration = Duration::from_secs(4);
+
+/// Ends the process with exit code 4 after [`STORE_FAILURE_EXIT`] unless it ended before.
+fn exit_soon_after_store_failure() {
+    let spawned = std::thread::Builder::new()
+        .name("shiftbot-store-failure".to_string())
+        .spawn(|| {
+            std::thread::sleep(STORE_FAILURE_EXIT);
+            eprintln!("error: the store could not be written; exiting without a final flush");
+            std::process::exit(crate::cli::exit::STORE_WRITE);
+        });
+    if spawned.is_err() {
+        std::process::exit(crate::cli::exit::STORE_WRITE);
     }
 }
 
@@ -93,7 +119,11 @@ pub async fn run_with_stats(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunStats, RunError> {
     let store = Store::open(&settings.storage.path)?;
-    let loaded = store.load()?;
+    let mut loaded = store.load()?;
+    // A pause persisted before signal.max_pause existed (or under a longer one) is cut short.
+    if let Some(pause) = loaded.pause.as_mut() {
+        pause.until = crate::signal::cap_pause(pause.until, clock.now(), settings.signal.max_pause);
+    }
     let core_config = settings.core_config();
     let fresh = loaded.totals.is_none();
     let book = match loaded.totals.clone() {
@@ -145,7 +175,8 @@ pub async fn run_with_stats(
             settings.signal.risk_limit.as_str(),
             settings.signal.timeout,
             settings.signal.max_retries,
-        ),
+        )
+        .with_max_pause(settings.signal.max_pause),
         clock.clone(),
     )
     .map_err(RunError::Config)?;
@@ -193,6 +224,7 @@ pub async fn run_with_stats(
         cursor_tx,
         mirror_tx,
     );
+    engine.set_redactor(crate::signal::http::Redactor::new(api_key.as_deref()));
     if fresh {
         engine.write_initial_totals();
     }
@@ -230,6 +262,7 @@ pub async fn run_with_stats(
         api_key,
         connect_timeout: settings.feed.connect_timeout,
         idle_timeout: settings.feed.idle_timeout,
+        max_event_bytes: settings.feed.max_event_bytes,
         backoff_initial: settings.feed.backoff_initial,
         backoff_max: settings.feed.backoff_max,
     };
@@ -247,6 +280,12 @@ pub async fn run_with_stats(
     let mut outcome: Result<(), RunError> = Ok(());
     let mut feed_open = true;
     let mut feed_joined = false;
+    // While signal requests are paused, say so every hour: a silent pause looks like a hang.
+    let mut pause_report = tokio::time::interval_at(
+        tokio::time::Instant::now() + PAUSE_REPORT_EVERY,
+        PAUSE_REPORT_EVERY,
+    );
+    log_pause(engine.core(), clock.now());
 
     loop {
         while signals.len() < max_in_flight {
@@ -278,13 +317,14 @@ pub async fn run_with_stats(
             Some(report) = durable_rx.recv() => match report {
                 WriterEvent::Durable(n) => engine.on_durable(n),
                 WriterEvent::Failed(err) => {
-                    error!(error = %err, "store commit failed; stopping");
-                    outcome = Err(err.into());
+                    error!(error = %err, "store commit failed; stopping (exit code 4)");
+                    outcome = Err(RunError::StoreWrite(err));
                     break;
                 }
             },
             Some(done) = done_rx.recv() => engine.on_signal(done),
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
+            _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
             Some(_) = signals.join_next(), if !signals.is_empty() => {}
             raw = raw_rx.recv(), if feed_open => match raw {
                 Some(raw) => {
@@ -325,13 +365,30 @@ pub async fn run_with_stats(
     stop_tx.send_replace(true);
     signals.abort_all();
     drop(raw_rx);
+    if matches!(outcome, Err(RunError::StoreWrite(_))) {
+        // No final commit or flush: it cannot succeed and sled would wait on it for ever.
+        exit_soon_after_store_failure();
+        engine.abandon();
+        std::mem::forget(store);
+        feed_task.abort();
+        tasks.abort_all();
+        return outcome.map(|()| RunStats::default());
+    }
     if !feed_joined {
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut feed_task).await;
         feed_task.abort();
     }
-    let stats = tokio::task::spawn_blocking(move || engine.close(&mut durable_rx))
+    let closed = tokio::task::spawn_blocking(move || engine.close(&mut durable_rx))
         .await
-        .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))??;
+        .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))?;
+    if let Err(RunError::StoreWrite(err)) = closed {
+        error!(error = %err, "store commit failed during shutdown (exit code 4)");
+        exit_soon_after_store_failure();
+        std::mem::forget(store);
+        tasks.abort_all();
+        return Err(RunError::StoreWrite(err));
+    }
+    let stats = closed?;
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         while tasks.join_next().await.is_some() {}
     })
@@ -348,6 +405,21 @@ pub async fn run_with_stats(
         "stopped; store flushed"
     );
     outcome.map(|()| stats)
+}
+
+/// How often a quota pause in force is logged.
+const PAUSE_REPORT_EVERY: Duration = Duration::from_secs(3600);
+
+fn log_pause(core: &Core, now: strategies::Timestamp) {
+    if let Some(pause) = core.pause().filter(|pause| pause.until > now) {
+        let left = (pause.until - now).to_std().unwrap_or_default();
+        warn!(
+            until = %pause.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            left = %humantime::format_duration(Duration::from_secs(left.as_secs())),
+            reason = %pause.reason,
+            "signal requests are paused"
+        );
+    }
 }
 
 fn feed_error(err: FeedError) -> RunError {

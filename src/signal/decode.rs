@@ -15,8 +15,9 @@ use strategies::{Recommendation, Signal};
 ///
 /// Required: `recommendation` (`BUY_YES`, `BUY_NO`, `NO_TRADE`; case-insensitive) and `edge`
 /// (a number or numeric string in [-1, 1], read exactly as a decimal). Optional: `probability`
-/// (YES probability in [0, 1]), `expires_at` (RFC 3339), `freshness` (string, trimmed and
-/// lower-cased so that `"Expired"` still counts as expired).
+/// (YES probability in [0, 1]), `freshness` (string, trimmed and lower-cased so that
+/// `"Expired"` still counts as expired). `expires_at` is optional but, when present, must be
+/// RFC 3339: an expiry that cannot be read fails the signal (`signal_error`).
 pub fn decode_signal(json: &Value) -> Result<Signal, String> {
     let object = json.as_object().ok_or_else(|| {
         format!(
@@ -64,14 +65,27 @@ pub fn decode_signal(json: &Value) -> Result<Signal, String> {
         }
         Ok(p)
     });
-    let expires_at = optional(object.get("expires_at"), "expires_at", |value| {
-        let text = value
-            .as_str()
-            .ok_or_else(|| format!("must be an RFC 3339 string, got {}", kind(value)))?;
-        DateTime::parse_from_rfc3339(text.trim())
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(|err| format!("is not RFC 3339: {err}"))
-    });
+    // Strict although optional: a signal whose expiry cannot be read may be long expired,
+    // and trading on it would be trading on stale advice ("yesterday", 0).
+    let expires_at = match object.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(
+            DateTime::parse_from_rfc3339(text.trim())
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|err| {
+                    format!(
+                        "signal response: expires_at {:?} is not RFC 3339 ({err})",
+                        shorten(text)
+                    )
+                })?,
+        ),
+        Some(other) => {
+            return Err(format!(
+                "signal response: expires_at must be an RFC 3339 string, got {}",
+                kind(other)
+            ))
+        }
+    };
     let freshness = optional(object.get("freshness"), "freshness", |value| {
         value
             .as_str()

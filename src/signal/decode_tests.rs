@@ -136,7 +136,7 @@ fn recommendation_is_read_case_insensitively() {
 fn malformed_optional_fields_are_ignored() {
     let signal = decode_bytes(
         r#"{"recommendation":"BUY_NO","edge":"-0.08","probability":"sixty",
-            "expires_at":1767225600,"freshness":["fresh"],"confidence":"high"}"#,
+            "freshness":["fresh"],"confidence":"high"}"#,
     );
     assert_eq!(
         signal,
@@ -157,9 +157,29 @@ fn malformed_optional_fields_are_ignored() {
             "{probability}"
         );
     }
-    let bad_date =
-        decode_bytes(r#"{"recommendation":"BUY_YES","edge":0.1,"expires_at":"tomorrow"}"#);
-    assert_eq!(bad_date.map(|s| s.expires_at), Ok(None));
+}
+
+#[test]
+fn an_unreadable_expiry_fails_the_signal() {
+    for (value, why) in [
+        (r#""tomorrow""#, r#"expires_at "tomorrow" is not RFC 3339"#),
+        (
+            r#""yesterday""#,
+            r#"expires_at "yesterday" is not RFC 3339"#,
+        ),
+        ("0", "expires_at must be an RFC 3339 string, got a number"),
+        (
+            "1767225600",
+            "expires_at must be an RFC 3339 string, got a number",
+        ),
+        ("[]", "expires_at must be an RFC 3339 string, got an array"),
+    ] {
+        let body = format!(r#"{{"recommendation":"BUY_YES","edge":0.1,"expires_at":{value}}}"#);
+        let err = decode_bytes(&body).expect_err(value);
+        assert!(err.contains(why), "{value}: {err}");
+    }
+    let absent = decode_bytes(r#"{"recommendation":"BUY_YES","edge":0.1,"expires_at":null}"#);
+    assert_eq!(absent.map(|s| s.expires_at), Ok(None));
 }
 
 #[test]

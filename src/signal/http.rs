@@ -186,6 +186,36 @@ impl Redactor {
         }
     }
 
+    /// Whether `text` holds the secret.
+    pub fn finds(&self, text: &str) -> bool {
+        self.secret
+            .as_deref()
+            .is_some_and(|secret| text.contains(secret))
+    }
+
+    /// Cleans every string (and key) of a JSON document in place.
+    pub fn clean_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secret.is_none() {
+            return;
+        }
+        match value {
+            Value::String(text) if self.finds(text) => *text = self.clean(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.clean_json(item)),
+            Value::Object(map) => {
+                if map.keys().any(|key| self.finds(key)) {
+                    let entries = std::mem::take(map);
+                    *map = entries
+                        .into_iter()
+                        .map(|(key, value)| (self.clean(&key), value))
+                        .collect();
+                }
+                map.values_mut().for_each(|item| self.clean_json(item));
+            }
+            _ => {}
+        }
+    }
+
     /// A short, single-line excerpt of an error body: the API's own message when the body is
     /// JSON with `detail`/`error`/`message`, else the text itself.
     pub fn excerpt(&self, body: &[u8]) -> String {

@@ -37,6 +37,7 @@ fn settings(server: &ScriptServer, max_retries: u32) -> SignalSettings {
         max_retries,
         backoff_initial: Duration::from_millis(10),
         backoff_max: Duration::from_millis(40),
+        max_pause: crate::signal::DEFAULT_MAX_PAUSE,
     }
 }
 
@@ -164,7 +165,11 @@ async fn a_dated_retry_after_is_a_spent_quota_not_retried() {
     let script = vec![Reply::new(429, r#"{"detail":"monthly quota exceeded"}"#)
         .header("retry-after", "Wed, 01 Apr 2026 00:00:00 GMT")];
     let server = ScriptServer::start(script, Reply::json(SIGNAL)).await;
-    let fetch = client(settings(&server, 3)).fetch(&market()).await;
+    let long_pauses = SignalSettings {
+        max_pause: Duration::from_secs(31 * 24 * 3600),
+        ..settings(&server, 3)
+    };
+    let fetch = client(long_pauses).fetch(&market()).await;
     let until = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).single();
     assert_eq!(
         failure(&fetch),
@@ -198,6 +203,37 @@ async fn a_long_retry_after_fails_and_pauses_instead_of_waiting() {
     );
     assert_eq!(until, Some(now() + chrono::Duration::seconds(600)));
     assert_eq!(server.hits(), 1);
+}
+
+/// A far-off date or delay (year 9999, 99999999999 s) pauses signals for `max_pause` only.
+#[tokio::test]
+async fn server_given_pauses_are_capped_at_max_pause() {
+    for retry_after in ["Fri, 31 Dec 9999 23:59:59 GMT", "99999999999"] {
+        let script = vec![Reply::new(429, "").header("retry-after", retry_after)];
+        let server = ScriptServer::start(script, Reply::json(SIGNAL)).await;
+        let fetch = client(settings(&server, 3)).fetch(&market()).await;
+        let (_, until) = failure(&fetch);
+        assert_eq!(
+            until,
+            Some(now() + chrono::Duration::hours(24)),
+            "{retry_after}"
+        );
+        assert_eq!(server.hits(), 1);
+    }
+}
+
+/// A 200 body that echoes the key is kept for the record without it.
+#[tokio::test]
+async fn an_echoed_key_is_redacted_from_the_kept_body() {
+    let body = format!(
+        r#"{{"recommendation":"BUY_YES","edge":0.1,"note":"key {KEY} seen","{KEY}":[{{"k":"{KEY}"}}]}}"#
+    );
+    let server = ScriptServer::start(vec![], Reply::json(&body)).await;
+    let fetch = client(settings(&server, 0)).fetch(&market()).await;
+    let raw = fetch.raw.expect("raw body kept").to_string();
+    assert!(!raw.contains(KEY), "{raw}");
+    assert!(raw.contains("[redacted]"), "{raw}");
+    assert!(matches!(fetch.reply, SignalReply::Signal(_)));
 }
 
 #[tokio::test]

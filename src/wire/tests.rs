@@ -200,3 +200,31 @@ proptest::proptest! {
         proptest::prop_assert_eq!(shift.change_pct, change);
     }
 }
+
+#[test]
+fn over_long_ids_are_not_ids() {
+    let long = "i".repeat(MAX_EVENT_ID_BYTES + 1);
+    let at_bound = "j".repeat(MAX_EVENT_ID_BYTES);
+    assert_eq!(
+        decode_event(&raw(Some(&at_bound), SEED_EXAMPLE)).id,
+        at_bound
+    );
+    let derived = decode_event(&raw(None, SEED_EXAMPLE)).id;
+    assert!(derived.starts_with("sha256:"));
+    assert_eq!(decode_event(&raw(Some(&long), SEED_EXAMPLE)).id, derived);
+    // The same bound for an id carried in the JSON itself.
+    let with_json_id = format!(r#"{{"id":"{long}","type":"x"}}"#);
+    assert!(decode_event(&raw(None, &with_json_id))
+        .id
+        .starts_with("sha256:"));
+}
+
+#[test]
+fn a_market_id_mangled_by_invalid_utf8_is_invalid() {
+    let mangled = SEED_EXAMPLE.replace("KXFED-26MAR19", "KXFED-\u{FFFD}");
+    let event = decode_event(&raw(Some("m"), &mangled));
+    let EventBody::Invalid { reason, .. } = event.body else {
+        panic!("decoded: {event:?}")
+    };
+    assert!(reason.contains("U+FFFD"), "{reason}");
+}

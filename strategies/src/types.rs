@@ -163,6 +163,13 @@ impl MarketKey {
                 "market_id {market_id:?} contains '/' or a control character"
             ));
         }
+        // U+FFFD is what invalid UTF-8 on the wire became: the id the server meant is lost, and
+        // asking for a signal on a mangled id would be billed for nothing.
+        if market_id.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(format!(
+                "market_id {market_id:?} contains U+FFFD (bytes that were not valid UTF-8)"
+            ));
+        }
         Ok(MarketKey {
             platform,
             market_id,
