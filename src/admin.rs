@@ -16,26 +16,57 @@
 //! CORS preflight, which it does not grant.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tracing::{info, warn};
 
+use crate::clock::SharedClock;
 use crate::commands::{render, Rendered, ReviewRequest};
-use crate::store::Store;
+use crate::store::health::{self, Depth, Verified};
+use crate::store::{BackupReply, Store};
 
-/// The one route.
+/// The review route.
 pub const REVIEW_PATH: &str = "/v1/review";
+/// The backup route: `{"store", "dir"}` in, a [`BackupDone`] out.
+pub const BACKUP_PATH: &str = "/v1/store/backup";
 
 /// How long the CLI waits for a running bot's answer (a report over a large store reads
 /// every trade and decision).
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A client must send its request headers within this long, and its body within
+/// [`BODY_TIMEOUT`]: a thousand half-open requests once held the listener for over half a
+/// minute.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection is closed after this long whatever it is doing (the longest answer the CLI
+/// waits for, plus headroom).
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(150);
+/// Connections served at once; more are closed at accept, with a warning.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Largest request body: a review request is a few hundred bytes.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest answer. Beyond it the bot answers 413 and the command says to narrow it (`--limit`,
+/// `--since`): no request makes the bot build gigabytes.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// How far the caller's `now` may be from the bot's own clock: a review renders "now" by the
+/// caller's clock (so both sides print the same), but a far-future `now` once made one report
+/// build a daily series to the year 100000.
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Why asking the running bot failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +79,56 @@ pub enum AdminError {
     Status { status: u16, message: String },
 }
 
+/// A backup asked of the running bot: made by its writer thread between two commits.
+pub struct BackupJob {
+    pub dir: PathBuf,
+    pub reply: BackupReply,
+}
+
+/// What the bot answers to a backup request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDone {
+    pub dir: PathBuf,
+    pub events: u64,
+    pub decisions: u64,
+    pub trades: u64,
+    pub positions: u64,
+    pub cash: Option<rust_decimal::Decimal>,
+}
+
+impl From<(PathBuf, Verified)> for BackupDone {
+    fn from((dir, verified): (PathBuf, Verified)) -> BackupDone {
+        BackupDone {
+            dir,
+            events: verified.events,
+            decisions: verified.decisions,
+            trades: verified.trades,
+            positions: verified.positions,
+            cash: verified.cash,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackupRequest {
+    /// The store the caller means (as for reviews).
+    pub store: Option<PathBuf>,
+    pub dir: PathBuf,
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Store,
+    pub clock: SharedClock,
+    /// The running bot's writer, for consistent backups; `None` where there is none (tests).
+    pub backups: Option<mpsc::Sender<BackupJob>>,
+}
+
 /// Bind `listen` and serve until `stop` turns true. A bind failure only logs a warning.
-pub async fn serve(listen: String, store: Store, stop: watch::Receiver<bool>) {
+pub async fn serve(listen: String, state: AdminState, stop: watch::Receiver<bool>) {
     match TcpListener::bind(&listen).await {
-        Ok(listener) => serve_on(listener, store, stop).await,
+        Ok(listener) => serve_on(listener, state, stop).await,
         Err(err) => warn!(
             listen = %listen,
             error = %err,
@@ -61,7 +138,10 @@ pub async fn serve(listen: String, store: Store, stop: watch::Receiver<bool>) {
 }
 
 /// Serve on an already bound listener (tests bind port 0).
-pub async fn serve_on(listener: TcpListener, store: Store, mut stop: watch::Receiver<bool>) {
+///
+/// The accept loop is ours, not `axum::serve`, for what that hides: a header read timeout, a
+/// connection limit and a cap on each connection's life (hyper's builders take them).
+pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch::Receiver<bool>) {
     match listener.local_addr() {
         Ok(addr) => {
             info!(addr = %addr, "admin listener serving review commands (read-only)");
@@ -72,38 +152,121 @@ pub async fn serve_on(listener: TcpListener, store: Store, mut stop: watch::Rece
         Err(err) => warn!(error = %err, "admin listener has no local address"),
     }
     let app = Router::new()
-        .route(REVIEW_PATH, post(review))
-        .with_state(store);
-    let shutdown = async move {
-        // An error means the sender is gone: the bot is stopping anyway.
-        let _ = stop.wait_for(|stop| *stop).await;
-    };
-    if let Err(err) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        warn!(error = %err, "admin listener stopped");
+        .route(REVIEW_PATH, post(serve_review))
+        .route(BACKUP_PATH, post(serve_backup))
+        .layer(middleware::from_fn(read_body_in_time))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(state);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut refused: u64 = 0;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, _) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                warn!(error = %err, "admin listener could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                warn!(
+                    refused,
+                    max = MAX_CONNECTIONS,
+                    "admin listener at its connection limit; closing new connections"
+                );
+            }
+            drop(socket);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(socket), service);
+            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            drop(slot);
+        });
     }
 }
 
-async fn review(State(store): State<Store>, Json(request): Json<ReviewRequest>) -> Response {
-    if let Some(wanted) = &request.store {
-        let served = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().into());
-        if *wanted != served {
-            return (
-                StatusCode::CONFLICT,
-                format!(
-                    "this shiftbot serves the store at {}, not {}",
-                    served.display(),
-                    wanted.display()
-                ),
-            )
-                .into_response();
+/// Reads the whole body within [`BODY_TIMEOUT`] (and [`MAX_REQUEST_BYTES`]) before any
+/// handler runs: a client trickling its body does not hold a handler.
+async fn read_body_in_time(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, MAX_REQUEST_BYTES);
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
         }
+        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "request body not sent in time").into_response(),
     }
+}
+
+/// A 409 unless `wanted` (if named) is the store this bot serves.
+fn check_store(store: &Store, wanted: Option<&PathBuf>) -> Result<(), Response> {
+    let Some(wanted) = wanted else {
+        return Ok(());
+    };
+    let served = std::fs::canonicalize(store.path()).unwrap_or_else(|_| store.path().into());
+    if *wanted == served {
+        return Ok(());
+    }
+    Err((
+        StatusCode::CONFLICT,
+        format!(
+            "this shiftbot serves the store at {}, not {}",
+            served.display(),
+            wanted.display()
+        ),
+    )
+        .into_response())
+}
+
+/// The caller's `now`, kept within [`MAX_CLOCK_SKEW`] of the bot's clock.
+pub fn clamp_now(
+    asked: strategies::Timestamp,
+    own: strategies::Timestamp,
+) -> strategies::Timestamp {
+    asked.clamp(own - MAX_CLOCK_SKEW, own + MAX_CLOCK_SKEW)
+}
+
+async fn serve_review(
+    State(state): State<AdminState>,
+    Json(mut request): Json<ReviewRequest>,
+) -> Response {
+    if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
+        return refusal;
+    }
+    request.now = clamp_now(request.now, state.clock.now());
+    let store = state.store.clone();
     // Rendering reads sled synchronously; keep it off the async workers.
     match tokio::task::spawn_blocking(move || render(Some(&store), &request)).await {
-        Ok(Ok(rendered)) => Json(rendered).into_response(),
+        Ok(Ok(rendered)) => {
+            let size = rendered.output.len() + rendered.chart.as_ref().map_or(0, String::len);
+            if size > MAX_RESPONSE_BYTES {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the answer would be {size} bytes, over the {MAX_RESPONSE_BYTES} a \
+                         request may take; narrow it with --limit or --since"
+                    ),
+                )
+                    .into_response();
+            }
+            Json(rendered).into_response()
+        }
         Ok(Err(err)) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
         Err(err) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,6 +274,56 @@ async fn review(State(store): State<Store>, Json(request): Json<ReviewRequest>) 
         )
             .into_response(),
     }
+}
+
+async fn serve_backup(
+    State(state): State<AdminState>,
+    Json(request): Json<BackupRequest>,
+) -> Response {
+    if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
+        return refusal;
+    }
+    let Some(backups) = &state.backups else {
+        return (StatusCode::NOT_FOUND, "this listener makes no backups").into_response();
+    };
+    let (reply, made) = oneshot::channel();
+    let job = BackupJob {
+        dir: request.dir,
+        reply,
+    };
+    if backups.send(job).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the bot is stopping").into_response();
+    }
+    let dir = match made.await {
+        Ok(Ok(dir)) => dir,
+        Ok(Err(err)) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response()
+        }
+        Err(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store's writer stopped before the backup was made",
+            )
+                .into_response()
+        }
+    };
+    let verified = tokio::task::spawn_blocking(move || verify_copy(&dir)).await;
+    match verified {
+        Ok(Ok(done)) => Json(done).into_response(),
+        Ok(Err(err)) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("backup verification failed: {err}"),
+        )
+            .into_response(),
+    }
+}
+
+/// Opens a fresh backup and verifies it fully: a backup that does not verify is no backup.
+pub fn verify_copy(dir: &std::path::Path) -> Result<BackupDone, crate::store::StoreError> {
+    let copy = Store::open(dir)?;
+    let verified = health::verify(&copy, Depth::Full)?;
+    Ok(BackupDone::from((dir.to_path_buf(), verified)))
 }
 
 /// Ask the bot listening on `listen` to render `request`. Blocking; safe to call from inside
@@ -137,19 +350,30 @@ pub fn fetch(listen: &str, request: &ReviewRequest) -> Result<Rendered, AdminErr
     }
 }
 
-/// [`fetch`], async.
-pub async fn fetch_async(
+/// Ask the bot listening on `listen` for a backup. Blocking, like [`fetch`].
+pub fn request_backup(listen: &str, request: &BackupRequest) -> Result<BackupDone, AdminError> {
+    let addr = connect_address(listen)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AdminError::Http(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(post_json(addr, BACKUP_PATH, request))
+}
+
+/// POST `body` as JSON to `path` on the bot and read its JSON answer.
+async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(
     addr: SocketAddr,
-    request: &ReviewRequest,
-) -> Result<Rendered, AdminError> {
+    path: &str,
+    body: &B,
+) -> Result<T, AdminError> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| AdminError::Http(e.to_string()))?;
     let response = client
-        .post(format!("http://{addr}{REVIEW_PATH}"))
-        .json(request)
+        .post(format!("http://{addr}{path}"))
+        .json(body)
         .send()
         .await
         .map_err(|e| AdminError::Http(describe(&e)))?;
@@ -162,9 +386,17 @@ pub async fn fetch_async(
         });
     }
     response
-        .json::<Rendered>()
+        .json::<T>()
         .await
         .map_err(|e| AdminError::Http(format!("unreadable answer: {}", describe(&e))))
+}
+
+/// [`fetch`], async.
+pub async fn fetch_async(
+    addr: SocketAddr,
+    request: &ReviewRequest,
+) -> Result<Rendered, AdminError> {
+    post_json(addr, REVIEW_PATH, request).await
 }
 
 /// Where to connect for a listen address: an unspecified address (`0.0.0.0`, `[::]`) is reached

@@ -15,7 +15,8 @@ use crate::telemetry::LogFormat;
     name = "shiftbot",
     version,
     about = "Headless paper-trading bot for prediction markets, driven by the Rekko API's price shifts",
-    after_help = "Exit codes: 0 ok; 1 failure; 2 bad configuration or usage; 3 the API rejected the key.\n\
+    after_help = "Exit codes: 0 ok; 1 failure; 2 bad configuration or usage; 3 the API rejected the key; \
+                  4 the store could not be written (disk full).\n\
                   Settings: config/default.toml < --config FILE < SHIFTBOT__SECTION__KEY variables; \
                   the API key only from REKKO_API_KEY.",
     propagate_version = true
@@ -79,11 +80,30 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Replay recorded events under every combination of config values, ranked by a metric.
     Sweep(SweepArgs),
+    /// Check or back up the store.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Archive the store and start again with a fresh bankroll.
     Reset {
         /// Confirm: without it nothing is changed.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Check that the store agrees with itself: every record reads, the counters match, the
+    /// cash follows the trades, the positions are what the trades left open (bot stopped).
+    Verify,
+    /// Write a consistent copy of the store to DIR (new or empty), while the bot runs or not;
+    /// the copy is verified. Restore by pointing storage.path at it.
+    Backup {
+        /// Where to write the copy.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::sync::watch;
 
-pub use args::{Cli, Command, ConfigAction};
+pub use args::{Cli, Command, ConfigAction, StoreAction};
 
 use crate::commands::{ReviewCommand, ReviewTarget};
 use crate::configuration::{ConfigErrors, Settings};
@@ -98,6 +98,21 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Ledger(args) => review(&settings, ReviewCommand::Ledger(args)),
         Command::Decisions(args) => review(&settings, ReviewCommand::Decisions(args)),
         Command::Report(args) => review(&settings, ReviewCommand::Report(args)),
+        Command::Store {
+            action: StoreAction::Verify,
+        } => with_stdout(|out| {
+            crate::commands::maintenance::verify_command(&settings.storage.path, out)
+        }),
+        Command::Store {
+            action: StoreAction::Backup { dir },
+        } => with_stdout(|out| {
+            crate::commands::maintenance::backup_command(
+                &settings.storage.path,
+                &settings.admin.listen.to_string(),
+                &dir,
+                out,
+            )
+        }),
         Command::Reset { yes: false } => {
             eprintln!(
                 "error: reset archives the store at {} and starts again with a fresh bankroll of {}; \

@@ -24,6 +24,7 @@ mod chart;
 mod decisions;
 pub mod format;
 mod ledger;
+pub mod maintenance;
 mod positions;
 mod report;
 #[cfg(test)]
@@ -66,6 +67,8 @@ pub enum CommandError {
     Busy { attempts: usize },
     #[error("cannot write the chart to {path}: {message}")]
     Chart { path: PathBuf, message: String },
+    #[error("no store at {0} (check storage.path and the working directory)")]
+    NoStore(PathBuf),
 }
 
 /// A review command with everything that makes its output reproducible.

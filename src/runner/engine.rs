@@ -310,6 +310,11 @@ impl Engine {
         }
     }
 
+    /// Back the store up to `dir` once everything submitted so far is committed.
+    pub fn backup(&self, dir: std::path::PathBuf, reply: crate::store::BackupReply) {
+        self.committer.backup(dir, reply);
+    }
+
     /// Persist the starting book of a fresh store, so `ledger`/`report` know the bankroll.
     pub fn write_initial_totals(&mut self) {
         self.batch.totals = Some(self.core.book().totals.clone());

@@ -119,6 +119,15 @@ pub async fn run_with_stats(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunStats, RunError> {
     let store = Store::open(&settings.storage.path)?;
+    // Never trade on a store that disagrees with itself (a damaged file, a lost snapshot).
+    let verified = crate::store::health::verify(&store, crate::store::health::Depth::Quick)?;
+    info!(
+        path = %store.path().display(),
+        events = verified.events,
+        decisions = verified.decisions,
+        trades = verified.trades,
+        "store verified"
+    );
     let mut loaded = store.load()?;
     // A pause persisted before signal.max_pause existed (or under a longer one) is cut short.
     if let Some(pause) = loaded.pause.as_mut() {
@@ -207,9 +216,14 @@ pub async fn run_with_stats(
         None
     };
     // While the bot holds the store, review commands are answered through it (read-only).
+    let (backup_tx, mut backup_rx) = mpsc::channel::<crate::admin::BackupJob>(4);
     tasks.spawn(crate::admin::serve(
         settings.admin.listen.to_string(),
-        store.clone(),
+        crate::admin::AdminState {
+            store: store.clone(),
+            clock: clock.clone(),
+            backups: Some(backup_tx),
+        },
         stop_rx.clone(),
     ));
 
@@ -325,6 +339,11 @@ pub async fn run_with_stats(
             Some(done) = done_rx.recv() => engine.on_signal(done),
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
+            Some(job) = backup_rx.recv() => {
+                // After everything decided so far: the writer takes jobs in order.
+                engine.submit();
+                engine.backup(job.dir, job.reply);
+            }
             Some(_) = signals.join_next(), if !signals.is_empty() => {}
             raw = raw_rx.recv(), if feed_open => match raw {
                 Some(raw) => {

@@ -19,9 +19,12 @@
 //! it counts as done before [`Store::commit`] returns.
 
 mod batch;
+pub mod health;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -31,7 +34,7 @@ use strategies::{
 };
 
 pub use batch::Batch;
-pub use writer::{Committer, WriterEvent};
+pub use writer::{BackupReply, Committer, WriterEvent};
 
 /// One raw event as received, kept for exactly-once processing, restarts and replay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +99,26 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("store {path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("store file {path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "store {path}: only {free} bytes are free on its filesystem and at least {needed} are \
+         needed to open it safely (sled writes a snapshot on open); free some space and retry"
+    )]
+    NoSpace {
+        path: PathBuf,
+        free: u64,
+        needed: u64,
+    },
+    #[error(
+        "store {path} is damaged: {problem}. Restore a backup (`shiftbot store backup DIR` \
+         makes one), or move it aside and start a fresh book with `shiftbot reset --yes`"
+    )]
+    Damaged { path: PathBuf, problem: String },
     #[error("store holds an unreadable {what}: {message}")]
     Corrupt { what: String, message: String },
 }
@@ -120,12 +143,38 @@ pub struct Store {
     pub(crate) markets: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) meta: sled::Tree,
+    /// The marker file ([`health::MARKER`]) is known to be on disk.
+    marked: Arc<AtomicBool>,
 }
 
 impl Store {
     /// Open (or create) the store at `path`. Fails with [`StoreError::Locked`] while another
-    /// process holds it.
+    /// process holds it, [`StoreError::NoSpace`] on a (nearly) full filesystem and
+    /// [`StoreError::Damaged`] when sled trips over its files or the book is gone.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        health::preflight(path)?;
+        let store = health::guarded(path, "opening the store", || Store::open_files(path))?;
+        let holds_book = store.totals()?.is_some();
+        match (health::has_marker(path), holds_book) {
+            (true, false) => {
+                return Err(StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    problem: "it held a book, but the storage engine now finds none (its \
+                              snapshot or log was lost)"
+                        .to_string(),
+                })
+            }
+            (false, true) => {
+                health::write_marker(path)?;
+                store.marked.store(true, Ordering::Relaxed);
+            }
+            (true, true) => store.marked.store(true, Ordering::Relaxed),
+            (false, false) => {}
+        }
+        Ok(store)
+    }
+
+    fn open_files(path: &Path) -> Result<Store, StoreError> {
         let io = |e: &dyn std::fmt::Display| StoreError::Io {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -160,6 +209,7 @@ impl Store {
             outbox: tree("outbox")?,
             meta: tree("meta")?,
             db,
+            marked: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -301,7 +351,50 @@ impl Store {
         );
         result.map_err(|e| self.io_err(format!("transaction failed: {e:?}")))?;
         self.db.flush().map_err(|e| self.io_err(e))?;
+        if batch.totals.is_some() && !self.marked.load(Ordering::Relaxed) {
+            health::write_marker(&self.path)?;
+            self.marked.store(true, Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// Copy every tree into a new store at `dir` (which must not exist, or be an empty
+    /// directory): sled's export/import, then a flush. Callers make sure no commit runs
+    /// meanwhile (the writer thread does it between two commits), so the copy is consistent.
+    /// Returns the backup's path; open it with [`Store::open`] to read or verify it.
+    pub fn backup_to(&self, dir: &Path) -> Result<PathBuf, StoreError> {
+        let file_err = |source: std::io::Error| StoreError::File {
+            path: dir.to_path_buf(),
+            source,
+        };
+        if dir.exists() && std::fs::read_dir(dir).map_err(file_err)?.next().is_some() {
+            return Err(StoreError::File {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the backup directory is not empty; name a new one",
+                ),
+            });
+        }
+        health::preflight(dir)?;
+        let target = sled::Config::new()
+            .path(dir)
+            .create_new(!dir.exists())
+            .open()
+            .map_err(|e| StoreError::Io {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        target.import(self.db.export());
+        target.flush().map_err(|e| StoreError::Io {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        drop(target);
+        if self.marked.load(Ordering::Relaxed) || self.totals()?.is_some() {
+            health::write_marker(dir)?;
+        }
+        Ok(dir.to_path_buf())
     }
 
     /// Flush whatever is pending (used before closing).
@@ -309,7 +402,7 @@ impl Store {
         self.db.flush().map(drop).map_err(|e| self.io_err(e))
     }
 
-    fn meta_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+    pub(crate) fn meta_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.meta.get(key).map_err(|e| self.io_err(e))? {
             Some(bytes) => decode(&bytes, key).map(Some),
             None => Ok(None),

@@ -5,12 +5,24 @@
 //! events/s. Batches are numbered; the writer reports the highest number that is durable, and
 //! nothing in a batch (decision, cursor, mirror order) is acted on before that report.
 
+use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Batch, Store, StoreError};
+
+/// Where a backup went, or why it could not be written.
+pub type BackupReply = oneshot::Sender<Result<PathBuf, StoreError>>;
+
+/// What the writer thread is asked to do, in order.
+enum Job {
+    Commit(u64, Batch),
+    /// Copy the store to a directory between two commits, so the copy is one consistent
+    /// state (every batch before it, none after).
+    Backup(PathBuf, BackupReply),
+}
 
 /// What the writer reports back.
 #[derive(Debug)]
@@ -23,7 +35,7 @@ pub enum WriterEvent {
 
 /// Handle to the writer thread.
 pub struct Committer {
-    tx: Option<std_mpsc::Sender<(u64, Batch)>>,
+    tx: Option<std_mpsc::Sender<Job>>,
     next: u64,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -31,7 +43,7 @@ pub struct Committer {
 impl Committer {
     /// Start the writer thread; reports arrive on the returned receiver.
     pub fn start(store: Store) -> (Committer, mpsc::UnboundedReceiver<WriterEvent>) {
-        let (tx, rx) = std_mpsc::channel::<(u64, Batch)>();
+        let (tx, rx) = std_mpsc::channel::<Job>();
         let (report_tx, report_rx) = mpsc::unbounded_channel();
         let thread = thread::Builder::new()
             .name("shiftbot-writer".to_string())
@@ -56,9 +68,17 @@ impl Committer {
         self.next += 1;
         // A send error means the writer stopped after a failure it already reported.
         if let Some(tx) = &self.tx {
-            let _ = tx.send((number, batch));
+            let _ = tx.send(Job::Commit(number, batch));
         }
         Some(number)
+    }
+
+    /// Back the store up to `dir` after every batch submitted so far. A writer that stopped
+    /// (after a failed commit) drops `reply`, which the caller sees as an error.
+    pub fn backup(&self, dir: PathBuf, reply: BackupReply) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job::Backup(dir, reply));
+        }
     }
 
     /// Number of the last batch submitted (0 if none).
@@ -77,13 +97,37 @@ impl Committer {
 
 fn write_loop(
     store: Store,
-    rx: std_mpsc::Receiver<(u64, Batch)>,
+    rx: std_mpsc::Receiver<Job>,
     report: mpsc::UnboundedSender<WriterEvent>,
 ) {
-    while let Ok((mut last, mut batch)) = rx.recv() {
-        while let Ok((number, more)) = rx.try_recv() {
-            batch.absorb(more);
-            last = number;
+    let mut next: Option<Job> = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let (mut last, mut batch) = match job {
+            Job::Commit(number, batch) => (number, batch),
+            Job::Backup(dir, reply) => {
+                let _ = reply.send(store.backup_to(&dir));
+                continue;
+            }
+        };
+        // Everything queued meanwhile joins this group commit, up to a backup request.
+        while let Ok(job) = rx.try_recv() {
+            match job {
+                Job::Commit(number, more) => {
+                    batch.absorb(more);
+                    last = number;
+                }
+                backup @ Job::Backup(..) => {
+                    next = Some(backup);
+                    break;
+                }
+            }
         }
         match store.commit(&batch) {
             Ok(()) => {

@@ -29,7 +29,7 @@ impl Admin {
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stop_rx) = watch::channel(false);
-        let server = runtime.spawn(crate::admin::serve_on(listener, store, stop_rx));
+        let server = runtime.spawn(crate::admin::serve_on(listener, state(store), stop_rx));
         Admin {
             addr,
             stop,
@@ -45,6 +45,15 @@ impl Admin {
             .runtime
             .block_on(async { tokio::time::timeout(Duration::from_secs(30), server).await });
         assert!(finished.is_ok(), "the admin listener stops when told to");
+    }
+}
+
+/// The listener's state, with the bot's clock at the fixture's `now`.
+fn state(store: Store) -> crate::admin::AdminState {
+    crate::admin::AdminState {
+        store,
+        clock: std::sync::Arc::new(FixedClock),
+        backups: None,
     }
 }
 
@@ -224,7 +233,7 @@ fn a_taken_admin_address_only_warns() {
         // Returns (after a warning) instead of serving or failing the caller.
         tokio::time::timeout(
             Duration::from_secs(30),
-            crate::admin::serve(addr, held, stop_rx),
+            crate::admin::serve(addr, state(held), stop_rx),
         )
         .await
         .expect("serve gives up at once on a taken address");
