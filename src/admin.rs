@@ -215,7 +215,7 @@ async fn read_body_in_time(request: Request, next: Next) -> Response {
 }
 
 /// A 409 unless `wanted` (if named) is the store this bot serves.
-fn check_store(store: &Store, wanted: Option<&PathBuf>) -> Result<(), Response> {
+fn check_store(store: &Store, wanted: Option<&PathBuf>) -> Result<(), (StatusCode, String)> {
     let Some(wanted) = wanted else {
         return Ok(());
     };
@@ -230,8 +230,7 @@ fn check_store(store: &Store, wanted: Option<&PathBuf>) -> Result<(), Response> 
             served.display(),
             wanted.display()
         ),
-    )
-        .into_response())
+    ))
 }
 
 /// The caller's `now`, kept within [`MAX_CLOCK_SKEW`] of the bot's clock.
@@ -247,7 +246,7 @@ async fn serve_review(
     Json(mut request): Json<ReviewRequest>,
 ) -> Response {
     if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
-        return refusal;
+        return refusal.into_response();
     }
     request.now = clamp_now(request.now, state.clock.now());
     let store = state.store.clone();
@@ -281,7 +280,7 @@ async fn serve_backup(
     Json(request): Json<BackupRequest>,
 ) -> Response {
     if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
-        return refusal;
+        return refusal.into_response();
     }
     let Some(backups) = &state.backups else {
         return (StatusCode::NOT_FOUND, "this listener makes no backups").into_response();

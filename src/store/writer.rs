@@ -16,7 +16,9 @@ use super::{Batch, Store, StoreError};
 /// Where a backup went, or why it could not be written.
 pub type BackupReply = oneshot::Sender<Result<PathBuf, StoreError>>;
 
-/// What the writer thread is asked to do, in order.
+/// What the writer thread is asked to do, in order. Commits are the hot path and backups rare:
+/// boxing the batch would cost an allocation per commit to save bytes on a rare message.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Commit(u64, Batch),
     /// Copy the store to a directory between two commits, so the copy is one consistent
