@@ -300,6 +300,7 @@ pub async fn run_with_stats(
         PAUSE_REPORT_EVERY,
     );
     log_pause(engine.core(), clock.now());
+    let mut pause_logged = engine.core().pause().map(|pause| pause.until);
 
     loop {
         while signals.len() < max_in_flight {
@@ -336,7 +337,14 @@ pub async fn run_with_stats(
                     break;
                 }
             },
-            Some(done) = done_rx.recv() => engine.on_signal(done),
+            Some(done) = done_rx.recv() => {
+                engine.on_signal(done);
+                let until = engine.core().pause().map(|pause| pause.until);
+                if until.is_some() && until != pause_logged {
+                    log_pause(engine.core(), clock.now());
+                    pause_logged = until;
+                }
+            }
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
             Some(job) = backup_rx.recv() => {

@@ -12,6 +12,7 @@ mod auth;
 mod cli_config;
 mod crash;
 mod embedded;
+mod hostile_server;
 mod invalid;
 mod mirror;
 mod redelivery;

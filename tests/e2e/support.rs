@@ -13,6 +13,7 @@
 //! any file under the temp directory: [`TestApp`] checks that when it is dropped, and every
 //! command's output is checked as it is read.
 
+pub mod hostile;
 mod output;
 mod process;
 mod script;
@@ -43,6 +44,8 @@ pub const STOP_WITHIN: Duration = Duration::from_secs(5);
 /// What a test wants: simulator settings, config keys, environment.
 pub struct Setup {
     sim: Option<SimConfig>,
+    /// The API, when it is not a simulator of the test's (a hostile server).
+    base_url: Option<String>,
     settings: Vec<(String, toml::Value)>,
     bot_key: Option<String>,
     env: Vec<(String, String)>,
@@ -54,6 +57,7 @@ impl Setup {
     pub fn new(script: Vec<ScriptedEvent>) -> Setup {
         Setup {
             sim: Some(scripted_sim(script)),
+            base_url: None,
             settings: Vec::new(),
             bot_key: Some(KEY.to_string()),
             env: Vec::new(),
@@ -66,10 +70,23 @@ impl Setup {
     pub fn embedded_default() -> Setup {
         Setup {
             sim: None,
+            base_url: None,
             settings: Vec::new(),
             bot_key: None,
             env: Vec::new(),
             config_file: false,
+        }
+    }
+
+    /// A bot configured against the API at `base_url` (a hostile server of the test's).
+    pub fn against(base_url: String) -> Setup {
+        Setup {
+            sim: None,
+            base_url: Some(base_url),
+            settings: Vec::new(),
+            bot_key: Some(KEY.to_string()),
+            env: Vec::new(),
+            config_file: true,
         }
     }
 
@@ -109,7 +126,11 @@ impl Setup {
             dir.path().join("shiftbot-data").join("store")
         };
         let config_path = self.config_file.then(|| {
-            let base_url = sim.as_ref().expect("a scripted setup has a sim").base_url();
+            let base_url = match (&sim, self.base_url) {
+                (Some(sim), _) => sim.base_url(),
+                (None, Some(base_url)) => base_url,
+                (None, None) => panic!("a scripted setup has a sim or a base URL"),
+            };
             let mut table = toml::Table::new();
             for (key, value) in base_settings(&base_url, &store_path) {
                 set_key(&mut table, &key, value);
