@@ -360,7 +360,11 @@ pub async fn run_with_stats(
                         break;
                     }
                     // Drain what is already queued before the next submit: one batch, many events.
-                    while let Ok(raw) = raw_rx.try_recv() {
+                    // Bounded: a source faster than the engine would otherwise keep this loop
+                    // going for ever, growing one batch that is never committed, and never
+                    // looking at shutdown or the writer's reports again.
+                    for _ in 1..MAX_EVENTS_PER_TURN {
+                        let Ok(raw) = raw_rx.try_recv() else { break };
                         if let Err(err) = engine.on_raw(raw, Instant::now()) {
                             outcome = Err(err);
                             break;
@@ -405,9 +409,24 @@ pub async fn run_with_stats(
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut feed_task).await;
         feed_task.abort();
     }
-    let closed = tokio::task::spawn_blocking(move || engine.close(&mut durable_rx))
-        .await
-        .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))?;
+    let closing = tokio::task::spawn_blocking(move || engine.close(&mut durable_rx));
+    let closed = if outcome.is_err() {
+        // Stopping on an error (a failed read of the store, say): the final commit may hang
+        // on the same fault, so it gets a deadline. Nothing unflushed was acknowledged.
+        match tokio::time::timeout(STORE_FAILURE_EXIT, closing).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                error!("the store's final commit did not finish in time; exiting without it");
+                exit_soon_after_store_failure();
+                std::mem::forget(store);
+                tasks.abort_all();
+                return outcome.map(|()| RunStats::default());
+            }
+        }
+    } else {
+        closing.await
+    }
+    .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))?;
     if let Err(RunError::StoreWrite(err)) = closed {
         error!(error = %err, "store commit failed during shutdown (exit code 4)");
         exit_soon_after_store_failure();
@@ -433,6 +452,10 @@ pub async fn run_with_stats(
     );
     outcome.map(|()| stats)
 }
+
+/// Events taken from the intake in one turn of the loop before the batch is handed to the
+/// writer (and shutdown and the writer's reports are looked at again).
+const MAX_EVENTS_PER_TURN: usize = 4096;
 
 /// How often a quota pause in force is logged.
 const PAUSE_REPORT_EVERY: Duration = Duration::from_secs(3600);

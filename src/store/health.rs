@@ -26,7 +26,7 @@ use super::{decode, Counters, DecisionRecord, EventRecord, Store, StoreError, ME
 
 /// Free space a store's filesystem must have before it is opened: a snapshot and a few
 /// segments of sled's log, with room to spare.
-pub const MIN_FREE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MIN_FREE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The marker file, inside the store's directory (sled ignores files it does not know).
 pub(crate) const MARKER: &str = "shiftbot-store.json";
@@ -154,6 +154,20 @@ pub enum Depth {
 pub fn verify(store: &Store, depth: Depth) -> Result<Verified, StoreError> {
     guarded(store.path(), "reading the store", || {
         verify_inner(store, depth)
+    })
+    .map_err(|err| {
+        match err {
+            // A record that cannot be read or decoded is damage too.
+            StoreError::Io { message, .. } => StoreError::Damaged {
+                path: store.path.clone(),
+                problem: format!("a record cannot be read: {message}"),
+            },
+            StoreError::Corrupt { what, message } => StoreError::Damaged {
+                path: store.path.clone(),
+                problem: format!("an unreadable {what}: {message}"),
+            },
+            other => other,
+        }
     })
 }
 

@@ -194,6 +194,12 @@ impl Store {
                         path: path.to_path_buf(),
                     }
                 }
+                sled::Error::Corruption { .. } | sled::Error::ReportableBug(_) => {
+                    StoreError::Damaged {
+                        path: path.to_path_buf(),
+                        problem: format!("the storage engine cannot read it ({e})"),
+                    }
+                }
                 other => io(other),
             })?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| io(&e));

@@ -22,4 +22,5 @@ mod review;
 mod run_stats;
 mod signals;
 mod standalone_sim;
+mod store_health;
 mod trades;

@@ -27,7 +27,7 @@ use std::time::Duration;
 use shiftbot::sim::{Faults, ScriptedEvent, SimConfig, SimStats};
 
 pub use output::{DecisionRow, LedgerRow};
-pub use process::{decisions_in, Running};
+pub use process::{decisions_in, message, Running};
 pub use script::{fresh_price_shift, ids, model_price_shifts, now_rfc3339, raw};
 pub use sim::{scripted_sim, Sim};
 
