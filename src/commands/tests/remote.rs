@@ -277,3 +277,97 @@ fn a_bot_serving_another_store_refuses_to_answer_for_this_one() {
     assert!(text.contains("served, not "), "{text}");
     admin.shut_down();
 }
+
+/// A far-future `now` (year 100000) once built a daily series to then: gigabytes, without
+/// credentials. The bot renders at most [`crate::admin::MAX_CLOCK_SKEW`] from its own clock.
+#[test]
+fn a_far_off_now_is_clamped_to_the_bots_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = build(&dir.path().join("store"));
+    let admin = Admin::start(held.clone());
+    let report = ReviewCommand::Report(ReportArgs {
+        json: true,
+        chart: Some("chart.svg".into()),
+    });
+    let honest = render(Some(&held), &request(report.clone())).expect("direct");
+    let future = chrono::DateTime::parse_from_rfc3339("+100000-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    for asked in [future, chrono::DateTime::<chrono::Utc>::MIN_UTC] {
+        let mut far = request(report.clone());
+        far.now = asked;
+        let answer = crate::admin::fetch(&admin.addr.to_string(), &far).expect("an answer");
+        let clamped = crate::admin::clamp_now(asked, super::fixture::now());
+        let expected = render(
+            Some(&held),
+            &ReviewRequest {
+                now: clamped,
+                ..far.clone()
+            },
+        )
+        .expect("direct");
+        assert_eq!(answer, expected, "{asked}");
+        assert!(answer.output.len() < honest.output.len() * 2 + 4096);
+    }
+    admin.shut_down();
+}
+
+/// A thousand half-open requests once held the listener for over half a minute. Each now
+/// gets at most [`crate::admin::HEADER_TIMEOUT`]; connections past the limit are closed at
+/// once; and an honest request is answered throughout.
+#[test]
+fn half_open_and_excess_connections_are_closed_and_honest_ones_answered() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = build(&dir.path().join("store"));
+    let admin = Admin::start(held.clone());
+    let started = std::time::Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..crate::admin::MAX_CONNECTIONS + 40 {
+        let mut socket = std::net::TcpStream::connect(admin.addr).expect("connect");
+        socket
+            .write_all(b"POST /v1/review HTTP/1.1\r\nHost: x\r\nContent-")
+            .expect("half a header");
+        idle.push(socket);
+    }
+    // Every one of them is closed by the listener: past the limit at once, the rest when
+    // their header time runs out.
+    for socket in &mut idle {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut buf = [0u8; 256];
+        // EOF, an answer (408) or a reset all mean closed; only a read time-out means held.
+        if let Err(err) = socket.read(&mut buf) {
+            assert!(
+                !matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "a half-open request is still held after {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    let all_closed = started.elapsed();
+    assert!(
+        all_closed < crate::admin::HEADER_TIMEOUT + Duration::from_secs(10),
+        "half-open requests held the listener for {all_closed:?}"
+    );
+    // A client that sends its headers but trickles its body is cut off too.
+    let mut slow = std::net::TcpStream::connect(admin.addr).expect("connect");
+    slow.write_all(
+        b"POST /v1/review HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .expect("headers");
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    drop(idle);
+    let request = request(ReviewCommand::Positions(PositionsArgs { json: true }));
+    let answer = crate::admin::fetch(&admin.addr.to_string(), &request).expect("still serving");
+    assert_eq!(answer, render(Some(&held), &request).expect("direct"));
+    admin.shut_down();
+}
