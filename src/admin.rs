@@ -9,7 +9,10 @@
 //! A request names the store its caller means; a bot serving another store (two bots, one
 //! configured address) answers 409 rather than someone else's ledger.
 //!
-//! Read-only by construction too: the handler only reads trees. It binds `admin.listen`
+//! `POST /v1/store/backup` (`shiftbot store backup DIR` while the bot runs) has the bot's
+//! writer thread copy the store to a new directory between two commits, then verifies the copy.
+//!
+//! Read-only by construction too: the handlers only read trees. It binds `admin.listen`
 //! (loopback by default); nothing it can answer contains a secret (the store holds none). A
 //! bind failure is logged and the bot keeps trading: reviewing is a convenience, not a duty.
 //! Only `application/json` bodies are accepted, so a web page cannot post to it without a

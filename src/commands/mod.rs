@@ -167,7 +167,9 @@ pub fn fetch_or_render(
         return render(None, request);
     }
     match Store::open(&target.store_path) {
-        Ok(store) => render(Some(&store), request),
+        Ok(store) => crate::store::health::guarded(&target.store_path, "reading the store", || {
+            render(Some(&store), request)
+        }),
         Err(StoreError::Locked { path }) => {
             let request = ReviewRequest {
                 store: Some(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())),

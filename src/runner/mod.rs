@@ -118,6 +118,7 @@ pub async fn run_with_stats(
     clock: SharedClock,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunStats, RunError> {
+    let opening = Instant::now();
     let store = Store::open(&settings.storage.path)?;
     // Never trade on a store that disagrees with itself (a damaged file, a lost snapshot).
     let verified = crate::store::health::verify(&store, crate::store::health::Depth::Quick)?;
@@ -126,6 +127,7 @@ pub async fn run_with_stats(
         events = verified.events,
         decisions = verified.decisions,
         trades = verified.trades,
+        took_ms = u64::try_from(opening.elapsed().as_millis()).unwrap_or(u64::MAX),
         "store verified"
     );
     let mut loaded = store.load()?;

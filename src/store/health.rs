@@ -92,11 +92,11 @@ fn remove_unfinished_snapshots(path: &Path) -> Result<(), StoreError> {
 /// Runs `work` on sled, turning a panic inside it into [`StoreError::Damaged`]. The panic's
 /// own message is kept (it says what sled tripped over) and the default report of it is not
 /// printed: the error names the store and the remedy instead.
-pub(crate) fn guarded<T>(
+pub fn guarded<T, E: From<StoreError>>(
     path: &Path,
     what: &str,
-    work: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
     let previous = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let result = panic::catch_unwind(AssertUnwindSafe(work));
@@ -110,7 +110,8 @@ pub(crate) fn guarded<T>(
         Err(StoreError::Damaged {
             path: path.to_path_buf(),
             problem: format!("the storage engine failed while {what}: {message}"),
-        })
+        }
+        .into())
     })
 }
 
