@@ -182,27 +182,19 @@ impl std::io::Write for LogBuffer {
 
 #[tokio::test]
 async fn reconnects_are_logged_with_attempts_and_never_the_key() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let server = TestServer::start(vec![
-        Reply::Status(503, vec![]),
-        Reply::Status(500, vec![]),
-        Reply::StreamThenHold(vec![chunk("id: ok\ndata: {}\n\n")]),
-    ])
+    let text = logged(async {
+        let server = TestServer::start(vec![
+            Reply::Status(503, vec![]),
+            Reply::Status(500, vec![]),
+            Reply::StreamThenHold(vec![chunk("id: ok\ndata: {}\n\n")]),
+        ])
+        .await;
+        let mut harness = Harness::start(settings(&server), None, 16);
+        assert_eq!(harness.next().await.id.as_deref(), Some("ok"));
+        harness.shutdown.send_replace(true);
+        assert_eq!(harness.finish().await, Ok(()));
+    })
     .await;
-    let mut harness = Harness::start(settings(&server), None, 16);
-    assert_eq!(harness.next().await.id.as_deref(), Some("ok"));
-    harness.shutdown.send_replace(true);
-    assert_eq!(harness.finish().await, Ok(()));
-
-    let text = String::from_utf8(logs.0.lock().expect("log lock").clone()).expect("utf-8");
     let warnings: Vec<&str> = text.lines().filter(|line| line.contains("WARN")).collect();
     assert_eq!(warnings.len(), 2, "{text}");
     assert!(
@@ -225,7 +217,7 @@ async fn logged<F: std::future::Future<Output = ()>>(work: F) -> String {
     let logs = LogBuffer::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();

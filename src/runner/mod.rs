@@ -66,6 +66,15 @@ impl RunError {
 /// flushes wait on a condition that a full disk never fulfils.
 pub const STORE_FAILURE_EXIT: Duration = Duration::from_secs(4);
 
+/// The store cannot be written: stop the tasks, make sure the process ends in time, and leak
+/// this handle so that dropping it cannot start sled's flush-on-drop (which waits for ever on
+/// a full disk).
+fn give_up_on_store(store: Store, tasks: &mut JoinSet<()>) {
+    exit_soon_after_store_failure();
+    std::mem::forget(store);
+    tasks.abort_all();
+}
+
 /// Ends the process with exit code 4 after [`STORE_FAILURE_EXIT`] unless it ended before.
 fn exit_soon_after_store_failure() {
     let spawned = std::thread::Builder::new()
@@ -400,11 +409,9 @@ pub async fn run_with_stats(
     drop(raw_rx);
     if matches!(outcome, Err(RunError::StoreWrite(_))) {
         // No final commit or flush: it cannot succeed and sled would wait on it for ever.
-        exit_soon_after_store_failure();
         engine.abandon();
-        std::mem::forget(store);
         feed_task.abort();
-        tasks.abort_all();
+        give_up_on_store(store, &mut tasks);
         return outcome.map(|()| RunStats::default());
     }
     if !feed_joined {
@@ -419,9 +426,7 @@ pub async fn run_with_stats(
             Ok(joined) => joined,
             Err(_) => {
                 error!("the store's final commit did not finish in time; exiting without it");
-                exit_soon_after_store_failure();
-                std::mem::forget(store);
-                tasks.abort_all();
+                give_up_on_store(store, &mut tasks);
                 return outcome.map(|()| RunStats::default());
             }
         }
@@ -431,9 +436,7 @@ pub async fn run_with_stats(
     .map_err(|e| RunError::Other(format!("writer shutdown failed: {e}")))?;
     if let Err(RunError::StoreWrite(err)) = closed {
         error!(error = %err, "store commit failed during shutdown (exit code 4)");
-        exit_soon_after_store_failure();
-        std::mem::forget(store);
-        tasks.abort_all();
+        give_up_on_store(store, &mut tasks);
         return Err(RunError::StoreWrite(err));
     }
     let stats = closed?;

@@ -97,6 +97,10 @@ pub fn guarded<T, E: From<StoreError>>(
     what: &str,
     work: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
+    // The hook is process-wide: two guarded sections at once (a backup verified while a
+    // command opens a store) must not restore each other's silent hook for good.
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = HOOK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let previous = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let result = panic::catch_unwind(AssertUnwindSafe(work));

@@ -12,16 +12,7 @@ const EVENTS: usize = 300;
 
 /// Run a command with `admin.listen` pointing at `admin`; returns (code, stdout, stderr).
 fn review(app: &TestApp, admin: &str, args: &[&str]) -> (i32, String, String) {
-    let output = app
-        .command(args)
-        .env("SHIFTBOT__ADMIN__LISTEN", admin)
-        .output()
-        .expect("run shiftbot");
-    (
-        output.status.code().expect("exited normally"),
-        String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.output_with_env(&[("SHIFTBOT__ADMIN__LISTEN", admin)], args)
 }
 
 fn ok(app: &TestApp, admin: &str, args: &[&str]) -> String {

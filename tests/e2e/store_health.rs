@@ -29,16 +29,8 @@ fn traded_store() -> TestApp {
 
 /// The binary with the app's environment but the store at `store`.
 fn at_store(app: &TestApp, store: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = app
-        .command(args)
-        .env("SHIFTBOT__STORAGE__PATH", store)
-        .output()
-        .expect("run shiftbot");
-    (
-        output.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let store = store.to_str().expect("temp paths are UTF-8");
+    app.output_with_env(&[("SHIFTBOT__STORAGE__PATH", store)], args)
 }
 
 /// A copy of the app's store to damage, so each case starts from the same bytes.
@@ -98,15 +90,9 @@ fn verify_and_backup_with_the_bot_stopped_and_running() {
     let admin = listening["addr"].as_str().expect("addr").to_string();
     let live = app.dir.path().join("backup-live");
     let backup_live = || {
-        let output = app
-            .command(&["store", "backup", live.to_str().expect("utf-8")])
-            .env("SHIFTBOT__ADMIN__LISTEN", &admin)
-            .output()
-            .expect("run shiftbot");
-        (
-            output.status.code().expect("exited"),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
+        app.output_with_env(
+            &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+            &["store", "backup", live.to_str().expect("utf-8")],
         )
     };
     let (code, stdout, stderr) = backup_live();

@@ -315,6 +315,24 @@ impl TestApp {
         (code, stdout, stderr)
     }
 
+    /// [`TestApp::output`] with these variables set too (a store or admin address of the
+    /// test's choosing). The output is not checked for secrets: callers that need it do.
+    pub fn output_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+        let mut command = self.command(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run shiftbot");
+        (
+            output
+                .status
+                .code()
+                .expect("exited normally, not by a signal"),
+            String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// `shiftbot decisions --json`, parsed and contract-checked.
     pub fn decisions(&self) -> Vec<DecisionRow> {
         let (code, stdout, stderr) = self.output(&["decisions", "--json"]);
