@@ -279,14 +279,15 @@ impl LineNormalizer {
         self.block.push(b'\n');
     }
 
+    /// Counted here, logged by the transport (which keeps the total across connections).
     fn drop_event(&mut self) {
         self.dropped_events += 1;
-        tracing::warn!(
-            max_event_bytes = self.max_event,
-            dropped_events = self.dropped_events,
-            "dropping an event over feed.max_event_bytes from the event stream"
-        );
         self.block = Vec::new();
+    }
+
+    /// The event cap (`feed.max_event_bytes`).
+    pub fn max_event(&self) -> usize {
+        self.max_event
     }
 
     /// Keeps the block buffer for reuse unless an event made it large.

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,11 +22,23 @@ use launchdarkly_sdk_transport::{
 use super::normalize::LineNormalizer;
 use super::FeedError;
 
-/// The latest server `retry:` value, shared between the body streams and the reconnect loop.
+/// What the body streams tell the reconnect loop: the latest server `retry:` value, and how
+/// many events were dropped over the size cap on every connection so far.
 #[derive(Debug, Default)]
-pub(crate) struct RetryHint(Mutex<Option<Duration>>);
+pub(crate) struct RetryHint(Mutex<Option<Duration>>, AtomicU64);
 
 impl RetryHint {
+    /// Adds `n` dropped events; returns the total.
+    fn add_dropped(&self, n: u64) -> u64 {
+        self.1.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Events dropped over `feed.max_event_bytes` since the source started.
+    #[cfg(test)]
+    pub(crate) fn dropped_events(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn get(&self) -> Option<Duration> {
         *self
             .0
@@ -151,6 +164,8 @@ struct NormalizedBody {
     /// on a full event channel) must not count as server idleness, so the timer restarts.
     rearm_idle: bool,
     retry_hint: Arc<RetryHint>,
+    /// Dropped events of this body already added to the total.
+    dropped_seen: u64,
     done: bool,
 }
 
@@ -168,6 +183,7 @@ impl NormalizedBody {
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             rearm_idle: false,
             retry_hint,
+            dropped_seen: 0,
             done: false,
         }
     }
@@ -180,6 +196,20 @@ impl NormalizedBody {
     fn publish_retry(&self) {
         if let Some(retry) = self.normalizer.retry() {
             self.retry_hint.set(retry);
+        }
+    }
+
+    /// Logs each event the normalizer dropped over the size cap, with the running total.
+    fn report_dropped(&mut self) {
+        let dropped = self.normalizer.dropped_events();
+        if dropped > self.dropped_seen {
+            let total = self.retry_hint.add_dropped(dropped - self.dropped_seen);
+            self.dropped_seen = dropped;
+            tracing::warn!(
+                max_event_bytes = self.normalizer.max_event(),
+                dropped_events_total = total,
+                "dropping an event over feed.max_event_bytes from the event stream"
+            );
         }
     }
 }
@@ -200,6 +230,7 @@ impl Stream for NormalizedBody {
                 Poll::Ready(Some(Ok(chunk))) => {
                     let out = this.normalizer.push(&chunk);
                     this.publish_retry();
+                    this.report_dropped();
                     if !out.is_empty() {
                         this.rearm();
                         this.rearm_idle = true;
@@ -350,6 +381,40 @@ mod tests {
         let (events, errors, _) = through_client(body, Duration::from_secs(60)).await;
         assert_eq!(events, mixed_expected());
         assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    /// Events dropped over the cap are counted across connections, not per connection.
+    #[tokio::test]
+    async fn dropped_events_are_counted_across_connections() {
+        let hint = Arc::new(RetryHint::default());
+        let body = || {
+            let mut big = b"id: big\n".to_vec();
+            for _ in 0..8 {
+                big.extend_from_slice(format!("data: {}\n", "x".repeat(500)).as_bytes());
+            }
+            big.extend_from_slice(b"\nid: ok\ndata: {}\n\n");
+            chunks_body(vec![big])
+        };
+        let fake = FakeTransport {
+            body: Arc::new(body),
+        };
+        let transport = NormalizingTransport::new(fake, Duration::from_secs(60), Arc::clone(&hint))
+            .with_max_event_bytes(1024);
+        for connection in 1..=2 {
+            let client = ClientBuilder::for_url("http://fake.invalid/v1/stream")
+                .expect("url")
+                .reconnect(ReconnectOptions::reconnect(false).build())
+                .build_with_transport(transport.clone());
+            let mut stream = client.stream();
+            let mut ids = Vec::new();
+            while let Some(item) = stream.next().await {
+                if let Ok(SSE::Event(e)) = item {
+                    ids.push(e.id);
+                }
+            }
+            assert_eq!(ids, vec![Some("ok".to_string())]);
+            assert_eq!(hint.dropped_events(), connection);
+        }
     }
 
     #[tokio::test]
