@@ -62,7 +62,7 @@ pub fn execute(cli: Cli) -> i32 {
         return exit::FAILURE;
     }
     match cli.command {
-        Command::Run => run(settings),
+        Command::Run => run(settings, cli.config.clone()),
         Command::Sim {
             listen: Some(listen),
             ..
@@ -150,7 +150,7 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn run(settings: Settings) -> i32 {
+fn run(settings: Settings, config_file: Option<std::path::PathBuf>) -> i32 {
     if let Err(errors) = settings.check_ready_to_run() {
         return report_config_errors(&errors);
     }
@@ -165,7 +165,18 @@ fn run(settings: Settings) -> i32 {
                 "cannot install signal handlers: {err}"
             )));
         }
-        crate::runner::run(settings, crate::clock::system(), shutdown_rx)
+        // SIGHUP reloads the same layers the bot started from: the file, then the environment.
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+        if let Err(err) = signals::spawn_reload_on_hangup(reload_tx) {
+            return Err(failure(format_args!(
+                "cannot install the SIGHUP handler: {err}"
+            )));
+        }
+        let reloads = crate::runner::Reloads {
+            requests: reload_rx,
+            load: Box::new(move || Settings::from_process(config_file.clone())),
+        };
+        crate::runner::run_reloadable(settings, crate::clock::system(), shutdown_rx, reloads)
             .await
             .map_err(|err| {
                 eprintln!("error: {err}");

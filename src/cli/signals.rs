@@ -1,6 +1,7 @@
-//! SIGINT/SIGTERM → a shutdown flag that every long-running task watches.
+//! SIGINT/SIGTERM → a shutdown flag that every long-running task watches; SIGHUP → a config
+//! reload request (for `run`; the default action of SIGHUP would end the process unflushed).
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Process exit code when a second signal cuts a graceful shutdown short.
 const FORCED_EXIT: i32 = 1;
@@ -20,6 +21,29 @@ pub(crate) fn spawn_shutdown_on_signal(shutdown: watch::Sender<bool>) -> std::io
         eprintln!("shiftbot: second {name}, exiting immediately");
         std::process::exit(FORCED_EXIT);
     });
+    Ok(())
+}
+
+/// Install a SIGHUP handler now, then send a reload request on every SIGHUP. Requests that
+/// arrive while one is pending are merged (the file is read once, after the last of them).
+#[cfg(unix)]
+pub(crate) fn spawn_reload_on_hangup(reload: mpsc::Sender<()>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "configuration reload requested");
+            if let Err(mpsc::error::TrySendError::Closed(())) = reload.try_send(()) {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// No SIGHUP off Unix: nothing to install.
+#[cfg(not(unix))]
+pub(crate) fn spawn_reload_on_hangup(_reload: mpsc::Sender<()>) -> std::io::Result<()> {
     Ok(())
 }
 

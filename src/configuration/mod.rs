@@ -16,6 +16,7 @@
 
 pub mod problems;
 mod reader;
+pub mod reload;
 mod schema;
 pub mod secret;
 pub mod sections;
@@ -36,6 +37,7 @@ use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
 pub use problems::{ConfigErrors, ConfigProblem};
+pub use reload::ReloadPlan;
 pub use secret::Secret;
 pub use sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,

@@ -112,6 +112,11 @@ impl Engine {
         &self.core
     }
 
+    /// New rules for the next event (a config reload).
+    pub fn reconfigure(&mut self, config: strategies::CoreConfig) {
+        self.core.reconfigure(config);
+    }
+
     /// The decision clock: `at`, moved just past the previous decision time when it is not
     /// already later, so that decision times strictly increase in the order decisions are made.
     fn decision_time(&mut self, at: strategies::Timestamp) -> strategies::Timestamp {

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
-use crate::configuration::{FeedKind, Settings};
+use crate::configuration::{ConfigErrors, FeedKind, ReloadPlan, Settings};
 use crate::feed::{self, FeedError, StreamSettings};
 use crate::mirror::{self, MirrorSettings, OutboxAck};
 use crate::signal::{SignalClient, SignalSettings};
@@ -125,8 +125,37 @@ impl OutboxAck for StoreAck {
 pub async fn run_with_stats(
     settings: Settings,
     clock: SharedClock,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<RunStats, RunError> {
+    run_inner(settings, clock, shutdown, None).await
+}
+
+/// Config reloads for a running bot: a request (SIGHUP) makes it `load` the settings again
+/// and apply what may change while running ([`ReloadPlan`]).
+pub struct Reloads {
+    pub requests: mpsc::Receiver<()>,
+    pub load: Box<dyn Fn() -> Result<Settings, ConfigErrors> + Send + Sync>,
+}
+
+/// [`run`] with config reloads on request.
+pub async fn run_reloadable(
+    settings: Settings,
+    clock: SharedClock,
+    shutdown: watch::Receiver<bool>,
+    reloads: Reloads,
+) -> Result<(), RunError> {
+    run_inner(settings, clock, shutdown, Some(reloads))
+        .await
+        .map(drop)
+}
+
+async fn run_inner(
+    settings: Settings,
+    clock: SharedClock,
+    mut shutdown: watch::Receiver<bool>,
+    mut reloads: Option<Reloads>,
+) -> Result<RunStats, RunError> {
+    let mut running = settings.clone();
     let opening = Instant::now();
     let store = Store::open(&settings.storage.path)?;
     // Never trade on a store that disagrees with itself (a damaged file, a lost snapshot).
@@ -299,7 +328,7 @@ pub async fn run_with_stats(
         stop_rx.clone(),
     ));
 
-    let max_in_flight = settings.signal.max_in_flight.max(1);
+    let mut max_in_flight = settings.signal.max_in_flight.max(1);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<SignalDone>();
     let mut signals = JoinSet::new();
     let mut outcome: Result<(), RunError> = Ok(());
@@ -358,6 +387,15 @@ pub async fn run_with_stats(
             }
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
+            Some(()) = next_reload(&mut reloads) => {
+                if let Some(reloads) = &reloads {
+                    if let Some(plan) = reload(&running, reloads) {
+                        engine.reconfigure(plan.settings.core_config());
+                        max_in_flight = plan.settings.signal.max_in_flight.max(1);
+                        running = plan.settings;
+                    }
+                }
+            }
             Some(job) = backup_rx.recv() => {
                 // After everything decided so far: the writer takes jobs in order.
                 engine.submit();
@@ -461,6 +499,44 @@ pub async fn run_with_stats(
 /// Events taken from the intake in one turn of the loop before the batch is handed to the
 /// writer (and shutdown and the writer's reports are looked at again).
 const MAX_EVENTS_PER_TURN: usize = 4096;
+
+/// The next reload request, or never when there are no reloads.
+async fn next_reload(reloads: &mut Option<Reloads>) -> Option<()> {
+    match reloads {
+        Some(reloads) => reloads.requests.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Load the settings again and say what changes; `None` when the file is invalid (nothing
+/// changes then) or nothing differs.
+fn reload(running: &Settings, reloads: &Reloads) -> Option<ReloadPlan> {
+    let loaded = match (reloads.load)() {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            let problems: Vec<String> = errors.problems().iter().map(ToString::to_string).collect();
+            error!(
+                problems = %problems.join("; "),
+                "configuration reload refused: the file is invalid, nothing changed"
+            );
+            return None;
+        }
+    };
+    let plan = ReloadPlan::new(running, &loaded);
+    for key in &plan.refused {
+        warn!(
+            key = %key,
+            "configuration reload: this key cannot change while running; the running value is \
+             kept (restart to apply it)"
+        );
+    }
+    if plan.changed.is_empty() {
+        info!("configuration reloaded: no changeable key differs");
+        return None;
+    }
+    info!(changed = %plan.changed.join(", "), "configuration reloaded");
+    Some(plan)
+}
 
 /// How often a quota pause in force is logged.
 const PAUSE_REPORT_EVERY: Duration = Duration::from_secs(3600);

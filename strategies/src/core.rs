@@ -115,6 +115,17 @@ impl Core {
         &self.config
     }
 
+    /// Take new rules from the next input on (a config reload). Every held market is looked at
+    /// by the next exit check (take-profit or stop-loss may now be due), and the `max_hold`
+    /// shortcut is recomputed. Book, markets, budget spent and pause stay as they are.
+    pub fn reconfigure(&mut self, config: CoreConfig) {
+        self.config = config;
+        for (market, _) in self.book.positions.keys() {
+            self.exits_dirty.mark(market);
+        }
+        self.hold_due_at = None;
+    }
+
     pub fn book(&self) -> &Book {
         &self.book
     }

@@ -595,3 +595,27 @@ fn closing_nothing_trades_nothing() {
     assert!(exits::settle(&mut book, &fed(), Side::Yes, "x", at(0)).is_empty());
     assert_eq!(book, Book::new(dec(100, 0)));
 }
+
+/// A reload that lowers take-profit applies at the next input: the held market is looked at
+/// again although its price has not moved since.
+#[test]
+fn reconfigured_exits_apply_from_the_next_input() {
+    let off = CoreConfig {
+        exits: rules(None, None),
+        ..no_cooldown()
+    };
+    let mut core = holding_yes(off.clone());
+    // The price moves up 0.05 with no exit rule: nothing happens.
+    let d = core.on_event(&whale("w1", Some(price(45, 2)), 3), at(3));
+    assert!(decided(d).trades.is_empty());
+    // take_profit 0.05 from now on; the next input (another market) closes the position.
+    core.reconfigure(CoreConfig {
+        exits: rules(Some(dec(5, 2)), None),
+        ..off
+    });
+    let other = shift_event("e2", &cpi(), price(30, 2), dec(1, 0), at(4));
+    let d = decided(core.on_event(&other, at(4)));
+    let close = only_close(&d);
+    assert_eq!(close.price, dec(45, 2));
+    assert!(core.book().positions.is_empty());
+}

@@ -16,6 +16,7 @@ mod hostile_server;
 mod invalid;
 mod mirror;
 mod redelivery;
+mod reload;
 mod replay;
 mod restart;
 mod review;
