@@ -28,7 +28,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -46,6 +46,12 @@ use crate::store::{BackupReply, Store};
 pub const REVIEW_PATH: &str = "/v1/review";
 /// The backup route: `{"store", "dir"}` in, a [`BackupDone`] out.
 pub const BACKUP_PATH: &str = "/v1/store/backup";
+/// Alive: 200 while the listener answers.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Ready: 200, or 503 with the reasons (JSON either way).
+pub const READYZ_PATH: &str = "/readyz";
+/// Prometheus text.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// How long the CLI waits for a running bot's answer (a report over a large store reads
 /// every trade and decision).
@@ -126,6 +132,8 @@ pub struct AdminState {
     pub clock: SharedClock,
     /// The running bot's writer, for consistent backups; `None` where there is none (tests).
     pub backups: Option<mpsc::Sender<BackupJob>>,
+    /// What `/readyz` reports; `None` where there is no running bot (tests).
+    pub health: Option<Arc<crate::metrics::Health>>,
 }
 
 /// Bind `listen` and serve until `stop` turns true. A bind failure only logs a warning.
@@ -157,6 +165,9 @@ pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch:
     let app = Router::new()
         .route(REVIEW_PATH, post(serve_review))
         .route(BACKUP_PATH, post(serve_backup))
+        .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
+        .route(READYZ_PATH, get(serve_readyz))
+        .route(METRICS_PATH, get(serve_metrics))
         .layer(middleware::from_fn(read_body_in_time))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state);
@@ -215,6 +226,34 @@ async fn read_body_in_time(request: Request, next: Next) -> Response {
         Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
         Err(_) => (StatusCode::REQUEST_TIMEOUT, "request body not sent in time").into_response(),
     }
+}
+
+async fn serve_readyz(State(state): State<AdminState>) -> Response {
+    let Some(health) = &state.health else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no running bot").into_response();
+    };
+    let readiness = health.readiness(state.clock.now());
+    let status = match readiness.ready {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(readiness)).into_response()
+}
+
+async fn serve_metrics(State(state): State<AdminState>) -> Response {
+    if let Some(health) = &state.health {
+        // Sets the last-event-age gauge to now.
+        health.readiness(state.clock.now());
+    }
+    crate::metrics::outbox_backlog("shadow", state.store.outbox_len());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 /// A 409 unless `wanted` (if named) is the store this bot serves.

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod commands;
 pub mod configuration;
 pub mod feed;
+pub mod metrics;
 pub mod mirror;
 pub mod replay;
 pub mod resolution;

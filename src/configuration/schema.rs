@@ -150,6 +150,10 @@ fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {
         "feed.backoff_max",
         DurationRange::positive_up_to(MAX_BACKOFF),
     );
+    let stale_after = r.duration(
+        "feed.stale_after",
+        DurationRange::positive_up_to(MAX_FILTER_WINDOW),
+    );
     let max_event_bytes = r.unsigned(
         "feed.max_event_bytes",
         MIN_EVENT_BYTES as u64..=MAX_EVENT_BYTES as u64,
@@ -163,6 +167,7 @@ fn read_feed(r: &mut Reader<'_>) -> Option<FeedSettings> {
         backoff_initial: backoff_initial?,
         backoff_max: backoff_max?,
         max_event_bytes: usize::try_from(max_event_bytes?).ok()?,
+        stale_after: stale_after?,
     })
 }
 

@@ -42,6 +42,9 @@ pub struct FeedSettings {
     pub idle_timeout: Duration,
     /// An event larger than this (the sum of its lines) is dropped with a warning.
     pub max_event_bytes: usize,
+    /// `/readyz` answers 503 after this long without an event.
+    #[serde(with = "duration_text")]
+    pub stale_after: Duration,
     #[serde(with = "duration_text")]
     pub backoff_initial: Duration,
     #[serde(with = "duration_text")]

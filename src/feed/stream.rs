@@ -109,6 +109,7 @@ pub async fn run_stream(
                 (reason, delay)
             }
         };
+        crate::metrics::feed_reconnect();
         tracing::warn!(
             attempt = backoff.attempt(),
             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),

@@ -70,6 +70,7 @@ pub struct Engine {
     last_decision_time: Option<strategies::Timestamp>,
     /// Removes every secret the bot holds from raw bodies before they are stored.
     redactor: Redactor,
+    health: Option<std::sync::Arc<crate::metrics::Health>>,
 }
 
 impl Engine {
@@ -100,7 +101,13 @@ impl Engine {
             stats: RunStats::default(),
             last_decision_time: None,
             redactor: Redactor::default(),
+            health: None,
         }
+    }
+
+    /// Where `/readyz` learns that events arrive.
+    pub fn set_health(&mut self, health: std::sync::Arc<crate::metrics::Health>) {
+        self.health = Some(health);
     }
 
     /// Secrets to keep out of stored raw events (a server may echo the key back).
@@ -204,6 +211,11 @@ impl Engine {
         }
         let seq = self.counters.next_event_seq;
         self.counters.next_event_seq += 1;
+        count(&mut self.counters.event_types, &event.event_type);
+        crate::metrics::event_received(&event.event_type);
+        if let Some(health) = &self.health {
+            health.event_received(raw.received_at);
+        }
         self.stats.received += 1;
         let received_at = raw.received_at;
         if let Some(server_id) = &raw.id {
@@ -230,7 +242,6 @@ impl Engine {
             Step::NeedSignal(ticket) => {
                 self.batch.inbox_add.push(seq);
                 self.batch.budget = Some(self.core.budget().clone());
-                self.batch.counters = Some(self.counters.clone());
                 self.jobs.push_back(SignalJob {
                     ticket,
                     event_seq: seq,
@@ -294,7 +305,8 @@ impl Engine {
         }
         let seq = self.counters.next_decision_seq;
         self.counters.next_decision_seq += 1;
-        self.batch.counters = Some(self.counters.clone());
+        count(&mut self.counters.outcomes, decision.outcome.as_str());
+        crate::metrics::decided(decision.outcome, &decision.trades);
         self.batch.decisions.push(DecisionRecord {
             seq,
             event_seq,
@@ -306,12 +318,21 @@ impl Engine {
 
     /// Hand the accumulated writes to the writer (it merges whatever queues up into one
     /// transaction and one flush).
-    pub fn submit(&mut self) {
+    /// Returns whether anything was handed over.
+    pub fn submit(&mut self) -> bool {
+        if !self.batch.events.is_empty() || !self.batch.decisions.is_empty() {
+            // Once per batch, not per decision: the counters carry maps.
+            self.batch.counters = Some(self.counters.clone());
+        }
         let batch = std::mem::take(&mut self.batch);
-        if let Some(number) = self.committer.submit(batch) {
-            let mut pending = std::mem::take(&mut self.current);
-            pending.number = number;
-            self.pending.push_back(pending);
+        match self.committer.submit(batch) {
+            Some(number) => {
+                let mut pending = std::mem::take(&mut self.current);
+                pending.number = number;
+                self.pending.push_back(pending);
+                true
+            }
+            None => false,
         }
     }
 
@@ -389,6 +410,16 @@ impl Engine {
 
     pub fn last_submitted(&self) -> u64 {
         self.committer.last_submitted()
+    }
+}
+
+/// One more of `key` in a count kept by name.
+fn count(counts: &mut std::collections::BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
     }
 }
 

@@ -169,6 +169,25 @@ async fn run_inner(
         "store verified"
     );
     let mut loaded = store.load()?;
+    // Metrics count what the store holds from the store's own counts (a restart keeps them).
+    if loaded.counters.outcomes.is_empty() && loaded.counters.next_decision_seq > 0 {
+        let (types, outcomes) = store.count_history()?;
+        info!(
+            decisions = loaded.counters.next_decision_seq,
+            "counted the store's events and decisions once, for /metrics"
+        );
+        loaded.counters.event_types = types;
+        loaded.counters.outcomes = outcomes;
+    }
+    crate::metrics::restore(
+        &loaded.counters.event_types,
+        &loaded.counters.outcomes,
+        &store.trades_by_action()?,
+    );
+    let health = Arc::new(crate::metrics::Health::new(
+        clock.now(),
+        settings.feed.stale_after,
+    ));
     // A pause persisted before signal.max_pause existed (or under a longer one) is cut short.
     if let Some(pause) = loaded.pause.as_mut() {
         pause.until = crate::signal::cap_pause(pause.until, clock.now(), settings.signal.max_pause);
@@ -263,6 +282,7 @@ async fn run_inner(
             store: store.clone(),
             clock: clock.clone(),
             backups: Some(backup_tx),
+            health: Some(Arc::clone(&health)),
         },
         stop_rx.clone(),
     ));
@@ -279,6 +299,9 @@ async fn run_inner(
         mirror_tx,
     );
     engine.set_redactor(crate::signal::http::Redactor::new(api_key.as_deref()));
+    engine.set_health(Arc::clone(&health));
+    health.paused_until(engine.core().pause().map(|pause| pause.until));
+    crate::metrics::book(engine.core());
     if fresh {
         engine.write_initial_totals();
     }
@@ -350,11 +373,16 @@ async fn run_inner(
             let client = signal_client.clone();
             let done_tx = done_tx.clone();
             signals.spawn(async move {
+                let asked = Instant::now();
                 let fetch = client.fetch(&job.ticket.market).await;
+                let ok = matches!(fetch.reply, strategies::SignalReply::Signal(_));
+                crate::metrics::signal_request(ok, asked.elapsed());
                 let _ = done_tx.send(SignalDone { job, fetch });
             });
         }
-        engine.submit();
+        if engine.submit() {
+            crate::metrics::book(engine.core());
+        }
         held_tx.send_if_modified(|held| {
             let open = engine.core().open_markets();
             let changed = *held != open;
@@ -372,6 +400,7 @@ async fn run_inner(
             Some(report) = durable_rx.recv() => match report {
                 WriterEvent::Durable(n) => engine.on_durable(n),
                 WriterEvent::Failed(err) => {
+                    health.store_failed();
                     error!(error = %err, "store commit failed; stopping (exit code 4)");
                     outcome = Err(RunError::StoreWrite(err));
                     break;
@@ -380,6 +409,7 @@ async fn run_inner(
             Some(done) = done_rx.recv() => {
                 engine.on_signal(done);
                 let until = engine.core().pause().map(|pause| pause.until);
+                health.paused_until(until);
                 if until.is_some() && until != pause_logged {
                     log_pause(engine.core(), clock.now());
                     pause_logged = until;

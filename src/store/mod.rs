@@ -22,6 +22,7 @@ mod batch;
 pub mod health;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,6 +74,13 @@ pub struct OutboxRecord {
 pub struct Counters {
     pub next_event_seq: u64,
     pub next_decision_seq: u64,
+    /// Events received by type, and decisions by outcome: what `/metrics` counts from, so
+    /// its counters survive a restart. Absent in stores written before they existed (then
+    /// counted once from the records, see [`Store::count_history`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub event_types: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 /// What a restart needs to rebuild the running state.
@@ -356,7 +364,9 @@ impl Store {
             },
         );
         result.map_err(|e| self.io_err(format!("transaction failed: {e:?}")))?;
+        let flushing = std::time::Instant::now();
         self.db.flush().map_err(|e| self.io_err(e))?;
+        crate::metrics::committed(batch.events.len(), flushing.elapsed());
         if batch.totals.is_some() && !self.marked.load(Ordering::Relaxed) {
             health::write_marker(&self.path)?;
             self.marked.store(true, Ordering::Relaxed);
@@ -401,6 +411,47 @@ impl Store {
             health::write_marker(dir)?;
         }
         Ok(dir.to_path_buf())
+    }
+
+    /// Events by type and decisions by outcome, read from every record: for a store written
+    /// before [`Counters`] kept them (once, at the first start that needs them).
+    pub fn count_history(
+        &self,
+    ) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
+        let mut types = BTreeMap::new();
+        for event in self.events() {
+            *types.entry(event?.event_type).or_default() += 1;
+        }
+        let mut outcomes = BTreeMap::new();
+        for decision in self.decisions() {
+            *outcomes
+                .entry(decision?.decision.outcome.as_str().to_string())
+                .or_default() += 1;
+        }
+        Ok((types, outcomes))
+    }
+
+    /// How many trades of each action the store holds.
+    pub fn trades_by_action(&self) -> Result<Vec<(strategies::TradeAction, u64)>, StoreError> {
+        use strategies::TradeAction;
+        let mut counts = [0u64; 3];
+        for trade in self.trades() {
+            counts[match trade?.action {
+                TradeAction::Open => 0,
+                TradeAction::Close => 1,
+                TradeAction::Settle => 2,
+            }] += 1;
+        }
+        Ok(vec![
+            (TradeAction::Open, counts[0]),
+            (TradeAction::Close, counts[1]),
+            (TradeAction::Settle, counts[2]),
+        ])
+    }
+
+    /// Fills waiting to be mirrored.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
     }
 
     /// Flush whatever is pending (used before closing).

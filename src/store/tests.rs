@@ -86,6 +86,7 @@ fn a_committed_batch_survives_reopening() {
             counters: Some(Counters {
                 next_event_seq: 3,
                 next_decision_seq: 2,
+                ..Counters::default()
             }),
             ..Batch::default()
         };
@@ -102,7 +103,8 @@ fn a_committed_batch_survives_reopening() {
         loaded.counters,
         Counters {
             next_event_seq: 3,
-            next_decision_seq: 2
+            next_decision_seq: 2,
+            ..Counters::default()
         }
     );
     assert_eq!(

@@ -54,6 +54,7 @@ fn state(store: Store) -> crate::admin::AdminState {
         store,
         clock: std::sync::Arc::new(FixedClock),
         backups: None,
+        health: None,
     }
 }
 
