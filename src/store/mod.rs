@@ -69,6 +69,9 @@ pub struct OutboxRecord {
     pub size_usd: rust_decimal::Decimal,
 }
 
+/// Counts by name (event types, outcomes).
+pub type Counts = BTreeMap<String, u64>;
+
 /// Scalar state kept under `meta`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -415,9 +418,7 @@ impl Store {
 
     /// Events by type and decisions by outcome, read from every record: for a store written
     /// before [`Counters`] kept them (once, at the first start that needs them).
-    pub fn count_history(
-        &self,
-    ) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
+    pub fn count_history(&self) -> Result<(Counts, Counts), StoreError> {
         let mut types = BTreeMap::new();
         for event in self.events() {
             *types.entry(event?.event_type).or_default() += 1;

@@ -12,6 +12,7 @@ mod auth;
 mod cli_config;
 mod crash;
 mod embedded;
+mod health;
 mod hostile_server;
 mod invalid;
 mod mirror;

@@ -22,6 +22,8 @@ pub enum StreamReply {
     Status(u16, Vec<(&'static str, String)>),
     /// 200 with these chunks, then the connection stays open (silent).
     Chunks(Vec<Vec<u8>>),
+    /// 200, each chunk after its delay, then open and silent.
+    Paced(Vec<(std::time::Duration, Vec<u8>)>),
 }
 
 /// How one signal call is answered.
@@ -173,6 +175,18 @@ async fn stream(State(script): State<Shared>, headers: HeaderMap) -> Response {
             response
         }
         Some(StreamReply::Chunks(chunks)) => sse(chunks),
+        Some(StreamReply::Paced(chunks)) => {
+            let body = futures_util::stream::iter(chunks)
+                .then(|(delay, chunk)| async move {
+                    tokio::time::sleep(delay).await;
+                    Ok::<Bytes, std::io::Error>(Bytes::from(chunk))
+                })
+                .chain(futures_util::stream::pending());
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(body))
+                .expect("response")
+        }
         None => sse(Vec::new()),
     }
 }
