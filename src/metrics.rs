@@ -109,15 +109,7 @@ pub fn restore(
         counter!(DECISIONS, "outcome" => outcome.as_str()).absolute(n);
     }
     for (action, n) in trades_by_action {
-        counter!(TRADES, "action" => action_label(*action)).absolute(*n);
-    }
-}
-
-fn action_label(action: TradeAction) -> &'static str {
-    match action {
-        TradeAction::Open => "open",
-        TradeAction::Close => "close",
-        TradeAction::Settle => "settle",
+        counter!(TRADES, "action" => action.as_str()).absolute(*n);
     }
 }
 
@@ -128,7 +120,7 @@ pub fn event_received(event_type: &str) {
 pub fn decided(outcome: Outcome, trades: &[strategies::Trade]) {
     counter!(DECISIONS, "outcome" => outcome.as_str()).increment(1);
     for trade in trades {
-        counter!(TRADES, "action" => action_label(trade.action)).increment(1);
+        counter!(TRADES, "action" => trade.action.as_str()).increment(1);
     }
 }
 

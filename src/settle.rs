@@ -94,18 +94,9 @@ pub fn settle_in_store(
 }
 
 fn log_settlement(market: &MarketKey, winner: Side, trades: &[Trade]) {
+    let reason = format!("{market} resolved {winner}: each {winner} contract pays 1");
     for trade in trades {
-        info!(
-            market = %market,
-            winner = %winner,
-            trade_id = trade.trade_id,
-            side = %trade.side,
-            contracts = trade.contracts,
-            paid = %trade.cost,
-            realized_pnl = %trade.realized_pnl.unwrap_or_default(),
-            cash_after = %trade.cash_after,
-            "settled"
-        );
+        crate::runner::log_trade(trade, &reason);
     }
 }
 

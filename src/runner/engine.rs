@@ -433,6 +433,9 @@ pub(crate) fn to_order(record: &OutboxRecord) -> MirrorOrder {
     }
 }
 
+/// One line per decision on `shiftbot::decision`, and one per trade it made on
+/// `shiftbot::trade` (opens, closes, settlements alike), so `RUST_LOG=shiftbot::trade=info`
+/// keeps the trades only. Reasons are `&str` fields: quoted in text logs, plain in JSON.
 fn log_decision(decision: &Decision) {
     let market = decision
         .market
@@ -441,6 +444,7 @@ fn log_decision(decision: &Decision) {
         .unwrap_or_default();
     match decision.trades.last() {
         Some(trade) => info!(
+            target: "shiftbot::decision",
             event_id = %decision.event_id,
             market = %market,
             outcome = %decision.outcome,
@@ -450,14 +454,39 @@ fn log_decision(decision: &Decision) {
             cost = %trade.cost,
             fee = %trade.fee,
             cash_after = %trade.cash_after,
+            reason = decision.reason.as_str(),
             "decision"
         ),
         None => info!(
+            target: "shiftbot::decision",
             event_id = %decision.event_id,
             market = %market,
             outcome = %decision.outcome,
-            reason = %decision.reason,
+            reason = decision.reason.as_str(),
             "decision"
         ),
     }
+    for trade in &decision.trades {
+        log_trade(trade, &decision.reason);
+    }
+}
+
+/// One trade, with the reason of the decision (or settlement) that made it.
+pub(crate) fn log_trade(trade: &strategies::Trade, reason: &str) {
+    info!(
+        target: "shiftbot::trade",
+        trade_id = trade.trade_id,
+        event_id = %trade.event_id,
+        market = %trade.market(),
+        action = trade.action.as_str(),
+        side = %trade.side,
+        contracts = trade.contracts,
+        price = %trade.price,
+        cost = %trade.cost,
+        fee = %trade.fee,
+        realized_pnl = %trade.realized_pnl.unwrap_or_default(),
+        cash_after = %trade.cash_after,
+        reason,
+        "trade"
+    );
 }

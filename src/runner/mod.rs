@@ -28,6 +28,7 @@ use crate::signal::{SignalClient, SignalSettings};
 use crate::sim;
 use crate::store::{Committer, Store, StoreError, WriterEvent};
 
+pub(crate) use engine::log_trade;
 pub use engine::{Engine, SignalDone, SignalJob};
 
 /// Why `run` stopped with an error. The exit code is part of the public contract.

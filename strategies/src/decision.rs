@@ -183,6 +183,17 @@ pub enum TradeAction {
     Settle,
 }
 
+impl TradeAction {
+    /// The name used in the ledger, logs and metrics: `open`, `close`, `settle`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeAction::Open => "open",
+            TradeAction::Close => "close",
+            TradeAction::Settle => "settle",
+        }
+    }
+}
+
 /// A paper fill. Field names are a public contract (`shiftbot ledger --json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {

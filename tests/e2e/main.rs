@@ -25,4 +25,5 @@ mod run_stats;
 mod signals;
 mod standalone_sim;
 mod store_health;
+mod trade_log;
 mod trades;
