@@ -34,6 +34,7 @@ pub mod mirror;
 pub mod replay;
 pub mod resolution;
 pub mod runner;
+pub mod service;
 pub mod settle;
 pub mod signal;
 pub mod sim;

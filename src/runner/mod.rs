@@ -365,6 +365,10 @@ async fn run_inner(
     );
     log_pause(engine.core(), clock.now());
     let mut pause_logged = engine.core().pause().map(|pause| pause.until);
+    // systemd's watchdog is pinged from this loop: a loop that stops turning stops the pings.
+    let watchdog_every = crate::service::watchdog_interval();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    crate::service::ready();
 
     loop {
         while signals.len() < max_in_flight {
@@ -418,7 +422,9 @@ async fn run_inner(
             }
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
+            _ = watchdog.tick(), if watchdog_every.is_some() => crate::service::watchdog(),
             Some(()) = next_reload(&mut reloads) => {
+                crate::service::reloading();
                 if let Some(reloads) = &reloads {
                     if let Some(plan) = reload(&running, reloads) {
                         engine.reconfigure(plan.settings.core_config());
@@ -426,6 +432,7 @@ async fn run_inner(
                         running = plan.settings;
                     }
                 }
+                crate::service::ready();
             }
             Some(job) = backup_rx.recv() => {
                 // After everything decided so far: the writer takes jobs in order.
@@ -473,6 +480,7 @@ async fn run_inner(
     }
 
     // Stop intake and outbound calls, then let the store settle.
+    crate::service::stopping();
     stop_tx.send_replace(true);
     signals.abort_all();
     drop(raw_rx);

@@ -22,6 +22,8 @@ mod replay;
 mod restart;
 mod review;
 mod run_stats;
+#[cfg(unix)]
+mod service;
 mod signals;
 mod standalone_sim;
 mod store_health;

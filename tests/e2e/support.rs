@@ -251,6 +251,10 @@ impl TestApp {
             command.arg("--config").arg(config);
         }
         command.env_remove("REKKO_API_KEY").env_remove("RUST_LOG");
+        // A test runner started by systemd must not have the bots talk to it.
+        for systemd in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            command.env_remove(systemd);
+        }
         for (key, _) in std::env::vars_os() {
             if key
                 .to_string_lossy()
