@@ -134,7 +134,19 @@ pub struct AdminState {
     pub backups: Option<mpsc::Sender<BackupJob>>,
     /// What `/readyz` reports; `None` where there is no running bot (tests).
     pub health: Option<Arc<crate::metrics::Health>>,
+    /// The running bot's reloads (`shiftbot reload`); `None` where it cannot reload.
+    pub reloads: Option<mpsc::Sender<ReloadJob>>,
+    /// `SHIFTBOT_ADMIN_TOKEN`: needed off loopback by every route but `/healthz`, and by write
+    /// routes everywhere unless `local_writes`.
+    pub token: Option<crate::configuration::Secret>,
+    pub local_writes: bool,
 }
+
+/// A reload asked of the running bot; it answers what the reload did.
+pub type ReloadJob = oneshot::Sender<crate::configuration::ReloadReport>;
+
+/// The reload route (a write route).
+pub const RELOAD_PATH: &str = "/v1/reload";
 
 /// Bind `listen` and serve until `stop` turns true. A bind failure only logs a warning.
 pub async fn serve(listen: String, state: AdminState, stop: watch::Receiver<bool>) {
@@ -162,13 +174,22 @@ pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch:
         }
         Err(err) => warn!(error = %err, "admin listener has no local address"),
     }
+    let loopback = listener
+        .local_addr()
+        .map(|addr| addr.ip().is_loopback())
+        .unwrap_or(false);
     let app = Router::new()
         .route(REVIEW_PATH, post(serve_review))
+        .route(RELOAD_PATH, post(serve_reload))
         .route(BACKUP_PATH, post(serve_backup))
         .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
         .route(READYZ_PATH, get(serve_readyz))
         .route(METRICS_PATH, get(serve_metrics))
         .layer(middleware::from_fn(read_body_in_time))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), loopback),
+            authorize,
+        ))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -211,6 +232,71 @@ pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch:
             drop(slot);
         });
     }
+}
+
+/// The bearer token, where it is needed: every route but `/healthz` off loopback, and write
+/// routes everywhere unless `admin.local_writes`. Compared in constant time; never logged.
+async fn authorize(
+    State((state, loopback)): State<(AdminState, bool)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let write = path == RELOAD_PATH;
+    let needed = path != HEALTHZ_PATH && (!loopback || (write && !state.local_writes));
+    if !needed {
+        return next.run(request).await;
+    }
+    let Some(token) = &state.token else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "this route needs the admin token: set SHIFTBOT_ADMIN_TOKEN for the bot and the \
+             command (or admin.local_writes = true for writes on loopback)",
+        )
+            .into_response();
+    };
+    let offered = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    use subtle::ConstantTimeEq;
+    if bool::from(offered.as_bytes().ct_eq(token.expose().as_bytes())) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token (Authorization: Bearer, from SHIFTBOT_ADMIN_TOKEN)",
+        )
+            .into_response()
+    }
+}
+
+async fn serve_reload(
+    State(state): State<AdminState>,
+    Json(request): Json<StoreNamed>,
+) -> Response {
+    if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
+        return refusal.into_response();
+    }
+    let Some(reloads) = &state.reloads else {
+        return (StatusCode::NOT_FOUND, "this bot cannot reload").into_response();
+    };
+    let (reply, done) = oneshot::channel();
+    if reloads.send(reply).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the bot is stopping").into_response();
+    }
+    match done.await {
+        Ok(report) => Json(report).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the bot is stopping").into_response(),
+    }
+}
+
+/// A request that only names the store it means.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StoreNamed {
+    pub store: Option<PathBuf>,
 }
 
 /// Reads the whole body within [`BODY_TIMEOUT`] (and [`MAX_REQUEST_BYTES`]) before any
@@ -391,6 +477,19 @@ pub fn fetch(listen: &str, request: &ReviewRequest) -> Result<Rendered, AdminErr
     }
 }
 
+/// Ask the bot listening on `listen` to reload its configuration. Blocking.
+pub fn request_reload(
+    listen: &str,
+    request: &StoreNamed,
+) -> Result<crate::configuration::ReloadReport, AdminError> {
+    let addr = connect_address(listen)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AdminError::Http(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(post_json(addr, RELOAD_PATH, request))
+}
+
 /// Ask the bot listening on `listen` for a backup. Blocking, like [`fetch`].
 pub fn request_backup(listen: &str, request: &BackupRequest) -> Result<BackupDone, AdminError> {
     let addr = connect_address(listen)?;
@@ -412,9 +511,16 @@ async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| AdminError::Http(e.to_string()))?;
-    let response = client
-        .post(format!("http://{addr}{path}"))
-        .json(body)
+    let mut post = client.post(format!("http://{addr}{path}")).json(body);
+    // The command's own token, from its environment (it is the bot's when both run as one
+    // user with one environment).
+    if let Some(token) = std::env::var(crate::configuration::ADMIN_TOKEN_VAR)
+        .ok()
+        .filter(|token| !token.is_empty())
+    {
+        post = post.bearer_auth(token);
+    }
+    let response = post
         .send()
         .await
         .map_err(|e| AdminError::Http(describe(&e)))?;

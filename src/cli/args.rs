@@ -80,6 +80,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Replay recorded events under every combination of config values, ranked by a metric.
     Sweep(SweepArgs),
+    /// Make the running bot reload its configuration (as SIGHUP does), through its admin
+    /// listener; prints what changed and what was refused. Needs SHIFTBOT_ADMIN_TOKEN unless
+    /// admin.local_writes = true.
+    Reload,
     /// Check or back up the store.
     Store {
         #[command(subcommand)]

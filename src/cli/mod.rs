@@ -98,6 +98,7 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Ledger(args) => review(&settings, ReviewCommand::Ledger(args)),
         Command::Decisions(args) => review(&settings, ReviewCommand::Decisions(args)),
         Command::Report(args) => review(&settings, ReviewCommand::Report(args)),
+        Command::Reload => reload(&settings),
         Command::Store {
             action: StoreAction::Verify,
         } => with_stdout(|out| {
@@ -129,6 +130,44 @@ pub fn execute(cli: Cli) -> i32 {
             crate::settle::settle_command(&settings, &args, crate::clock::system().now(), out)
         }),
     }
+}
+
+/// `shiftbot reload`: 0 reloaded (whatever changed), 2 the file is invalid (nothing changed),
+/// 1 no running bot answered.
+fn reload(settings: &Settings) -> i32 {
+    let path = &settings.storage.path;
+    let store = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    let request = crate::admin::StoreNamed { store: Some(store) };
+    let listen = settings.admin.listen.to_string();
+    let report = match crate::admin::request_reload(&listen, &request) {
+        Ok(report) => report,
+        Err(err) => {
+            return failure(format_args!(
+                "no running shiftbot reloaded (asked its admin listener at {listen}): {err}"
+            ))
+        }
+    };
+    if !report.valid {
+        eprintln!(
+            "error: invalid configuration ({} problems), nothing changed:",
+            report.problems.len()
+        );
+        for problem in &report.problems {
+            eprintln!("  {problem}");
+        }
+        return exit::USAGE;
+    }
+    match report.changed.is_empty() {
+        true => println!("reloaded: no changeable key differs"),
+        false => println!("reloaded: changed {}", report.changed.join(", ")),
+    }
+    if !report.refused.is_empty() {
+        println!(
+            "refused (cannot change while running; restart to apply): {}",
+            report.refused.join(", ")
+        );
+    }
+    exit::OK
 }
 
 /// A review command: read the store, or ask the running bot that holds it.

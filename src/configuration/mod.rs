@@ -37,7 +37,7 @@ use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
 pub use problems::{ConfigErrors, ConfigProblem};
-pub use reload::ReloadPlan;
+pub use reload::{ReloadPlan, ReloadReport};
 pub use secret::Secret;
 pub use sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
@@ -55,6 +55,9 @@ pub const DEFAULT_TOML: &str =
 /// The only place the API key is read from.
 pub const API_KEY_VAR: &str = "REKKO_API_KEY";
 
+/// The admin listener's bearer token, from the environment only.
+pub const ADMIN_TOKEN_VAR: &str = "SHIFTBOT_ADMIN_TOKEN";
+
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "SHIFTBOT";
 
@@ -68,6 +71,9 @@ pub struct Settings {
     /// From `REKKO_API_KEY` only. First so that TOML output puts it above the tables.
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub api_key: Option<Secret>,
+    /// From `SHIFTBOT_ADMIN_TOKEN` only.
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub admin_token: Option<Secret>,
     pub feed: FeedSettings,
     pub filter: FilterSettings,
     pub signal: SignalSettings,
@@ -107,10 +113,12 @@ impl Settings {
         if let Some(settings) = &settings {
             problems.extend(schema::validate(settings));
         }
-        let api_key = api_key(&options.env, &mut problems);
+        let api_key = secret_var(&options.env, API_KEY_VAR, &mut problems);
+        let admin_token = secret_var(&options.env, ADMIN_TOKEN_VAR, &mut problems);
         match settings {
             Some(settings) if problems.is_empty() => Ok(Settings {
                 api_key,
+                admin_token,
                 ..settings
             }),
             _ => Err(ConfigErrors(problems)),
@@ -150,6 +158,16 @@ impl Settings {
             return Err(ConfigErrors::one(
                 API_KEY_VAR,
                 "not set; feed.kind = \"rekko\" needs the API key in this environment variable",
+            ));
+        }
+        if !self.admin.listen.ip().is_loopback() && self.admin_token.is_none() {
+            return Err(ConfigErrors::one(
+                ADMIN_TOKEN_VAR,
+                format!(
+                    "not set; admin.listen {} is reachable beyond this machine, so its routes \
+                     need a bearer token (or listen on 127.0.0.1)",
+                    self.admin.listen
+                ),
             ));
         }
         Ok(())
@@ -224,6 +242,7 @@ impl Settings {
 /// Variables [`Settings::from_process`] passes on to [`Settings::load`].
 fn is_config_var(key: &str) -> bool {
     key == API_KEY_VAR
+        || key == ADMIN_TOKEN_VAR
         || key
             .to_ascii_uppercase()
             .starts_with(&format!("{ENV_PREFIX}__"))
@@ -257,20 +276,25 @@ fn merged(options: &LoadOptions) -> Result<Config, ConfigErrors> {
     })
 }
 
-/// `REKKO_API_KEY`: unset or empty means no key; a key with whitespace is refused (a copy-paste
-/// accident that the API would answer with a confusing 401). Its value is never echoed.
-fn api_key(env: &[(String, String)], problems: &mut Vec<ConfigProblem>) -> Option<Secret> {
+/// `REKKO_API_KEY` or `SHIFTBOT_ADMIN_TOKEN`: unset or empty means none; one with whitespace
+/// is refused (a copy-paste accident that would be answered with a confusing 401). Its value
+/// is never echoed.
+fn secret_var(
+    env: &[(String, String)],
+    name: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Secret> {
     let value = env
         .iter()
         .rev()
-        .find(|(key, _)| key == API_KEY_VAR)
+        .find(|(key, _)| key == name)
         .map(|(_, value)| value)?;
     if value.is_empty() {
         return None;
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         problems.push(ConfigProblem::new(
-            API_KEY_VAR,
+            name,
             "contains whitespace or control characters; check how it was exported",
         ));
         return None;

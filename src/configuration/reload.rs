@@ -6,9 +6,21 @@
 //! simulator, the starting bankroll, the resolution poller) keeps its old value, and each such
 //! change is named as refused. Key paths are the config file's (`filter.min_shift_pct`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Settings;
+
+/// What a reload did, as `shiftbot reload` prints it (`POST /v1/reload` answers it as JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// The file was valid (whatever it changed).
+    pub valid: bool,
+    pub changed: Vec<String>,
+    pub refused: Vec<String>,
+    /// Every problem of an invalid file, by key path.
+    pub problems: Vec<String>,
+}
 
 /// The outcome of comparing the running settings with a freshly loaded file.
 #[derive(Clone, Debug, PartialEq)]

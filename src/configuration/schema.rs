@@ -60,9 +60,14 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let storage = r
         .text("storage.path")
         .map(|path| StorageSettings { path: path.into() });
-    let admin = r
-        .read("admin.listen", admin_listen)
-        .map(|listen| AdminSettings { listen });
+    let listen = r.read("admin.listen", admin_listen);
+    let local_writes = r.boolean("admin.local_writes");
+    let admin = listen
+        .zip(local_writes)
+        .map(|(listen, local_writes)| AdminSettings {
+            listen,
+            local_writes,
+        });
     let replay = r
         .choice(
             "replay.fallback",
@@ -72,6 +77,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let sim = read_sim(r);
     Some(Settings {
         api_key: None,
+        admin_token: None,
         feed: feed?,
         filter: filter?,
         signal: signal?,

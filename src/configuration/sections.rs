@@ -205,6 +205,8 @@ pub struct AdminSettings {
     /// Where `run` serves `positions`/`ledger`/`decisions`/`report` while it holds the store,
     /// and where those commands ask when they find the store locked.
     pub listen: std::net::SocketAddr,
+    /// Write routes (reload) on a loopback listener without the bearer token.
+    pub local_writes: bool,
 }
 
 /// `[replay]`: `shiftbot replay` and `shiftbot sweep`.

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::clock::SharedClock;
-use crate::configuration::{ConfigErrors, FeedKind, ReloadPlan, Settings};
+use crate::configuration::{ConfigErrors, FeedKind, ReloadPlan, ReloadReport, Settings};
 use crate::feed::{self, FeedError, StreamSettings};
 use crate::mirror::{self, MirrorSettings, OutboxAck};
 use crate::signal::{SignalClient, SignalSettings};
@@ -277,6 +277,7 @@ async fn run_inner(
     };
     // While the bot holds the store, review commands are answered through it (read-only).
     let (backup_tx, mut backup_rx) = mpsc::channel::<crate::admin::BackupJob>(4);
+    let (admin_reload_tx, mut admin_reload_rx) = mpsc::channel::<crate::admin::ReloadJob>(4);
     tasks.spawn(crate::admin::serve(
         settings.admin.listen.to_string(),
         crate::admin::AdminState {
@@ -284,6 +285,9 @@ async fn run_inner(
             clock: clock.clone(),
             backups: Some(backup_tx),
             health: Some(Arc::clone(&health)),
+            reloads: reloads.is_some().then_some(admin_reload_tx),
+            token: settings.admin_token.clone(),
+            local_writes: settings.admin.local_writes,
         },
         stop_rx.clone(),
     ));
@@ -423,13 +427,17 @@ async fn run_inner(
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
             _ = watchdog.tick(), if watchdog_every.is_some() => crate::service::watchdog(),
-            Some(()) = next_reload(&mut reloads) => {
+            Some(reply) = next_reload(&mut reloads, &mut admin_reload_rx) => {
                 crate::service::reloading();
                 if let Some(reloads) = &reloads {
-                    if let Some(plan) = reload(&running, reloads) {
+                    let (plan, report) = reload(&running, reloads);
+                    if let Some(plan) = plan {
                         engine.reconfigure(plan.settings.core_config());
                         max_in_flight = plan.settings.signal.max_in_flight.max(1);
                         running = plan.settings;
+                    }
+                    if let Some(reply) = reply {
+                        let _ = reply.send(report);
                     }
                 }
                 crate::service::ready();
@@ -539,17 +547,24 @@ async fn run_inner(
 /// writer (and shutdown and the writer's reports are looked at again).
 const MAX_EVENTS_PER_TURN: usize = 4096;
 
-/// The next reload request, or never when there are no reloads.
-async fn next_reload(reloads: &mut Option<Reloads>) -> Option<()> {
+/// The next reload request (SIGHUP, or the admin listener's with a reply), or never when
+/// there are no reloads.
+async fn next_reload(
+    reloads: &mut Option<Reloads>,
+    admin: &mut mpsc::Receiver<crate::admin::ReloadJob>,
+) -> Option<Option<crate::admin::ReloadJob>> {
     match reloads {
-        Some(reloads) => reloads.requests.recv().await,
+        Some(reloads) => tokio::select! {
+            signal = reloads.requests.recv() => signal.map(|()| None),
+            job = admin.recv() => job.map(Some),
+        },
         None => std::future::pending().await,
     }
 }
 
-/// Load the settings again and say what changes; `None` when the file is invalid (nothing
-/// changes then) or nothing differs.
-fn reload(running: &Settings, reloads: &Reloads) -> Option<ReloadPlan> {
+/// Load the settings again and say what changes; the plan is `None` when the file is invalid
+/// (nothing changes then) or nothing differs.
+fn reload(running: &Settings, reloads: &Reloads) -> (Option<ReloadPlan>, ReloadReport) {
     let loaded = match (reloads.load)() {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -558,10 +573,20 @@ fn reload(running: &Settings, reloads: &Reloads) -> Option<ReloadPlan> {
                 problems = %problems.join("; "),
                 "configuration reload refused: the file is invalid, nothing changed"
             );
-            return None;
+            let report = ReloadReport {
+                problems,
+                ..ReloadReport::default()
+            };
+            return (None, report);
         }
     };
     let plan = ReloadPlan::new(running, &loaded);
+    let report = ReloadReport {
+        valid: true,
+        changed: plan.changed.clone(),
+        refused: plan.refused.clone(),
+        problems: Vec::new(),
+    };
     for key in &plan.refused {
         warn!(
             key = %key,
@@ -571,10 +596,10 @@ fn reload(running: &Settings, reloads: &Reloads) -> Option<ReloadPlan> {
     }
     if plan.changed.is_empty() {
         info!("configuration reloaded: no changeable key differs");
-        return None;
+        return (None, report);
     }
     info!(changed = %plan.changed.join(", "), "configuration reloaded");
-    Some(plan)
+    (Some(plan), report)
 }
 
 /// How often a quota pause in force is logged.

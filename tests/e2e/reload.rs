@@ -121,3 +121,97 @@ fn sighup_reloads_thresholds_refuses_bad_files_and_wiring_and_keeps_running() {
     );
     assert_eq!(app.decisions().len() as u64, decided);
 }
+
+const TOKEN: &str = "adm_e2e_T0ken_9f3c21";
+
+/// `shiftbot reload` goes through the admin listener: a write route, so it needs the token
+/// (loopback included); with it the bot reloads and says what changed; an invalid file exits 2.
+#[test]
+fn shiftbot_reload_needs_the_token_and_reports_what_changed() {
+    let rate = 25;
+    let mut app = Setup::new(model_price_shifts(22, 6, 1500, rate))
+        .sim(|sim| sim.events_per_second = rate)
+        .set("filter.min_shift_pct", 1000)
+        .env("SHIFTBOT_ADMIN_TOKEN", TOKEN)
+        .spawn();
+    let mut running = app.start();
+    let listening = running.wait_for_message("admin listener serving review commands (read-only)");
+    let admin = listening["addr"].as_str().expect("addr").to_string();
+    set_in_file(&app, "filter", "min_shift_pct", 2.into());
+    let admin_env = ("SHIFTBOT__ADMIN__LISTEN", admin.as_str());
+
+    // Without the token (the command's environment lacks it): refused, nothing changes.
+    let (code, _, stderr) =
+        app.output_with_env(&[admin_env, ("SHIFTBOT_ADMIN_TOKEN", "")], &["reload"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    let (code, _, stderr) =
+        app.output_with_env(&[admin_env, ("SHIFTBOT_ADMIN_TOKEN", "wrong")], &["reload"]);
+    assert_eq!(code, 1, "{stderr}");
+
+    // Reads on loopback need no token.
+    let (code, _, stderr) =
+        app.output_with_env(&[admin_env, ("SHIFTBOT_ADMIN_TOKEN", "")], &["positions"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stdout, stderr) = app.output_with_env(&[admin_env], &["reload"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "reloaded: changed filter.min_shift_pct");
+
+    set_in_file(&app, "filter", "direction", "sideways".into());
+    let (code, _, stderr) = app.output_with_env(&[admin_env], &["reload"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("filter.direction"), "{stderr}");
+    let finished = running.terminate();
+    assert!(
+        !finished.stderr.contains(TOKEN),
+        "the token reached the log"
+    );
+}
+
+/// Off loopback, the bot refuses to start without a token; with one, every route but
+/// `/healthz` needs it.
+#[test]
+fn off_loopback_every_route_but_healthz_needs_the_token() {
+    let app = Setup::new(model_price_shifts(23, 4, 200, 10))
+        .sim(|sim| sim.events_per_second = 10)
+        .set("admin.listen", "0.0.0.0:0")
+        .spawn();
+    let (code, _, stderr) = app.output(&["run"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("SHIFTBOT_ADMIN_TOKEN"), "{stderr}");
+
+    let mut app = Setup::new(model_price_shifts(23, 4, 200, 10))
+        .sim(|sim| sim.events_per_second = 10)
+        .set("admin.listen", "0.0.0.0:0")
+        .env("SHIFTBOT_ADMIN_TOKEN", TOKEN)
+        .spawn();
+    let mut running = app.start();
+    let listening = running.wait_for_message("admin listener serving review commands (read-only)");
+    let port = listening["addr"]
+        .as_str()
+        .and_then(|addr| addr.rsplit(':').next())
+        .expect("port")
+        .to_string();
+    let admin = format!("127.0.0.1:{port}");
+    let admin_env = ("SHIFTBOT__ADMIN__LISTEN", admin.as_str());
+    let (code, _, stderr) =
+        app.output_with_env(&[admin_env, ("SHIFTBOT_ADMIN_TOKEN", "")], &["positions"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    let (code, _, stderr) = app.output_with_env(&[admin_env], &["positions"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut socket = std::net::TcpStream::connect(&admin).expect("connect");
+    use std::io::{Read, Write};
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let finished = running.terminate();
+    assert!(
+        !finished.stderr.contains(TOKEN),
+        "the token reached the log"
+    );
+}

@@ -55,6 +55,9 @@ fn state(store: Store) -> crate::admin::AdminState {
         clock: std::sync::Arc::new(FixedClock),
         backups: None,
         health: None,
+        reloads: None,
+        token: None,
+        local_writes: false,
     }
 }
 
