@@ -349,3 +349,45 @@ async fn an_event_over_max_event_bytes_is_dropped_and_the_stream_goes_on() {
         "{text}"
     );
 }
+
+/// An unreachable API is named with its URL (no credentials in it) and the cause, each said
+/// once; the warning comes once per backoff step.
+#[tokio::test]
+async fn an_unreachable_api_is_logged_with_its_url_once_per_step() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let text = logged(async {
+        let settings = StreamSettings {
+            base_url: format!("http://{free}"),
+            events: vec!["price_shift".into()],
+            api_key: Some(KEY.into()),
+            connect_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(40),
+            max_event_bytes: crate::feed::normalize::MAX_EVENT_BYTES,
+        };
+        let harness = Harness::start(settings, None, 16);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        harness.shutdown.send_replace(true);
+        assert_eq!(harness.finish().await, Ok(()));
+    })
+    .await;
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("event stream lost"))
+        .collect();
+    assert!(warnings.len() >= 2, "{text}");
+    for (step, line) in warnings.iter().enumerate() {
+        assert!(line.contains(&format!("attempt={}", step + 1)), "{line}");
+        assert!(
+            line.contains(&format!(
+                "cannot reach http://{free}/v1/stream?events=price_shift: "
+            )),
+            "{line}"
+        );
+        assert!(!line.contains("transport error: transport error"), "{line}");
+    }
+    assert!(!text.contains(KEY));
+}

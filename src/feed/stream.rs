@@ -66,7 +66,7 @@ pub async fn run_stream(
             biased;
             () = shutdown_signal(&mut shutdown) => return Ok(()),
             () = tx.closed() => return Ok(()),
-            end = forward(events, &clock, &tx, settings.idle_timeout) => end,
+            end = forward(events, &clock, &tx, settings.idle_timeout, &url) => end,
         };
         if let (
             ConnectionEnd::Lost {
@@ -197,6 +197,7 @@ async fn forward(
     clock: &SharedClock,
     tx: &mpsc::Sender<RawEvent>,
     idle_timeout: Duration,
+    url: &str,
 ) -> ConnectionEnd {
     let mut delivered = false;
     while let Some(item) = events.next().await {
@@ -215,7 +216,7 @@ async fn forward(
                 }
                 delivered = true;
             }
-            Err(err) => return failure(err, delivered, clock, idle_timeout),
+            Err(err) => return failure(err, delivered, clock, idle_timeout, url),
         }
     }
     lost("server closed the stream".to_string(), delivered, None)
@@ -228,6 +229,23 @@ fn lost(reason: String, delivered: bool, retry_after: Option<Duration>) -> Conne
         retry_after,
         status: None,
     }
+}
+
+/// An error and its causes on one line, each said once: the client's errors wrap each other
+/// and repeat themselves ("transport error: transport error: client error (Connect)") while
+/// the cause that matters (connection refused, no such host) sits at the bottom.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(err) = current {
+        let text = err.to_string();
+        let text = text.trim_start_matches("transport error: ").trim();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(text)) {
+            parts.push(text.to_string());
+        }
+        current = err.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether an error, or any error it was caused by, is a timeout.
@@ -251,6 +269,7 @@ fn failure(
     delivered: bool,
     clock: &SharedClock,
     idle_timeout: Duration,
+    url: &str,
 ) -> ConnectionEnd {
     match err {
         SseError::UnexpectedResponse(response, _) => {
@@ -283,7 +302,11 @@ fn failure(
             None,
         ),
         other if timed_out(&other) => lost(idle_message(idle_timeout), delivered, None),
-        other => lost(other.to_string(), delivered, None),
+        other => lost(
+            format!("cannot reach {url}: {}", causes(&other)),
+            delivered,
+            None,
+        ),
     }
 }
 
@@ -409,6 +432,14 @@ mod tests {
         let err = authorization(Some("sec\nret")).expect_err("newline");
         assert_eq!(err, FeedError::InvalidApiKey);
         assert!(!err.to_string().contains("sec"));
+    }
+
+    #[test]
+    fn causes_are_said_once_each() {
+        let root = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let wrapped = launchdarkly_sdk_transport::TransportError::new(root);
+        let outer = SseError::Transport(wrapped);
+        assert_eq!(causes(&outer), "connection refused");
     }
 
     #[test]
