@@ -11,10 +11,16 @@
 //!
 //! `POST /v1/store/backup` (`shiftbot store backup DIR` while the bot runs) has the bot's
 //! writer thread copy the store to a new directory between two commits, then verifies the copy.
+//! `POST /v1/reload` (`shiftbot reload`) makes the bot reload its configuration, as SIGHUP
+//! does, and answers what changed. `GET /healthz`, `/readyz` and `/metrics`: see
+//! [`crate::metrics`].
 //!
-//! Read-only by construction too: the handlers only read trees. It binds `admin.listen`
-//! (loopback by default); nothing it can answer contains a secret (the store holds none). A
-//! bind failure is logged and the bot keeps trading: reviewing is a convenience, not a duty.
+//! The store is never written through it: the handlers only read trees (a backup writes a new
+//! store elsewhere, a reload changes rules in memory). It binds `admin.listen` (loopback by
+//! default). Off loopback every route but `/healthz` needs the bearer token from
+//! `SHIFTBOT_ADMIN_TOKEN`; write routes need it everywhere unless `admin.local_writes`
+//! (`authorize`). Nothing it can answer contains a secret (the store holds none). A bind
+//! failure is logged and the bot keeps trading: reviewing is a convenience, not a duty.
 //! Only `application/json` bodies are accepted, so a web page cannot post to it without a
 //! CORS preflight, which it does not grant.
 
