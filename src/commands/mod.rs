@@ -162,9 +162,10 @@ pub fn fetch_or_render(
     target: &ReviewTarget,
     request: &ReviewRequest,
 ) -> Result<Rendered, CommandError> {
-    // Reading must not create a store as a side effect.
+    // Reading must not create a store as a side effect, and a store that is not there is
+    // an error, not an empty book (a bot started from another folder has its store there).
     if !target.store_path.exists() {
-        return render(None, request);
+        return Err(CommandError::NoStore(target.store_path.clone()));
     }
     match Store::open(&target.store_path) {
         Ok(store) => crate::store::health::guarded(&target.store_path, "reading the store", || {

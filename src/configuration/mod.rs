@@ -143,7 +143,13 @@ impl Settings {
             Settings::load(LoadOptions { file, env }),
             problems.is_empty(),
         ) {
-            (Ok(settings), true) => Ok(settings),
+            (Ok(mut settings), true) => {
+                let state_dir = std::env::var_os("STATE_DIRECTORY");
+                let cwd = std::env::current_dir().unwrap_or_default();
+                settings.storage.path =
+                    resolve_store_path(&settings.storage.path, state_dir.as_deref(), &cwd);
+                Ok(settings)
+            }
             (Ok(_), false) => Err(ConfigErrors(problems)),
             (Err(ConfigErrors(more)), _) => {
                 problems.extend(more);
@@ -240,6 +246,25 @@ impl Settings {
 }
 
 /// Variables [`Settings::from_process`] passes on to [`Settings::load`].
+/// Where a relative `storage.path` lives: under systemd's `$STATE_DIRECTORY` (its first entry)
+/// when the bot runs as a service with `StateDirectory=`, else under the working directory.
+/// The result is absolute, so `config check`, the start-up log and every error name one place.
+pub fn resolve_store_path(
+    path: &std::path::Path,
+    state_dir: Option<&std::ffi::OsStr>,
+    cwd: &std::path::Path,
+) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let state_dir = state_dir
+        .and_then(|dirs| dirs.to_str())
+        .and_then(|dirs| dirs.split(':').find(|dir| !dir.is_empty()))
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute());
+    state_dir.unwrap_or_else(|| cwd.to_path_buf()).join(path)
+}
+
 fn is_config_var(key: &str) -> bool {
     key == API_KEY_VAR
         || key == ADMIN_TOKEN_VAR

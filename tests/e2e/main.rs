@@ -27,5 +27,6 @@ mod service;
 mod signals;
 mod standalone_sim;
 mod store_health;
+mod store_path;
 mod trade_log;
 mod trades;

@@ -204,7 +204,37 @@ fn ledger_filters_select_by_market_time_side_action_and_count() {
 }
 
 #[test]
-fn a_missing_store_reads_as_an_empty_book_and_is_not_created() {
+fn a_missing_store_is_an_error_naming_it_and_is_not_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = ReviewTarget {
+        store_path: dir.path().join("never-run"),
+        admin_listen: "127.0.0.1:9".into(),
+        bankroll: rust_decimal_macros::dec!(777),
+    };
+    for command in [
+        ReviewCommand::Positions(PositionsArgs::default()),
+        ReviewCommand::Ledger(LedgerArgs::default()),
+        ReviewCommand::Decisions(DecisionsArgs::default()),
+        ReviewCommand::Report(ReportArgs::default()),
+    ] {
+        let err = fetch_or_render(&target, &super::fixture::request(command))
+            .expect_err("no store, no book");
+        assert!(matches!(err, CommandError::NoStore(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&target.store_path.display().to_string()),
+            "{err}"
+        );
+    }
+    assert!(
+        !target.store_path.exists(),
+        "reading must not create a store"
+    );
+}
+
+/// The renderers on no store at all (a store that exists but never ran is read the same way).
+#[test]
+fn no_book_renders_as_an_empty_book() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = ReviewTarget {
         store_path: dir.path().join("never-run"),
@@ -212,7 +242,7 @@ fn a_missing_store_reads_as_an_empty_book_and_is_not_created() {
         bankroll: rust_decimal_macros::dec!(777),
     };
     let ask = |command| {
-        fetch_or_render(&target, &super::fixture::request(command))
+        render(None, &super::fixture::request(command))
             .expect("renders")
             .output
     };

@@ -369,3 +369,34 @@ fn zero_turns_an_exit_rule_off() {
         .exits;
     assert_eq!(on.max_hold, Some(chrono::Duration::hours(36)));
 }
+
+#[test]
+fn a_relative_store_path_resolves_under_the_state_directory_or_the_working_directory() {
+    use crate::configuration::resolve_store_path;
+    use std::ffi::OsStr;
+    use std::path::Path;
+    let cwd = Path::new("/home/me/bots");
+    let relative = Path::new("shiftbot-data/store");
+    assert_eq!(
+        resolve_store_path(relative, None, cwd),
+        Path::new("/home/me/bots/shiftbot-data/store")
+    );
+    assert_eq!(
+        resolve_store_path(
+            relative,
+            Some(OsStr::new("/var/lib/shiftbot:/var/lib/other")),
+            cwd
+        ),
+        Path::new("/var/lib/shiftbot/shiftbot-data/store")
+    );
+    // A relative or empty $STATE_DIRECTORY is not systemd's: the working directory it is.
+    assert_eq!(
+        resolve_store_path(relative, Some(OsStr::new("relative")), cwd),
+        Path::new("/home/me/bots/shiftbot-data/store")
+    );
+    let absolute = Path::new("/srv/store");
+    assert_eq!(
+        resolve_store_path(absolute, Some(OsStr::new("/var/lib/shiftbot")), cwd),
+        absolute
+    );
+}
