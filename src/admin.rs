@@ -104,24 +104,9 @@ pub struct BackupJob {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupDone {
     pub dir: PathBuf,
-    pub events: u64,
-    pub decisions: u64,
-    pub trades: u64,
-    pub positions: u64,
-    pub cash: Option<rust_decimal::Decimal>,
-}
-
-impl From<(PathBuf, Verified)> for BackupDone {
-    fn from((dir, verified): (PathBuf, Verified)) -> BackupDone {
-        BackupDone {
-            dir,
-            events: verified.events,
-            decisions: verified.decisions,
-            trades: verified.trades,
-            positions: verified.positions,
-            cash: verified.cash,
-        }
-    }
+    /// What the full verification of the copy found.
+    #[serde(flatten)]
+    pub verified: Verified,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -456,7 +441,10 @@ async fn serve_backup(
 pub fn verify_copy(dir: &std::path::Path) -> Result<BackupDone, crate::store::StoreError> {
     let copy = Store::open(dir)?;
     let verified = health::verify(&copy, Depth::Full)?;
-    Ok(BackupDone::from((dir.to_path_buf(), verified)))
+    Ok(BackupDone {
+        dir: dir.to_path_buf(),
+        verified,
+    })
 }
 
 /// Ask the bot listening on `listen` to render `request`. Blocking; safe to call from inside

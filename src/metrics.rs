@@ -135,8 +135,8 @@ pub fn feed_reconnect() {
     counter!(FEED_RECONNECTS, "intake" => STREAM).increment(1);
 }
 
-pub fn event_dropped() {
-    counter!(EVENTS_DROPPED, "intake" => STREAM).increment(1);
+pub fn events_dropped(n: u64) {
+    counter!(EVENTS_DROPPED, "intake" => STREAM).increment(n);
 }
 
 /// One group commit: how many events it carried and how long its flush took.

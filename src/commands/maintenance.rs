@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::CommandError;
-use crate::admin::{verify_copy, BackupDone, BackupRequest};
+use crate::admin::{verify_copy, BackupRequest};
 use crate::store::health::{self, Depth, Verified};
 use crate::store::{Store, StoreError};
 
@@ -57,14 +57,12 @@ pub fn backup_command(
         }
         Err(other) => return Err(other),
     };
-    let dir_shown = done.dir.clone();
-    let verified = Verified::from(done);
     writeln!(
         out,
         "backup of {} written to {} and verified ({})",
         shown(path).display(),
-        dir_shown.display(),
-        counts(&verified)
+        done.dir.display(),
+        counts(&done.verified)
     )?;
     Ok(())
 }
@@ -94,16 +92,4 @@ fn shown(path: &Path) -> PathBuf {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-impl From<BackupDone> for Verified {
-    fn from(done: BackupDone) -> Verified {
-        Verified {
-            events: done.events,
-            decisions: done.decisions,
-            trades: done.trades,
-            positions: done.positions,
-            cash: done.cash,
-        }
-    }
 }

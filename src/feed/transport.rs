@@ -204,9 +204,7 @@ impl NormalizedBody {
         let dropped = self.normalizer.dropped_events();
         if dropped > self.dropped_seen {
             let total = self.retry_hint.add_dropped(dropped - self.dropped_seen);
-            for _ in self.dropped_seen..dropped {
-                crate::metrics::event_dropped();
-            }
+            crate::metrics::events_dropped(dropped - self.dropped_seen);
             self.dropped_seen = dropped;
             tracing::warn!(
                 max_event_bytes = self.normalizer.max_event(),

@@ -135,8 +135,8 @@ pub(crate) fn has_marker(path: &Path) -> bool {
     path.join(MARKER).exists()
 }
 
-/// What [`verify`] found, for `shiftbot store verify`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What [`verify`] found, for `shiftbot store verify` (and a backup's answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verified {
     pub events: u64,
     pub decisions: u64,

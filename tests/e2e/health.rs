@@ -92,9 +92,7 @@ fn metrics_count_what_the_store_holds_and_survive_a_restart() {
     let n = script.len();
     let mut app = Setup::new(script)
         .sim(|sim| sim.events_per_second = 0)
-        .set("filter.min_shift_pct", 1)
-        .set("filter.cooldown", "0s")
-        .set("filter.max_event_age", "0s")
+        .screen_every_event()
         .spawn();
     let mut running = app.start();
     let admin = admin_of(&mut running);

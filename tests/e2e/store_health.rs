@@ -14,9 +14,7 @@ fn traded_store() -> TestApp {
     let script = model_price_shifts(11, 8, 120, 0);
     let mut app = Setup::new(script)
         .sim(|sim| sim.events_per_second = 0)
-        .set("filter.min_shift_pct", 1)
-        .set("filter.cooldown", "0s")
-        .set("filter.max_event_age", "0s")
+        .screen_every_event()
         .spawn();
     let mut running = app.start();
     running.wait_for("a trade and 60 decisions", |logs| {

@@ -90,6 +90,13 @@ impl Setup {
         }
     }
 
+    /// Nearly every event goes to the signal API: a 1 % threshold, no cooldown, no age limit.
+    pub fn screen_every_event(self) -> Setup {
+        self.set("filter.min_shift_pct", 1)
+            .set("filter.cooldown", "0s")
+            .set("filter.max_event_age", "0s")
+    }
+
     pub fn sim(mut self, change: impl FnOnce(&mut SimConfig)) -> Setup {
         change(self.sim.as_mut().expect("this setup has a test simulator"));
         self

@@ -12,9 +12,7 @@ fn every_trade_has_its_line_and_rust_log_can_keep_only_trades() {
     let script = model_price_shifts(9, 6, 2000, rate);
     let mut app = Setup::new(script)
         .sim(|sim| sim.events_per_second = rate)
-        .set("filter.min_shift_pct", 1)
-        .set("filter.cooldown", "0s")
-        .set("filter.max_event_age", "0s")
+        .screen_every_event()
         .set("exits.take_profit", 0.001)
         .set("exits.stop_loss", 0.001)
         .env("RUST_LOG", "shiftbot::trade=info")
