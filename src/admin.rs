@@ -12,7 +12,9 @@
 //! `POST /v1/store/backup` (`shiftbot store backup DIR` while the bot runs) has the bot's
 //! writer thread copy the store to a new directory between two commits, then verifies the copy.
 //! `POST /v1/reload` (`shiftbot reload`) makes the bot reload its configuration, as SIGHUP
-//! does, and answers what changed. `GET /healthz`, `/readyz` and `/metrics`: see
+//! does, and answers what changed. `POST /v1/control` (`shiftbot pause`, `resume`, `close`)
+//! hands an operator action to the engine, which decides and persists it like an event and
+//! answers once it is durable. `GET /healthz`, `/readyz` and `/metrics`: see
 //! [`crate::metrics`].
 //!
 //! The store is never written through it: the handlers only read trees (a backup writes a new
@@ -127,6 +129,8 @@ pub struct AdminState {
     pub health: Option<Arc<crate::metrics::Health>>,
     /// The running bot's reloads (`shiftbot reload`); `None` where it cannot reload.
     pub reloads: Option<mpsc::Sender<ReloadJob>>,
+    /// The running bot's engine, for operator actions; `None` where there is none (tests).
+    pub controls: Option<mpsc::Sender<ControlJob>>,
     /// `SHIFTBOT_ADMIN_TOKEN`: needed off loopback by every route but `/healthz`, and by write
     /// routes everywhere unless `local_writes`.
     pub token: Option<crate::configuration::Secret>,
@@ -138,6 +142,20 @@ pub type ReloadJob = oneshot::Sender<crate::configuration::ReloadReport>;
 
 /// The reload route (a write route).
 pub const RELOAD_PATH: &str = "/v1/reload";
+/// Operator actions (a write route): a [`ControlRequest`] in, a [`ControlDone`] out.
+pub const CONTROL_PATH: &str = "/v1/control";
+
+/// An operator action for the engine, answered once durable.
+pub type ControlJob = (strategies::Control, oneshot::Sender<ControlDone>);
+pub use crate::runner::ControlDone;
+
+/// `{"store", "action", "market", "side"}`: the action, and the store its caller means.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ControlRequest {
+    pub store: Option<PathBuf>,
+    #[serde(flatten)]
+    pub control: strategies::Control,
+}
 
 /// Bind `listen` and serve until `stop` turns true. A bind failure only logs a warning.
 pub async fn serve(listen: String, state: AdminState, stop: watch::Receiver<bool>) {
@@ -172,6 +190,7 @@ pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch:
     let app = Router::new()
         .route(REVIEW_PATH, post(serve_review))
         .route(RELOAD_PATH, post(serve_reload))
+        .route(CONTROL_PATH, post(serve_control))
         .route(BACKUP_PATH, post(serve_backup))
         .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
         .route(READYZ_PATH, get(serve_readyz))
@@ -233,7 +252,7 @@ async fn authorize(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let write = path == RELOAD_PATH;
+    let write = path == RELOAD_PATH || path == CONTROL_PATH;
     let needed = path != HEALTHZ_PATH && (!loopback || (write && !state.local_writes));
     if !needed {
         return next.run(request).await;
@@ -282,6 +301,40 @@ async fn serve_reload(
         Ok(report) => Json(report).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the bot is stopping").into_response(),
     }
+}
+
+async fn serve_control(
+    State(state): State<AdminState>,
+    Json(request): Json<ControlRequest>,
+) -> Response {
+    if let Err(refusal) = check_store(&state.store, request.store.as_ref()) {
+        return refusal.into_response();
+    }
+    let Some(controls) = &state.controls else {
+        return (StatusCode::NOT_FOUND, "this bot takes no operator actions").into_response();
+    };
+    let (reply, done) = oneshot::channel();
+    if controls.send((request.control, reply)).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the bot is stopping").into_response();
+    }
+    match done.await {
+        Ok(done) => Json(done).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the bot stopped before the action was stored; run the command again",
+        )
+            .into_response(),
+    }
+}
+
+/// Ask the bot listening on `listen` to apply an operator action. Blocking.
+pub fn request_control(listen: &str, request: &ControlRequest) -> Result<ControlDone, AdminError> {
+    let addr = connect_address(listen)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AdminError::Http(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(post_json(addr, CONTROL_PATH, request))
 }
 
 /// A request that only names the store it means.

@@ -31,6 +31,7 @@ pub mod configuration;
 pub mod feed;
 pub mod metrics;
 pub mod mirror;
+pub mod notify;
 pub mod replay;
 pub mod resolution;
 pub mod runner;

@@ -34,6 +34,7 @@ pub const COMMIT_BATCH_EVENTS: &str = "shiftbot_commit_batch_events";
 pub const FLUSH_SECONDS: &str = "shiftbot_flush_seconds";
 pub const OUTBOX_BACKLOG: &str = "shiftbot_outbox_backlog";
 pub const EVENTS_DROPPED: &str = "shiftbot_events_dropped_total";
+pub const NOTIFICATIONS_DROPPED: &str = "shiftbot_notifications_dropped_total";
 
 /// The intake label of today's one intake.
 pub const STREAM: &str = "stream";
@@ -158,6 +159,15 @@ pub fn book(core: &Core) {
 
 pub fn outbox_backlog(sink: &'static str, entries: usize) {
     gauge!(OUTBOX_BACKLOG, "sink" => sink).set(entries as f64);
+}
+
+/// A notification sink's undelivered messages (sink names come from the config: bounded).
+pub fn notify_backlog(sink: &str, entries: u64) {
+    gauge!(OUTBOX_BACKLOG, "sink" => sink.to_string()).set(entries as f64);
+}
+
+pub fn notification_dropped(sink: &str, n: u64) {
+    counter!(NOTIFICATIONS_DROPPED, "sink" => sink.to_string()).increment(n);
 }
 
 /// What `/readyz` looks at, shared by the engine (writer) and the listener (reader).

@@ -84,6 +84,19 @@ pub enum Command {
     /// listener; prints what changed and what was refused. Needs SHIFTBOT_ADMIN_TOKEN unless
     /// admin.local_writes = true.
     Reload,
+    /// Stop opening positions: events are still decided (as `paused`), exits and settlement
+    /// keep running; survives a restart. Through the running bot, or on the stopped store.
+    Pause,
+    /// Open positions again after `pause`.
+    Resume,
+    /// Close a market's position by hand: a paper sale at its last price, recorded like an
+    /// exit with reason `manual`.
+    Close(crate::commands::control::CloseArgs),
+    /// Notification sinks: `notify test [--sink NAME]` sends each one a test message.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
     /// Check or back up the store.
     Store {
         #[command(subcommand)]
@@ -94,6 +107,16 @@ pub enum Command {
         /// Confirm: without it nothing is changed.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Send one test message to each `[[notify]]` sink and print what each answered.
+    Test {
+        /// Only this sink.
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
     },
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::sync::watch;
 
-pub use args::{Cli, Command, ConfigAction, StoreAction};
+pub use args::{Cli, Command, ConfigAction, NotifyAction, StoreAction};
 
 use crate::commands::{ReviewCommand, ReviewTarget};
 use crate::configuration::{ConfigErrors, Settings};
@@ -99,6 +99,12 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Decisions(args) => review(&settings, ReviewCommand::Decisions(args)),
         Command::Report(args) => review(&settings, ReviewCommand::Report(args)),
         Command::Reload => reload(&settings),
+        Command::Pause => control(&settings, strategies::Control::Pause),
+        Command::Resume => control(&settings, strategies::Control::Resume),
+        Command::Close(args) => control(&settings, args.control()),
+        Command::Notify {
+            action: NotifyAction::Test { sink },
+        } => crate::commands::control::notify_test(&settings, sink.as_deref()),
         Command::Store {
             action: StoreAction::Verify,
         } => with_stdout(|out| {
@@ -168,6 +174,13 @@ fn reload(settings: &Settings) -> i32 {
         );
     }
     exit::OK
+}
+
+/// `shiftbot pause`, `resume`, `close`: 0 done, 1 no store or no bot answered.
+fn control(settings: &Settings, control: strategies::Control) -> i32 {
+    with_stdout(|out| {
+        crate::commands::control::control_command(settings, &control, &crate::clock::system(), out)
+    })
 }
 
 /// A review command: read the store, or ask the running bot that holds it.

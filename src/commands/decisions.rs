@@ -54,8 +54,9 @@ pub fn funnel_depth(outcome: Outcome) -> usize {
         | Outcome::Stale
         | Outcome::FilteredMarket
         | Outcome::BelowThreshold
-        | Outcome::Cooldown => 0,
-        Outcome::MarketBusy | Outcome::SignalBudget | Outcome::SignalError => 1,
+        | Outcome::Cooldown
+        | Outcome::Control => 0,
+        Outcome::MarketBusy | Outcome::SignalBudget | Outcome::SignalError | Outcome::Paused => 1,
         Outcome::NoTrade
         | Outcome::SignalExpired
         | Outcome::EdgeBelowMin

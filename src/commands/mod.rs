@@ -20,6 +20,7 @@
 //! - [`format`](mod@format): tables, number formats, CSV.
 
 pub mod args;
+pub mod control;
 mod chart;
 mod decisions;
 pub mod format;
@@ -69,6 +70,8 @@ pub enum CommandError {
     Chart { path: PathBuf, message: String },
     #[error("no store at {0} (check storage.path and the working directory)")]
     NoStore(PathBuf),
+    #[error("{0}")]
+    Control(String),
 }
 
 /// A review command with everything that makes its output reproducible.

@@ -15,6 +15,7 @@
 //! - [`secret`]: the redacting `Secret`.
 
 pub mod problems;
+mod notify;
 mod reader;
 pub mod reload;
 mod schema;
@@ -37,6 +38,7 @@ use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
 pub use problems::{ConfigErrors, ConfigProblem};
+pub use notify::{NotifyOn, NotifySink, SinkKind};
 pub use reload::{ReloadPlan, ReloadReport};
 pub use secret::Secret;
 pub use sections::{
@@ -85,6 +87,9 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub replay: ReplaySettings,
     pub sim: SimSettings,
+    /// `[[notify]]`: the notification sinks (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<NotifySink>,
 }
 
 /// Inputs to [`Settings::load`], so tests never have to touch the process environment.
@@ -108,6 +113,8 @@ impl Settings {
         };
         let mut reader = Reader::new(root);
         let settings = schema::read(&mut reader);
+        let notify = notify::read_notify(&mut reader, &options.env);
+        let settings = settings.zip(notify).map(|(settings, notify)| Settings { notify, ..settings });
         reader.report_unknown_keys(schema::explain_unknown);
         let mut problems = reader.into_problems();
         if let Some(settings) = &settings {
@@ -131,12 +138,11 @@ impl Settings {
         let mut problems = Vec::new();
         for (key, value) in std::env::vars_os() {
             let Ok(key) = key.into_string() else { continue };
-            if !is_config_var(&key) {
-                continue;
-            }
-            match value.into_string() {
-                Ok(value) => env.push((key, value)),
-                Err(_) => problems.push(ConfigProblem::new(key, "is not valid UTF-8")),
+            // Every variable is passed on: a `[[notify]]` sink names its own (`url_env`).
+            match (value.into_string(), is_config_var(&key)) {
+                (Ok(value), _) => env.push((key, value)),
+                (Err(_), true) => problems.push(ConfigProblem::new(key, "is not valid UTF-8")),
+                (Err(_), false) => {}
             }
         }
         match (

@@ -91,6 +91,12 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// The value at `path` as it is (an array of tables, read by its own code), known from now
+    /// on; `None` (with a problem) when missing.
+    pub(crate) fn raw(&mut self, path: &str) -> Option<&'a Value> {
+        self.lookup(path)
+    }
+
     /// Read one key with `parse`, which returns the typed value or what is wrong with it.
     pub(crate) fn read<T>(
         &mut self,

@@ -53,6 +53,8 @@ impl ReloadPlan {
         settings.signal.max_per_day = loaded.signal.max_per_day;
         settings.signal.max_in_flight = loaded.signal.max_in_flight;
         settings.replay = loaded.replay.clone();
+        // The sinks' tasks are restarted with the new list (the store keeps their backlogs).
+        settings.notify = loaded.notify.clone();
         ReloadPlan {
             changed: differing_keys(running, &settings),
             refused: differing_keys(&settings, loaded),

@@ -89,6 +89,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         admin: admin?,
         replay: replay?,
         sim: sim?,
+        notify: Vec::new(),
     })
 }
 

@@ -9,7 +9,12 @@
 //! 3. Batches are committed in order and each one atomically, so after `kill -9` the store is
 //!    a consistent prefix of what the engine did; the cursor (`Last-Event-ID`) in that prefix
 //!    is the last event it contains, so the server resends exactly what was lost.
-//! 4. Nothing leaves the process (cursor, mirror order) before its batch is durable.
+//! 4. Nothing leaves the process (cursor, mirror order, notification, an operator's answer)
+//!    before its batch is durable.
+//!
+//! Operator actions and notifications are in [`operator`].
+
+pub mod operator;
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
@@ -20,10 +25,15 @@ use tracing::{debug, info, warn};
 
 use crate::clock::SharedClock;
 use crate::feed::RawEvent;
+use crate::configuration::NotifyOn;
 use crate::mirror::MirrorOrder;
+use crate::notify::outbox::Notifier;
+use crate::notify::Message;
 use crate::signal::http::Redactor;
 use crate::signal::SignalFetch;
-use crate::store::{Batch, Committer, Counters, DecisionRecord, EventRecord, OutboxRecord, Store};
+use crate::store::{
+    Batch, Committer, Counters, DecisionRecord, EventRecord, NotifyEntry, OutboxRecord, Store,
+};
 use crate::wire;
 
 use super::{RunError, RunStats};
@@ -48,6 +58,8 @@ struct Pending {
     event_ids: Vec<String>,
     cursor: Option<String>,
     mirror: Vec<MirrorOrder>,
+    notify: Vec<NotifyEntry>,
+    replies: Vec<operator::Reply>,
     decided_arrivals: Vec<Instant>,
 }
 
@@ -57,6 +69,9 @@ pub struct Engine {
     committer: Committer,
     clock: SharedClock,
     counters: Counters,
+    /// The counters changed without an event or decision (a daily summary's bookkeeping):
+    /// the next batch writes them.
+    counters_changed: bool,
     batch: Batch,
     current: Pending,
     pending: VecDeque<Pending>,
@@ -71,6 +86,9 @@ pub struct Engine {
     /// Removes every secret the bot holds from raw bodies before they are stored.
     redactor: Redactor,
     health: Option<std::sync::Arc<crate::metrics::Health>>,
+    notifier: Notifier,
+    /// When the feed last delivered an event (or the engine started): for the feed-down alarm.
+    last_event_at: strategies::Timestamp,
 }
 
 impl Engine {
@@ -88,8 +106,8 @@ impl Engine {
             core,
             store,
             committer,
-            clock,
             counters,
+            counters_changed: false,
             batch: Batch::default(),
             current: Pending::default(),
             pending: VecDeque::new(),
@@ -102,6 +120,9 @@ impl Engine {
             last_decision_time: None,
             redactor: Redactor::default(),
             health: None,
+            notifier: Notifier::none(),
+            last_event_at: clock.now(),
+            clock,
         }
     }
 
@@ -151,6 +172,10 @@ impl Engine {
         let at = self.next_decision_time(self.clock.now());
         if let Some(batch) = crate::settle::settle_resolved(&mut self.core, &resolution, at) {
             self.last_decision_time = Some(at);
+            let reason = format!("{} resolved ({})", resolution.market, resolution.status);
+            for trade in &batch.trades {
+                self.notify_trade(trade, &reason);
+            }
             self.batch.absorb(batch);
         }
     }
@@ -216,6 +241,7 @@ impl Engine {
         if let Some(health) = &self.health {
             health.event_received(raw.received_at);
         }
+        self.last_event_at = raw.received_at;
         self.stats.received += 1;
         let received_at = raw.received_at;
         if let Some(server_id) = &raw.id {
@@ -256,9 +282,23 @@ impl Engine {
     pub fn on_signal(&mut self, done: SignalDone) {
         let SignalDone { job, fetch } = done;
         let now = self.decision_time(self.clock.now());
+        let paused_before = self.core.pause().map(|p| p.until);
         let decision = self.core.on_signal(&job.ticket, fetch.reply, now);
         self.batch.inbox_remove.push(job.event_seq);
         self.batch.pause = Some(self.core.pause().cloned());
+        if let Some(pause) = self.core.pause().filter(|p| Some(p.until) != paused_before) {
+            let text = format!(
+                "signal requests paused until {}: {}",
+                pause.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                pause.reason
+            );
+            let mut message = Message::error("quota_pause", &text, now);
+            message.id = format!(
+                "msg_error_quota_pause_{}",
+                pause.until.timestamp_nanos_opt().unwrap_or_default()
+            );
+            self.notify(NotifyOn::Error, &message);
+        }
         self.record(decision, job.event_seq, fetch.raw, job.arrived);
     }
 
@@ -300,6 +340,9 @@ impl Engine {
             }
             self.batch.trades.push(trade.clone());
         }
+        for trade in &decision.trades {
+            self.notify_trade(trade, &decision.reason);
+        }
         if !decision.trades.is_empty() {
             self.batch.totals = Some(self.core.book().totals.clone());
         }
@@ -320,7 +363,12 @@ impl Engine {
     /// transaction and one flush).
     /// Returns whether anything was handed over.
     pub fn submit(&mut self) -> bool {
-        if !self.batch.events.is_empty() || !self.batch.decisions.is_empty() {
+        if !self.batch.events.is_empty()
+            || !self.batch.decisions.is_empty()
+            || !self.batch.notify.is_empty()
+            || self.counters_changed
+        {
+            self.counters_changed = false;
             // Once per batch, not per decision: the counters carry maps.
             self.batch.counters = Some(self.counters.clone());
         }
@@ -364,6 +412,10 @@ impl Engine {
                 for order in done.mirror {
                     let _ = tx.send(order);
                 }
+            }
+            self.notifier.send(done.notify);
+            for reply in done.replies {
+                reply.send();
             }
             for arrived in done.decided_arrivals {
                 self.stats.persisted += 1;

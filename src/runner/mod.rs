@@ -29,7 +29,11 @@ use crate::sim;
 use crate::store::{Committer, Store, StoreError, WriterEvent};
 
 pub(crate) use engine::log_trade;
+pub use engine::operator::ControlDone;
 pub use engine::{Engine, SignalDone, SignalJob};
+
+mod offline;
+pub use offline::control_in_store;
 
 /// Why `run` stopped with an error. The exit code is part of the public contract.
 #[derive(Debug, thiserror::Error)]
@@ -193,29 +197,8 @@ async fn run_inner(
     if let Some(pause) = loaded.pause.as_mut() {
         pause.until = crate::signal::cap_pause(pause.until, clock.now(), settings.signal.max_pause);
     }
-    let core_config = settings.core_config();
     let fresh = loaded.totals.is_none();
-    let book = match loaded.totals.clone() {
-        Some(totals) => {
-            if totals.starting_bankroll != core_config.sizing.bankroll {
-                warn!(
-                    stored = %totals.starting_bankroll,
-                    configured = %core_config.sizing.bankroll,
-                    "sizing.bankroll differs from the store's starting bankroll; the store wins \
-                     (run `shiftbot reset --yes` to start a fresh bankroll)"
-                );
-            }
-            Book::restore(totals, loaded.positions.clone())
-        }
-        None => Book::new(core_config.sizing.bankroll),
-    };
-    let core = Core::restore(
-        core_config,
-        book,
-        loaded.markets.iter().cloned().collect(),
-        loaded.budget.clone(),
-        loaded.pause.clone(),
-    );
+    let core = restore_core(&settings, &loaded);
 
     // The embedded simulator is a real HTTP server: the bot talks to it like to the live API.
     let (sim_handle, base_url, api_key) = match settings.feed.kind {
@@ -278,6 +261,7 @@ async fn run_inner(
     // While the bot holds the store, review commands are answered through it (read-only).
     let (backup_tx, mut backup_rx) = mpsc::channel::<crate::admin::BackupJob>(4);
     let (admin_reload_tx, mut admin_reload_rx) = mpsc::channel::<crate::admin::ReloadJob>(4);
+    let (control_tx, mut control_rx) = mpsc::channel::<crate::admin::ControlJob>(16);
     tasks.spawn(crate::admin::serve(
         settings.admin.listen.to_string(),
         crate::admin::AdminState {
@@ -286,12 +270,20 @@ async fn run_inner(
             backups: Some(backup_tx),
             health: Some(Arc::clone(&health)),
             reloads: reloads.is_some().then_some(admin_reload_tx),
+            controls: Some(control_tx),
             token: settings.admin_token.clone(),
             local_writes: settings.admin.local_writes,
         },
         stop_rx.clone(),
     ));
 
+    let notifier = crate::notify::outbox::Notifier::start(
+        &settings.notify,
+        &store,
+        &mut loaded.counters,
+        &mut tasks,
+        stop_rx.clone(),
+    )?;
     let (cursor_tx, cursor_rx) = watch::channel(loaded.cursor.clone());
     let (committer, mut durable_rx) = Committer::start(store.clone());
     let mut engine = Engine::new(
@@ -305,6 +297,7 @@ async fn run_inner(
     );
     engine.set_redactor(crate::signal::http::Redactor::new(api_key.as_deref()));
     engine.set_health(Arc::clone(&health));
+    engine.set_notifier(notifier);
     health.paused_until(engine.core().pause().map(|pause| pause.until));
     crate::metrics::book(engine.core());
     if fresh {
@@ -372,6 +365,9 @@ async fn run_inner(
     // systemd's watchdog is pinged from this loop: a loop that stops turning stops the pings.
     let watchdog_every = crate::service::watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    // Feed-down alarms and daily summaries are looked for once a second.
+    let mut notify_tick = tokio::time::interval(NOTIFY_TICK);
+    notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     crate::service::ready();
 
     loop {
@@ -427,12 +423,33 @@ async fn run_inner(
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
             _ = watchdog.tick(), if watchdog_every.is_some() => crate::service::watchdog(),
+            _ = notify_tick.tick() => {
+                if let Err(err) = engine.notify_tick() {
+                    warn!(error = %err, "cannot read the store for the daily summary; trying again later");
+                }
+            }
+            Some((control, reply)) = control_rx.recv() => engine.on_control(&control, Some(reply)),
             Some(reply) = next_reload(&mut reloads, &mut admin_reload_rx) => {
                 crate::service::reloading();
                 if let Some(reloads) = &reloads {
                     let (plan, report) = reload(&running, reloads);
                     if let Some(plan) = plan {
                         engine.reconfigure(plan.settings.core_config());
+                        if plan.settings.notify != running.notify {
+                            // The old sinks' tasks stop with their notifier; the store keeps
+                            // what they had not delivered for the new ones.
+                            engine.set_notifier(crate::notify::outbox::Notifier::none());
+                            match crate::notify::outbox::Notifier::start(
+                                &plan.settings.notify,
+                                &store,
+                                engine.counters_mut(),
+                                &mut tasks,
+                                stop_rx.clone(),
+                            ) {
+                                Ok(notifier) => engine.set_notifier(notifier),
+                                Err(err) => warn!(error = %err, "cannot start the new notification sinks"),
+                            }
+                        }
                         max_in_flight = plan.settings.signal.max_in_flight.max(1);
                         running = plan.settings;
                     }
@@ -541,6 +558,39 @@ async fn run_inner(
         "stopped; store flushed"
     );
     outcome.map(|()| stats)
+}
+
+/// How often the engine looks for time-driven notifications (feed down, daily summary).
+const NOTIFY_TICK: Duration = Duration::from_secs(1);
+
+/// The core as the store left it: book, markets, signal budget, quota pause (cut to
+/// `signal.max_pause` by the caller) and the operator's pause, under the configured rules.
+/// A fresh store starts from `sizing.bankroll`; a stored book keeps its own bankroll.
+pub(crate) fn restore_core(settings: &Settings, loaded: &crate::store::Loaded) -> Core {
+    let core_config = settings.core_config();
+    let book = match loaded.totals.clone() {
+        Some(totals) => {
+            if totals.starting_bankroll != core_config.sizing.bankroll {
+                warn!(
+                    stored = %totals.starting_bankroll,
+                    configured = %core_config.sizing.bankroll,
+                    "sizing.bankroll differs from the store's starting bankroll; the store wins \
+                     (run `shiftbot reset --yes` to start a fresh bankroll)"
+                );
+            }
+            Book::restore(totals, loaded.positions.clone())
+        }
+        None => Book::new(core_config.sizing.bankroll),
+    };
+    let mut core = Core::restore(
+        core_config,
+        book,
+        loaded.markets.iter().cloned().collect(),
+        loaded.budget.clone(),
+        loaded.pause.clone(),
+    );
+    core.set_halted(loaded.halted);
+    core
 }
 
 /// Events taken from the intake in one turn of the loop before the batch is handed to the

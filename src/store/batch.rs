@@ -6,8 +6,17 @@ use strategies::{BookTotals, MarketKey, MarketState, Position, QuotaPause, Side,
 
 use super::{
     corrupt, position_key, Counters, DecisionRecord, EventRecord, OutboxRecord, StoreError,
-    META_BUDGET, META_COUNTERS, META_CURSOR, META_PAUSE, META_TOTALS,
+    META_BUDGET, META_COUNTERS, META_CURSOR, META_HALTED, META_PAUSE, META_TOTALS,
 };
+use crate::notify::Message;
+
+/// A notification for one sink, waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyEntry {
+    pub sink: String,
+    pub seq: u64,
+    pub message: Message,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TreeId {
@@ -19,6 +28,7 @@ pub(crate) enum TreeId {
     Positions,
     Markets,
     Outbox,
+    Notify,
     Meta,
 }
 
@@ -43,12 +53,15 @@ pub struct Batch {
     pub positions: Vec<((MarketKey, Side), Option<Position>)>,
     pub markets: Vec<(MarketKey, MarketState)>,
     pub outbox: Vec<OutboxRecord>,
+    pub notify: Vec<NotifyEntry>,
     pub totals: Option<BookTotals>,
     pub budget: Option<SignalBudget>,
     /// `Some(None)` clears a pause.
     pub pause: Option<Option<QuotaPause>>,
     pub cursor: Option<String>,
     pub counters: Option<Counters>,
+    /// The operator's pause, when it changed.
+    pub halted: Option<bool>,
 }
 
 impl Batch {
@@ -61,11 +74,13 @@ impl Batch {
             && self.positions.is_empty()
             && self.markets.is_empty()
             && self.outbox.is_empty()
+            && self.notify.is_empty()
             && self.totals.is_none()
             && self.budget.is_none()
             && self.pause.is_none()
             && self.cursor.is_none()
             && self.counters.is_none()
+            && self.halted.is_none()
     }
 
     /// Append a later batch to this one.
@@ -78,11 +93,13 @@ impl Batch {
         self.positions.extend(later.positions);
         self.markets.extend(later.markets);
         self.outbox.extend(later.outbox);
+        self.notify.extend(later.notify);
         self.totals = later.totals.or(self.totals.take());
         self.budget = later.budget.or(self.budget.take());
         self.pause = later.pause.or(self.pause.take());
         self.cursor = later.cursor.or(self.cursor.take());
         self.counters = later.counters.or(self.counters.take());
+        self.halted = later.halted.or(self.halted.take());
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
@@ -136,6 +153,16 @@ impl Batch {
                 order.trade_id.to_be_bytes().to_vec(),
                 json(order, "outbox entry")?,
             );
+        }
+        for entry in &self.notify {
+            put(
+                TreeId::Notify,
+                super::notify::key(&entry.sink, entry.seq),
+                json(&entry.message, "notification")?,
+            );
+        }
+        if let Some(halted) = &self.halted {
+            put(TreeId::Meta, META_HALTED.into(), json(halted, "halted")?);
         }
         if let Some(totals) = &self.totals {
             put(TreeId::Meta, META_TOTALS.into(), json(totals, "totals")?);

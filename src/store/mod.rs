@@ -12,7 +12,8 @@
 //! | `positions` | `platform/market_id/side`   | `strategies::Position`                 |
 //! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
 //! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
-//! | `meta`      | name                        | totals, cursor, budget, pause, counters |
+//! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
+//! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters |
 //!
 //! Values are JSON (decimals as strings), so a store can be inspected with any sled reader.
 //! Every [`Batch`] is applied in ONE multi-tree sled transaction and then flushed; nothing in
@@ -20,6 +21,7 @@
 
 mod batch;
 pub mod health;
+mod notify;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -34,7 +36,7 @@ use strategies::{
     BookTotals, Decision, MarketKey, MarketState, Position, QuotaPause, Timestamp, Trade,
 };
 
-pub use batch::Batch;
+pub use batch::{Batch, NotifyEntry};
 pub use writer::{BackupReply, Committer, WriterEvent};
 
 /// One raw event as received, kept for exactly-once processing, restarts and replay.
@@ -84,6 +86,15 @@ pub struct Counters {
     pub event_types: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes: BTreeMap<String, u64>,
+    /// The seq the next notification gets (one sequence for every sink).
+    #[serde(default)]
+    pub next_notify_seq: u64,
+    /// Notifications dropped, by sink (a full backlog, a sink removed from the config).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notify_dropped: BTreeMap<String, u64>,
+    /// The last day each sink's daily summary was made for (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notify_daily: BTreeMap<String, String>,
 }
 
 /// What a restart needs to rebuild the running state.
@@ -96,6 +107,8 @@ pub struct Loaded {
     pub pause: Option<QuotaPause>,
     pub cursor: Option<String>,
     pub counters: Counters,
+    /// The operator's pause (`shiftbot pause`).
+    pub halted: bool,
     /// Received events still waiting for their signal, in intake order.
     pub inbox: Vec<EventRecord>,
     pub outbox: Vec<OutboxRecord>,
@@ -139,6 +152,7 @@ pub(crate) const META_CURSOR: &str = "cursor";
 pub(crate) const META_BUDGET: &str = "budget";
 pub(crate) const META_PAUSE: &str = "pause";
 pub(crate) const META_COUNTERS: &str = "counters";
+pub(crate) const META_HALTED: &str = "halted";
 
 /// The open store. Cheap to clone (sled trees are reference-counted handles).
 #[derive(Clone)]
@@ -153,6 +167,7 @@ pub struct Store {
     pub(crate) positions: sled::Tree,
     pub(crate) markets: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    pub(crate) notify: sled::Tree,
     pub(crate) meta: sled::Tree,
     /// The marker file ([`health::MARKER`]) is known to be on disk.
     marked: Arc<AtomicBool>,
@@ -224,6 +239,7 @@ impl Store {
             positions: tree("positions")?,
             markets: tree("markets")?,
             outbox: tree("outbox")?,
+            notify: tree("notify")?,
             meta: tree("meta")?,
             db,
             marked: Arc::new(AtomicBool::new(false)),
@@ -256,6 +272,7 @@ impl Store {
             pause: self.meta_get(META_PAUSE)?.flatten(),
             cursor: self.meta_get(META_CURSOR)?,
             counters: self.meta_get(META_COUNTERS)?.unwrap_or_default(),
+            halted: self.meta_get(META_HALTED)?.unwrap_or_default(),
             ..Loaded::default()
         };
         loaded.positions = self.values(&self.positions, "position")?;
@@ -341,11 +358,12 @@ impl Store {
             &self.positions,
             &self.markets,
             &self.outbox,
+            &self.notify,
             &self.meta,
         );
         let result: Result<(), TransactionError<()>> = sled::Transactional::transaction(
             &trees,
-            |(events, seen, inbox, decisions, trades, positions, markets, outbox, meta)| {
+            |(events, seen, inbox, decisions, trades, positions, markets, outbox, notify, meta)| {
                 for op in &ops {
                     let tree = match op.tree {
                         batch::TreeId::Events => events,
@@ -356,6 +374,7 @@ impl Store {
                         batch::TreeId::Positions => positions,
                         batch::TreeId::Markets => markets,
                         batch::TreeId::Outbox => outbox,
+                        batch::TreeId::Notify => notify,
                         batch::TreeId::Meta => meta,
                     };
                     match &op.value {

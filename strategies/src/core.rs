@@ -32,6 +32,7 @@
 //! Settlement ([`Core::settle`]) is not driven by events; the shell calls it when the API says a
 //! market has resolved, and persists the returned trades with the book.
 
+mod control;
 mod dirty;
 mod state;
 
@@ -40,6 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 
 use dirty::DirtyMarkets;
+pub use control::Control;
 pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
 use crate::book::{Book, Position};
@@ -69,6 +71,8 @@ pub struct Core {
     /// lower bound: positions opened later are due later still, closed ones not at all, so
     /// the exits skip the scan of every position for age until it passes.
     hold_due_at: Option<Timestamp>,
+    /// The operator's pause (see [`control`]): no new positions while set.
+    halted: bool,
 }
 
 impl Core {
@@ -99,6 +103,7 @@ impl Core {
             exits_dirty,
             explain: true,
             hold_due_at: None,
+            halted: false,
         }
     }
 
@@ -222,6 +227,9 @@ impl Core {
             last_signal_at,
             now,
         )?;
+        if self.halted {
+            return Err(Refusal::new(Outcome::Paused, control::PAUSED_REASON));
+        }
         if self.in_flight.contains(market) {
             return Err(Refusal::new(
                 Outcome::MarketBusy,
@@ -276,6 +284,10 @@ impl Core {
         };
         let market = event.market().cloned();
         let checked = filter::check_age(&self.config.filter, event_time, now)
+            .and_then(|()| match self.halted {
+                true => Err(Refusal::new(Outcome::Paused, control::PAUSED_REASON)),
+                false => Ok(()),
+            })
             .and_then(|()| self.check_pause(now))
             .and_then(|()| {
                 market.ok_or_else(|| Refusal::new(Outcome::Invalid, "event has no market"))
@@ -409,6 +421,9 @@ impl Core {
             ) {
                 closes.push(trade, ExitReason::OppositeSignal);
             }
+        }
+        if self.halted {
+            return Err(Refusal::new(Outcome::Paused, control::PAUSED_REASON));
         }
         let price = side.price_of(yes);
         let c = price.get();

@@ -27,10 +27,16 @@ pub enum Outcome {
     EdgeBelowMin,
     SizeZero,
     ExposureLimit,
+    /// The operator paused new positions (`shiftbot pause`): the event was decided without a
+    /// signal; exits still ran.
+    Paused,
+    /// The decision of an operator's action itself (`pause`, `resume`, `close`), so the
+    /// journal shows who changed what, and when.
+    Control,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 17] = [
         Outcome::Traded,
         Outcome::BelowThreshold,
         Outcome::Invalid,
@@ -46,6 +52,8 @@ impl Outcome {
         Outcome::EdgeBelowMin,
         Outcome::SizeZero,
         Outcome::ExposureLimit,
+        Outcome::Paused,
+        Outcome::Control,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +73,8 @@ impl Outcome {
             Outcome::EdgeBelowMin => "edge_below_min",
             Outcome::SizeZero => "size_zero",
             Outcome::ExposureLimit => "exposure_limit",
+            Outcome::Paused => "paused",
+            Outcome::Control => "control",
         }
     }
 }

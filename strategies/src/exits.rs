@@ -94,6 +94,8 @@ pub enum ExitReason {
     StopLoss,
     MaxHold,
     OppositeSignal,
+    /// `shiftbot close`: the operator's paper close at the last price.
+    Manual,
 }
 
 impl ExitReason {
@@ -103,6 +105,7 @@ impl ExitReason {
             ExitReason::StopLoss => "stop_loss",
             ExitReason::MaxHold => "max_hold",
             ExitReason::OppositeSignal => "opposite_signal",
+            ExitReason::Manual => "manual",
         }
     }
 }

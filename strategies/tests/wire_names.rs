@@ -12,8 +12,8 @@ use strategies::{
 };
 use support::*;
 
-/// The list from the issue, in its order.
-const OUTCOME_NAMES: [&str; 15] = [
+/// The list from the issue, in its order (`paused` and `control` came with operator control).
+const OUTCOME_NAMES: [&str; 17] = [
     "traded",
     "below_threshold",
     "invalid",
@@ -29,6 +29,8 @@ const OUTCOME_NAMES: [&str; 15] = [
     "edge_below_min",
     "size_zero",
     "exposure_limit",
+    "paused",
+    "control",
 ];
 
 #[test]
@@ -45,7 +47,7 @@ fn outcome_serde_names_are_the_published_ones() {
         assert_eq!(back, *outcome);
     }
     let distinct: BTreeSet<_> = Outcome::ALL.iter().collect();
-    assert_eq!(distinct.len(), 15);
+    assert_eq!(distinct.len(), OUTCOME_NAMES.len());
     assert!(serde_json::from_value::<Outcome>(json!("Traded")).is_err());
     assert!(serde_json::from_value::<Outcome>(json!("belowThreshold")).is_err());
 }

@@ -152,7 +152,7 @@ traded                3       37.50%       75.00%
         "{\"total\":8,\"outcomes\":{\"traded\":3,\"below_threshold\":1,\"invalid\":1,\
          \"ignored_type\":0,\"filtered_market\":0,\"cooldown\":1,\"stale\":0,\"market_busy\":0,\
          \"no_trade\":1,\"signal_error\":1,\"signal_expired\":0,\"signal_budget\":0,\
-         \"edge_below_min\":0,\"size_zero\":0,\"exposure_limit\":0},\
+         \"edge_below_min\":0,\"size_zero\":0,\"exposure_limit\":0,\"paused\":0,\"control\":0},\
          \"funnel\":{\"received\":8,\"passed_threshold\":5,\"signalled\":4,\"traded\":3}}\n"
     );
     // The summary honours the filters: Kalshi's KXC only.

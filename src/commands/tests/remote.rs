@@ -51,6 +51,7 @@ impl Admin {
 /// The listener's state, with the bot's clock at the fixture's `now`.
 fn state(store: Store) -> crate::admin::AdminState {
     crate::admin::AdminState {
+        controls: None,
         store,
         clock: std::sync::Arc::new(FixedClock),
         backups: None,

@@ -316,6 +316,10 @@ fn the_embedded_default_sets_every_key_itself() {
     };
     let mut reader = reader::Reader::new(root);
     assert!(schema::read(&mut reader).is_some());
+    assert_eq!(
+        crate::configuration::notify::read_notify(&mut reader, &[]),
+        Some(Vec::new())
+    );
     reader.report_unknown_keys(schema::explain_unknown);
     assert_eq!(reader.into_problems(), Vec::new());
 }
