@@ -152,6 +152,7 @@ pub(crate) fn read_notify(r: &mut Reader<'_>, env: &[(String, String)]) -> Optio
     };
     let mut sinks = Vec::new();
     let mut ok = true;
+    let mut names: Vec<String> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("notify[{i}]");
         let ValueKind::Table(table) = &item.kind else {
@@ -159,6 +160,16 @@ pub(crate) fn read_notify(r: &mut Reader<'_>, env: &[(String, String)]) -> Optio
             ok = false;
             continue;
         };
+        if let Some(ValueKind::String(name)) = table.get("name").map(|v| &v.kind) {
+            if names.contains(name) {
+                r.problem(
+                    "notify",
+                    format!("two sinks are named {name:?}; names must be unique"),
+                );
+                ok = false;
+            }
+            names.push(name.clone());
+        }
         let mut problems = Vec::new();
         match read_sink(table, env, &mut problems) {
             Some(sink) if problems.is_empty() => sinks.push(sink),
@@ -166,15 +177,6 @@ pub(crate) fn read_notify(r: &mut Reader<'_>, env: &[(String, String)]) -> Optio
         }
         for problem in problems {
             r.problem(format!("{prefix}.{}", problem.path), problem.message);
-        }
-    }
-    for (i, sink) in sinks.iter().enumerate() {
-        if sinks[..i].iter().any(|s| s.name == sink.name) {
-            r.problem(
-                "notify",
-                format!("two sinks are named {:?}; names must be unique", sink.name),
-            );
-            ok = false;
         }
     }
     ok.then_some(sinks)

@@ -145,6 +145,27 @@ fn done(store: &Store, sink: &NotifySink, seq: u64, count: &Backlog) {
     crate::metrics::notify_backlog(&sink.name, count.get());
 }
 
+/// A bot that must stop now (the store failed, the key was refused) tells the sinks that
+/// want errors, each at once and all within `deadline`; returns the sinks that accepted.
+pub async fn last_words(
+    sinks: &[NotifySink],
+    message: &Message,
+    deadline: Duration,
+) -> Vec<String> {
+    let wanted = sinks
+        .iter()
+        .filter(|sink| sink.wants(crate::configuration::NotifyOn::Error));
+    let sends = wanted.map(|sink| async move {
+        let answer = tokio::time::timeout(deadline, send_once(sink, message)).await;
+        matches!(answer, Ok(Attempt::Delivered { .. })).then(|| sink.name.clone())
+    });
+    futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// `shiftbot notify test`, and the last words of a bot that must stop: send `message` to
 /// `sink` now, once, and say how it went.
 pub async fn send_once(sink: &NotifySink, message: &Message) -> Attempt {

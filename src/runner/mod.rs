@@ -354,6 +354,7 @@ async fn run_inner(
     let mut signals = JoinSet::new();
     let mut outcome: Result<(), RunError> = Ok(());
     let mut feed_open = true;
+    let mut key_rejected = None;
     let mut feed_joined = false;
     // While signal requests are paused, say so every hour: a silent pause looks like a hang.
     let mut pause_report = tokio::time::interval_at(
@@ -407,6 +408,13 @@ async fn run_inner(
                 WriterEvent::Failed(err) => {
                     health.store_failed();
                     error!(error = %err, "store commit failed; stopping (exit code 4)");
+                    // Not persisted (the store is what failed): told now, or never.
+                    let message = crate::notify::Message::error(
+                        "store_error",
+                        &format!("the store failed to commit; the bot stops (exit code 4): {err}"),
+                        clock.now(),
+                    );
+                    crate::notify::delivery::last_words(&running.notify, &message, LAST_WORDS).await;
                     outcome = Err(RunError::StoreWrite(err));
                     break;
                 }
@@ -492,6 +500,12 @@ async fn run_inner(
                     Ok(Ok(())) => {}
                     Ok(Err(err)) => {
                         error!(error = %err, "event feed stopped");
+                        if matches!(err, FeedError::Unauthorized { .. }) {
+                            key_rejected = Some(engine.notify_error(
+                                "key_rejected",
+                                &format!("the API refused the key; the bot stops: {err}"),
+                            ));
+                        }
                         outcome = Err(feed_error(err));
                         break;
                     }
@@ -542,6 +556,14 @@ async fn run_inner(
         return Err(RunError::StoreWrite(err));
     }
     let stats = closed?;
+    if let Some((message, entries)) = key_rejected {
+        // Stored with the last batch, so the next start delivers it if this does not.
+        for name in crate::notify::delivery::last_words(&running.notify, &message, LAST_WORDS).await {
+            for entry in entries.iter().filter(|e| e.sink == name) {
+                let _ = store.notify_done(&entry.sink, entry.seq);
+            }
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         while tasks.join_next().await.is_some() {}
     })
@@ -559,6 +581,9 @@ async fn run_inner(
     );
     outcome.map(|()| stats)
 }
+
+/// How long a stopping bot gives its sinks to hear why.
+const LAST_WORDS: Duration = Duration::from_secs(3);
 
 /// How often the engine looks for time-driven notifications (feed down, daily summary).
 const NOTIFY_TICK: Duration = Duration::from_secs(1);

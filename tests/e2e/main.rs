@@ -16,6 +16,7 @@ mod health;
 mod hostile_server;
 mod invalid;
 mod mirror;
+mod notify;
 mod redelivery;
 mod reload;
 mod replay;

@@ -18,6 +18,7 @@ mod output;
 mod process;
 mod script;
 mod sim;
+pub mod sink;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -190,7 +191,11 @@ fn base_settings(base_url: &str, store: &Path) -> Vec<(String, toml::Value)> {
 }
 
 fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) {
-    let (section, name) = key.split_once('.').expect("keys are section.name");
+    let Some((section, name)) = key.split_once('.') else {
+        // A top-level key: `notify`, the array of [[notify]] tables.
+        table.insert(key.to_string(), value);
+        return;
+    };
     let section = table
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));

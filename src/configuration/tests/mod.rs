@@ -14,6 +14,7 @@ use strategies::{MarketKey, Platform};
 use super::*;
 
 mod loading;
+mod notify;
 mod validation;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

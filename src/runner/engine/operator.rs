@@ -16,7 +16,7 @@ use super::{count, Engine};
 use crate::configuration::NotifyOn;
 use crate::notify::outbox::Notifier;
 use crate::notify::{DailySummary, Message};
-use crate::store::EventRecord;
+use crate::store::{EventRecord, NotifyEntry};
 
 /// The answer to an operator action, once it is durable.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,10 +69,14 @@ impl Engine {
         self.notify(what, &Message::trade(trade, reason));
     }
 
-    /// An error for the sinks that want errors (`key_rejected`, ...), persisted in the next batch.
-    pub fn notify_error(&mut self, code: &str, text: &str) {
+    /// An error for the sinks that want errors (`key_rejected`, ...), persisted in the next
+    /// batch; returns the message and its entries.
+    pub fn notify_error(&mut self, code: &str, text: &str) -> (Message, Vec<NotifyEntry>) {
         let message = Message::error(code, text, self.clock.now());
+        let before = self.batch.notify.len();
         self.notify(NotifyOn::Error, &message);
+        let entries = self.batch.notify[before..].to_vec();
+        (message, entries)
     }
 
     /// Time-driven notifications due now: the feed-down alarm and daily summaries.
