@@ -59,12 +59,10 @@ pub fn control_command(
                 store: Some(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())),
                 control: control.clone(),
             };
-            crate::admin::request_control(&listen, &request).map_err(|e| {
-                CommandError::Remote {
-                    path,
-                    listen,
-                    message: e.to_string(),
-                }
+            crate::admin::request_control(&listen, &request).map_err(|e| CommandError::Remote {
+                path,
+                listen,
+                message: e.to_string(),
             })?
         }
         Err(other) => return Err(other.into()),
@@ -113,7 +111,11 @@ pub fn notify_test(settings: &Settings, only: Option<&str>) -> i32 {
         match only {
             Some(name) => eprintln!(
                 "error: no [[notify]] sink named {name:?} (configured: {})",
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             ),
             None => eprintln!("error: no [[notify]] sinks are configured"),
         }

@@ -20,8 +20,8 @@
 //! - [`format`](mod@format): tables, number formats, CSV.
 
 pub mod args;
-pub mod control;
 mod chart;
+pub mod control;
 mod decisions;
 pub mod format;
 mod ledger;

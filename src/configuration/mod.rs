@@ -14,8 +14,8 @@
 //! - [`problems`]: `ConfigProblem` / `ConfigErrors`.
 //! - [`secret`]: the redacting `Secret`.
 
-pub mod problems;
 mod notify;
+pub mod problems;
 mod reader;
 pub mod reload;
 mod schema;
@@ -37,8 +37,8 @@ use strategies::filter::FilterRules;
 use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
-pub use problems::{ConfigErrors, ConfigProblem};
 pub use notify::{NotifyOn, NotifySink, SinkKind};
+pub use problems::{ConfigErrors, ConfigProblem};
 pub use reload::{ReloadPlan, ReloadReport};
 pub use secret::Secret;
 pub use sections::{
@@ -114,7 +114,9 @@ impl Settings {
         let mut reader = Reader::new(root);
         let settings = schema::read(&mut reader);
         let notify = notify::read_notify(&mut reader, &options.env);
-        let settings = settings.zip(notify).map(|(settings, notify)| Settings { notify, ..settings });
+        let settings = settings
+            .zip(notify)
+            .map(|(settings, notify)| Settings { notify, ..settings });
         reader.report_unknown_keys(schema::explain_unknown);
         let mut problems = reader.into_problems();
         if let Some(settings) = &settings {

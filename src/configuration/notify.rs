@@ -156,7 +156,10 @@ pub(crate) fn read_notify(r: &mut Reader<'_>, env: &[(String, String)]) -> Optio
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("notify[{i}]");
         let ValueKind::Table(table) = &item.kind else {
-            r.problem(prefix, format!("expected a table, got {}", describe(&item.kind)));
+            r.problem(
+                prefix,
+                format!("expected a table, got {}", describe(&item.kind)),
+            );
             ok = false;
             continue;
         };
@@ -223,10 +226,7 @@ fn read_sink(
     };
     let on = match has("on") {
         true => r.list("on", |kind| {
-            super::values::choose(
-                kind,
-                &NotifyOn::ALL.map(|on| (on.as_str(), on)),
-            )
+            super::values::choose(kind, &NotifyOn::ALL.map(|on| (on.as_str(), on)))
         }),
         false => Some(NotifyOn::ALL.to_vec()),
     };
@@ -280,13 +280,19 @@ fn read_sink(
         }
     }
     let unused: &[(&str, bool)] = match kind {
-        SinkKind::Webhook => &[("token_env", token_env.is_some()), ("chat_id", chat_id.is_some())],
+        SinkKind::Webhook => &[
+            ("token_env", token_env.is_some()),
+            ("chat_id", chat_id.is_some()),
+        ],
         SinkKind::Slack | SinkKind::Discord => &[
             ("token_env", token_env.is_some()),
             ("secret_env", secret_env.is_some()),
             ("chat_id", chat_id.is_some()),
         ],
-        SinkKind::Telegram => &[("url_env", url_env.is_some()), ("secret_env", secret_env.is_some())],
+        SinkKind::Telegram => &[
+            ("url_env", url_env.is_some()),
+            ("secret_env", secret_env.is_some()),
+        ],
     };
     for (key, set) in unused {
         if *set {
@@ -317,13 +323,19 @@ fn read_sink(
             // The URL is a secret (a Slack or Discord URL is its own credential): not echoed.
             problems.push(ConfigProblem::new(
                 "url_env",
-                format!("the value of {} is not a usable URL: {why}", url_env.clone().unwrap_or_default()),
+                format!(
+                    "the value of {} is not a usable URL: {why}",
+                    url_env.clone().unwrap_or_default()
+                ),
             ));
         }
     }
     if let Some(api_url) = &api_url {
         if let Err(why) = check_url(api_url) {
-            problems.push(ConfigProblem::new("api_url", format!("{why}, got {api_url:?}")));
+            problems.push(ConfigProblem::new(
+                "api_url",
+                format!("{why}, got {api_url:?}"),
+            ));
         }
     }
     Some(NotifySink {

@@ -233,7 +233,12 @@ mod tests {
         let t = trade(TradeAction::Close);
         let message = Message::trade(&t, "take_profit");
         let body = serde_json::to_value(&message).unwrap();
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(
             keys.len(),
             7,
@@ -276,7 +281,14 @@ mod tests {
         };
         let daily = Message::daily(summary.clone(), at);
         assert_eq!(daily.id, "msg_daily_2026-01-14");
-        assert_eq!(Message::daily(summary, at + chrono::Duration::hours(1)).id, daily.id);
-        assert!(daily.text.contains("equity 10012.50 (+12.50 since start)"), "{}", daily.text);
+        assert_eq!(
+            Message::daily(summary, at + chrono::Duration::hours(1)).id,
+            daily.id
+        );
+        assert!(
+            daily.text.contains("equity 10012.50 (+12.50 since start)"),
+            "{}",
+            daily.text
+        );
     }
 }

@@ -288,3 +288,140 @@ fn offer(sink: &mut Sink, message: &Message, counters: &mut Counters) -> Option<
         message: message.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::{LoadOptions, Settings};
+
+    fn sinks(extra: &str) -> Vec<NotifySink> {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[notify]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"U\"\n{extra}\n\
+                 [[notify]]\nname = \"b\"\nkind = \"slack\"\nurl_env = \"U\"\non = [\"open\"]\n"
+            ),
+        )
+        .expect("write");
+        Settings::load(LoadOptions {
+            file: Some(path),
+            env: vec![("U".into(), "http://127.0.0.1:9/".into())],
+        })
+        .expect("valid")
+        .notify
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("time")
+    }
+
+    fn notifier(extra: &str) -> (tempfile::TempDir, Notifier) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("s")).expect("store");
+        let notifier = Notifier::offline(&sinks(extra), &store).expect("notifier");
+        (dir, notifier)
+    }
+
+    #[test]
+    fn daily_summaries_start_the_day_after_the_first_run_and_come_once_a_day() {
+        let (_dir, n) = notifier("daily_at = \"08:30\"");
+        let mut counters = Counters::default();
+        // First start after today's time: nothing for today (it was over before the bot ran).
+        assert!(n
+            .daily_due(at("2026-12-01T09:00:00Z"), &mut counters)
+            .is_empty());
+        assert_eq!(counters.notify_daily["a"], "2026-12-01");
+        assert!(
+            !counters.notify_daily.contains_key("b"),
+            "b does not want daily"
+        );
+        assert!(n
+            .daily_due(at("2026-12-02T08:29:59Z"), &mut counters)
+            .is_empty());
+        let due = n.daily_due(at("2026-12-02T08:30:00Z"), &mut counters);
+        assert_eq!(due.len(), 1);
+        let mut n = n;
+        let summary = DailySummary {
+            date: "2026-12-02".into(),
+            starting_bankroll: 1.into(),
+            cash: 1.into(),
+            equity: 1.into(),
+            pnl: 0.into(),
+            realized_pnl: 0.into(),
+            fees: 0.into(),
+            trades: 0,
+            open_positions: 0,
+        };
+        let entries = n.daily(&due, summary, at("2026-12-02T08:30:00Z"), &mut counters);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].sink, "a");
+        assert!(n
+            .daily_due(at("2026-12-02T23:00:00Z"), &mut counters)
+            .is_empty());
+        // A bot down at the time catches up when it comes back the same day.
+        assert_eq!(
+            n.daily_due(at("2026-12-03T12:00:00Z"), &mut counters).len(),
+            1
+        );
+        // First start before today's time: today's summary comes at its time.
+        let (_dir, n) = notifier("daily_at = \"08:30\"");
+        let mut counters = Counters::default();
+        assert!(n
+            .daily_due(at("2026-12-01T07:00:00Z"), &mut counters)
+            .is_empty());
+        assert_eq!(
+            n.daily_due(at("2026-12-01T08:31:00Z"), &mut counters).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_full_backlog_drops_and_counts_and_seqs_are_one_sequence() {
+        let (_dir, mut n) = notifier("max_backlog = 2");
+        let mut counters = Counters::default();
+        let message = Message::test(at("2026-12-01T00:00:00Z"));
+        let first = n.messages(NotifyOn::Open, &message, &mut counters);
+        assert_eq!(
+            first
+                .iter()
+                .map(|e| (e.sink.as_str(), e.seq))
+                .collect::<Vec<_>>(),
+            [("a", 0), ("b", 1)]
+        );
+        n.messages(NotifyOn::Open, &message, &mut counters);
+        let third = n.messages(NotifyOn::Open, &message, &mut counters);
+        assert_eq!(third.len(), 1, "a is full at 2, b (10000) is not");
+        assert_eq!(third[0].sink, "b");
+        assert_eq!(counters.notify_dropped["a"], 1);
+        // `b` does not want closes.
+        let closes = n.messages(NotifyOn::Close, &message, &mut counters);
+        assert!(closes.is_empty());
+        assert_eq!(counters.notify_dropped["a"], 2);
+    }
+
+    #[test]
+    fn one_feed_alarm_per_outage() {
+        let (_dir, mut n) = notifier("feed_down_after = \"1m\"");
+        let mut counters = Counters::default();
+        let last = at("2026-12-01T00:00:00Z");
+        assert!(n
+            .feed_down(last, at("2026-12-01T00:00:59Z"), &mut counters)
+            .is_empty());
+        let alarm = n.feed_down(last, at("2026-12-01T00:01:00Z"), &mut counters);
+        assert_eq!(alarm.len(), 1, "only a wants errors");
+        assert_eq!(
+            alarm[0].message.error.as_ref().map(|e| e.code.as_str()),
+            Some("feed_down")
+        );
+        assert!(n
+            .feed_down(last, at("2026-12-01T00:05:00Z"), &mut counters)
+            .is_empty());
+        // Events came back, then stopped again: a new outage, a new alarm with a new id.
+        let later = at("2026-12-01T01:00:00Z");
+        let again = n.feed_down(later, at("2026-12-01T01:02:00Z"), &mut counters);
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0].message.id, alarm[0].message.id);
+    }
+}

@@ -56,7 +56,12 @@ pub struct Request {
 pub fn request(sink: &NotifySink, message: &Message, now_unix: i64) -> Request {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let secret_url = || sink.url.as_ref().map(|u| u.expose().to_string()).unwrap_or_default();
+    let secret_url = || {
+        sink.url
+            .as_ref()
+            .map(|u| u.expose().to_string())
+            .unwrap_or_default()
+    };
     let (url, body) = match sink.kind {
         SinkKind::Webhook => {
             let body = serde_json::to_vec(message).unwrap_or_default();
@@ -113,7 +118,13 @@ pub fn signature_headers(
     let rekko = hex::encode(hmac(key, &[body]));
     let standard = base64::engine::general_purpose::STANDARD.encode(hmac(
         key,
-        &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body],
+        &[
+            id.as_bytes(),
+            b".",
+            timestamp.to_string().as_bytes(),
+            b".",
+            body,
+        ],
     ));
     [
         ("x-webhook-signature", rekko),
@@ -157,7 +168,10 @@ pub async fn attempt(client: &reqwest::Client, sink: &NotifySink, message: &Mess
         Ok(response) => response,
         Err(err) => {
             let why = match (err.is_timeout(), err.is_connect()) {
-                (true, _) => format!("no answer within {}", humantime::format_duration(sink.timeout)),
+                (true, _) => format!(
+                    "no answer within {}",
+                    humantime::format_duration(sink.timeout)
+                ),
                 (_, true) => "cannot connect".to_string(),
                 _ => "the request failed".to_string(),
             };
@@ -216,7 +230,10 @@ mod tests {
         let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         let body = br#"{"test": 2432232314}"#;
         let headers = signature_headers(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
-        assert_eq!(headers[1], ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".to_string()));
+        assert_eq!(
+            headers[1],
+            ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".to_string())
+        );
         assert_eq!(headers[2], ("webhook-timestamp", "1614265330".to_string()));
         assert_eq!(
             headers[3],

@@ -24,8 +24,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::clock::SharedClock;
-use crate::feed::RawEvent;
 use crate::configuration::NotifyOn;
+use crate::feed::RawEvent;
 use crate::mirror::MirrorOrder;
 use crate::notify::outbox::Notifier;
 use crate::notify::Message;
@@ -289,7 +289,9 @@ impl Engine {
         if let Some(pause) = self.core.pause().filter(|p| Some(p.until) != paused_before) {
             let text = format!(
                 "signal requests paused until {}: {}",
-                pause.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                pause
+                    .until
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 pause.reason
             );
             let mut message = Message::error("quota_pause", &text, now);

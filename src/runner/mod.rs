@@ -558,7 +558,8 @@ async fn run_inner(
     let stats = closed?;
     if let Some((message, entries)) = key_rejected {
         // Stored with the last batch, so the next start delivers it if this does not.
-        for name in crate::notify::delivery::last_words(&running.notify, &message, LAST_WORDS).await {
+        for name in crate::notify::delivery::last_words(&running.notify, &message, LAST_WORDS).await
+        {
             for entry in entries.iter().filter(|e| e.sink == name) {
                 let _ = store.notify_done(&entry.sink, entry.seq);
             }

@@ -40,8 +40,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use dirty::DirtyMarkets;
 pub use control::Control;
+use dirty::DirtyMarkets;
 pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
 use crate::book::{Book, Position};

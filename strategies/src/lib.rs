@@ -26,7 +26,9 @@ pub mod report;
 pub mod sizing;
 pub mod types;
 
-pub use crate::core::{Control, Core, CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
+pub use crate::core::{
+    Control, Core, CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step,
+};
 pub use book::{Book, BookTotals, Position};
 pub use decision::{Decision, Outcome, Reason, Refusal, Trade, TradeAction};
 pub use event::{Event, EventBody, PriceShift, WhaleAlert};

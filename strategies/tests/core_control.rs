@@ -52,7 +52,11 @@ fn pause_refuses_events_that_would_ask_for_a_signal_and_resume_reopens() {
         Step::NeedSignal(_) => panic!("below threshold asked for a signal"),
     }
     let again = core.control(&Control::Pause, "control:2", at(3));
-    assert!(again.reason.starts_with("already paused"), "{}", again.reason);
+    assert!(
+        again.reason.starts_with("already paused"),
+        "{}",
+        again.reason
+    );
     let d = core.control(&Control::Resume, "control:3", at(4));
     assert!(d.reason.starts_with("resumed"), "{}", d.reason);
     assert!(!core.halted());
@@ -126,7 +130,10 @@ fn manual_close_sells_at_the_last_price_with_reason_manual() {
     assert_eq!(d.market, Some(fed()));
     assert_eq!(d.trades.len(), 1, "{}", d.reason);
     let tr = &d.trades[0];
-    assert_eq!((tr.action, tr.side, tr.contracts), (TradeAction::Close, Side::Yes, 1199));
+    assert_eq!(
+        (tr.action, tr.side, tr.contracts),
+        (TradeAction::Close, Side::Yes, 1199)
+    );
     assert_eq!(tr.price, dec(45, 2));
     assert_eq!(tr.event_id, "control:9");
     assert_eq!(tr.cash_before, cash_before);
@@ -161,6 +168,9 @@ fn control_actions_read_and_write_as_json() {
     );
     let pause: Control = serde_json::from_str(r#"{"action":"pause"}"#).expect("parses");
     assert_eq!(pause, Control::Pause);
-    assert_eq!(serde_json::to_string(&Control::Resume).unwrap(), r#"{"action":"resume"}"#);
+    assert_eq!(
+        serde_json::to_string(&Control::Resume).unwrap(),
+        r#"{"action":"resume"}"#
+    );
     assert!(serde_json::from_str::<Control>(r#"{"action":"halt"}"#).is_err());
 }

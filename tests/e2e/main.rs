@@ -10,6 +10,7 @@ mod support;
 
 mod auth;
 mod cli_config;
+mod control;
 mod crash;
 mod embedded;
 mod health;

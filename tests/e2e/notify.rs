@@ -66,7 +66,14 @@ fn every_trade_reaches_the_webhook_once_signed_both_ways_across_failures_and_kil
     let mut app = Setup::new(script)
         .sim(|sim| sim.events_per_second = rate)
         .screen_every_event()
-        .set("notify", toml::Value::Array(vec![webhook_sink("hook", &["open", "close", "settle"], &[])]))
+        .set(
+            "notify",
+            toml::Value::Array(vec![webhook_sink(
+                "hook",
+                &["open", "close", "settle"],
+                &[],
+            )]),
+        )
         .env("HOOK_URL", &sink.url("/hook"))
         .env("HOOK_SECRET", SECRET)
         .spawn();
@@ -76,8 +83,10 @@ fn every_trade_reaches_the_webhook_once_signed_both_ways_across_failures_and_kil
     let mut running = app.start();
     let admin = admin_of(&mut running);
     eventually("every event decided", || {
-        let (_, stdout, _) =
-            app.output_with_env(&[("SHIFTBOT__ADMIN__LISTEN", &admin)], &["decisions", "--json"]);
+        let (_, stdout, _) = app.output_with_env(
+            &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+            &["decisions", "--json"],
+        );
         (stdout.lines().count() >= n).then_some(())
     });
     let finished_trades = {
@@ -85,7 +94,11 @@ fn every_trade_reaches_the_webhook_once_signed_both_ways_across_failures_and_kil
         assert_eq!(finished.code, 0, "{}", finished.stderr);
         ledger_json(&app)
     };
-    assert!(finished_trades.len() >= 10, "too few trades to say much: {}", finished_trades.len());
+    assert!(
+        finished_trades.len() >= 10,
+        "too few trades to say much: {}",
+        finished_trades.len()
+    );
     // A restart delivers what the killed run had not; wait for it.
     let mut again = app.start();
     admin_of(&mut again);
@@ -109,10 +122,19 @@ fn every_trade_reaches_the_webhook_once_signed_both_ways_across_failures_and_kil
             "x-webhook-signature"
         );
         // Standard Webhooks: v1,base64(HMAC(key, id.timestamp.body)).
-        let signed = hmac(&[id.as_bytes(), b".", timestamp.as_bytes(), b".", &request.body]);
+        let signed = hmac(&[
+            id.as_bytes(),
+            b".",
+            timestamp.as_bytes(),
+            b".",
+            &request.body,
+        ]);
         assert_eq!(
             request.header("webhook-signature"),
-            format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(signed))
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(signed)
+            )
         );
         let body = request.json();
         assert_eq!(body["id"], id.as_str());
@@ -128,15 +150,24 @@ fn every_trade_reaches_the_webhook_once_signed_both_ways_across_failures_and_kil
         let trade_id = trade["trade_id"].as_u64().expect("a trade message");
         assert_eq!(body["kind"], trade["action"], "{body}");
         // The trade exactly as `ledger --json` prints it.
-        assert_eq!(Some(trade), finished_trades.get(&trade_id), "trade {trade_id}");
-        assert!(trade_ids.insert(trade_id, id.clone()).is_none_or(|old| old == id));
+        assert_eq!(
+            Some(trade),
+            finished_trades.get(&trade_id),
+            "trade {trade_id}"
+        );
+        assert!(trade_ids
+            .insert(trade_id, id.clone())
+            .is_none_or(|old| old == id));
     }
     assert_eq!(
         trade_ids.keys().copied().collect::<Vec<_>>(),
         finished_trades.keys().copied().collect::<Vec<_>>(),
         "every trade told, none twice under two ids"
     );
-    assert!(received.len() > by_id.len(), "the failing answers were retried");
+    assert!(
+        received.len() > by_id.len(),
+        "the failing answers were retried"
+    );
     app.assert_no_secret_on_disk();
     for file in walk(app.dir.path()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
@@ -182,7 +213,10 @@ fn a_hung_sink_never_holds_up_decisions_and_its_backlog_is_bounded() {
             toml::Value::Array(vec![webhook_sink(
                 "dead",
                 &["open", "close", "settle"],
-                &[("max_backlog", (max_backlog as i64).into()), ("timeout", "30s".into())],
+                &[
+                    ("max_backlog", (max_backlog as i64).into()),
+                    ("timeout", "30s".into()),
+                ],
             )]),
         )
         .env("HOOK_URL", &sink.url("/hook"))
@@ -191,19 +225,28 @@ fn a_hung_sink_never_holds_up_decisions_and_its_backlog_is_bounded() {
     let mut running = app.start();
     running.wait_for_decisions(n);
     // Every event decided while the sink held its first request unanswered.
-    assert!(sink.received().len() <= 1, "{} requests", sink.received().len());
+    assert!(
+        sink.received().len() <= 1,
+        "{} requests",
+        sink.received().len()
+    );
     let logs = running.logs();
     let dropped = logs
         .iter()
         .filter(|line| {
-            crate::support::message(line).starts_with("notification dropped: the sink's backlog is full")
+            crate::support::message(line)
+                .starts_with("notification dropped: the sink's backlog is full")
         })
         .count();
     let finished = running.terminate();
     assert_eq!(finished.code, 0, "{}", finished.stderr);
     let trades = ledger_json(&app).len();
     assert!(trades > max_backlog, "{trades} trades");
-    assert_eq!(dropped, trades - max_backlog, "every message past the bound is dropped and logged");
+    assert_eq!(
+        dropped,
+        trades - max_backlog,
+        "every message past the bound is dropped and logged"
+    );
 }
 
 #[test]
@@ -236,15 +279,30 @@ fn notify_test_sends_one_message_per_sink_and_reports_each_answer() {
         .spawn();
     let (code, stdout, stderr) = app.output(&["notify", "test"]);
     assert_eq!(code, 1, "one sink refused: {stdout}{stderr}");
-    assert!(stdout.contains("hook (webhook): delivered (HTTP 200)"), "{stdout}");
-    assert!(stdout.contains("team (slack): delivered (HTTP 200)"), "{stdout}");
-    assert!(stdout.contains("phone (telegram): failed: answered 403 Forbidden"), "{stdout}");
+    assert!(
+        stdout.contains("hook (webhook): delivered (HTTP 200)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("team (slack): delivered (HTTP 200)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("phone (telegram): failed: answered 403 Forbidden"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("tg-secret-token") && !stderr.contains("tg-secret-token"));
     let received = good.received();
     assert_eq!(received.len(), 2);
-    let hook = received.iter().find(|r| r.path == "/hook").expect("webhook");
+    let hook = received
+        .iter()
+        .find(|r| r.path == "/hook")
+        .expect("webhook");
     assert_eq!(hook.json()["kind"], "test");
-    let slack = received.iter().find(|r| r.path.starts_with("/slack")).expect("slack");
+    let slack = received
+        .iter()
+        .find(|r| r.path.starts_with("/slack"))
+        .expect("slack");
     let text = slack.json()["text"].as_str().expect("text").to_string();
     assert!(text.contains("test message"), "{text}");
     let telegram = bad.received();
@@ -257,5 +315,83 @@ fn notify_test_sends_one_message_per_sink_and_reports_each_answer() {
     assert_eq!(good.received().len(), 3);
     let (code, _, stderr) = app.output(&["notify", "test", "--sink", "nope"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("no [[notify]] sink named \"nope\" (configured: hook, team, phone)"), "{stderr}");
+    assert!(
+        stderr.contains("no [[notify]] sink named \"nope\" (configured: hook, team, phone)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_silent_feed_is_reported_once_as_an_error() {
+    let sink = SinkServer::start(SinkAnswer::ok());
+    let mut app = Setup::new(model_price_shifts(3, 2, 5, 50))
+        .sim(|sim| sim.events_per_second = 50)
+        .set(
+            "notify",
+            toml::Value::Array(vec![webhook_sink(
+                "ops",
+                &["error"],
+                &[("feed_down_after", "2s".into())],
+            )]),
+        )
+        .env("HOOK_URL", &sink.url("/ops"))
+        .env("HOOK_SECRET", SECRET)
+        .spawn();
+    let mut running = app.start();
+    running.wait_for_decisions(5);
+    let alarm = eventually("a feed_down error", || {
+        sink.received()
+            .into_iter()
+            .map(|r| r.json())
+            .find(|body| body["kind"] == "error")
+    });
+    assert_eq!(alarm["error"]["code"], "feed_down", "{alarm}");
+    assert!(
+        alarm["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no event from the feed since"),
+        "{alarm}"
+    );
+    assert!(alarm["trade"].is_null() && alarm["summary"].is_null());
+    // One alarm per outage, not one per second.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(sink.received().len(), 1, "{:?}", sink.received());
+    running.terminate();
+}
+
+#[test]
+fn sighup_adds_a_sink_and_its_messages_follow() {
+    let sink = SinkServer::start(SinkAnswer::ok());
+    let rate = 60;
+    let mut app = Setup::new(model_price_shifts(9, 8, 3000, rate))
+        .sim(|sim| sim.events_per_second = rate)
+        .screen_every_event()
+        .env("HOOK_URL", &sink.url("/late"))
+        .env("HOOK_SECRET", SECRET)
+        .spawn();
+    let mut running = app.start();
+    running.wait_for_decisions(20);
+    let path = app.config_path.clone().expect("config file");
+    let mut table: toml::Table = std::fs::read_to_string(&path)
+        .expect("read")
+        .parse()
+        .expect("toml");
+    table.insert(
+        "notify".into(),
+        toml::Value::Array(vec![webhook_sink("late", &["open"], &[])]),
+    );
+    std::fs::write(&path, toml::to_string(&table).expect("toml")).expect("write");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &running.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    let reloaded = running.wait_for_message("configuration reloaded");
+    assert_eq!(reloaded["changed"], "notify", "{reloaded}");
+    let first = eventually("an open told to the new sink", || {
+        sink.received().into_iter().next()
+    });
+    assert_eq!(first.json()["kind"], "open");
+    running.terminate();
 }

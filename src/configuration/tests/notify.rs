@@ -40,8 +40,14 @@ daily_at = "08:30"
     let ops = &settings.notify[0];
     assert_eq!((ops.name.as_str(), ops.kind), ("ops", SinkKind::Webhook));
     assert_eq!(ops.on, vec![NotifyOn::Open, NotifyOn::Error]);
-    assert_eq!(ops.url.as_ref().map(|u| u.expose()), Some("http://127.0.0.1:9/hook"));
-    assert_eq!(ops.secret.as_ref().map(|s| s.expose()), Some("whsec_c2VjcmV0"));
+    assert_eq!(
+        ops.url.as_ref().map(|u| u.expose()),
+        Some("http://127.0.0.1:9/hook")
+    );
+    assert_eq!(
+        ops.secret.as_ref().map(|s| s.expose()),
+        Some("whsec_c2VjcmV0")
+    );
     assert_eq!(ops.feed_down_after, Duration::from_secs(300));
     assert_eq!(ops.timeout, Duration::from_secs(10));
     let chat = &settings.notify[1];
@@ -55,7 +61,10 @@ daily_at = "08:30"
         assert!(!printed.contains(secret), "{secret} leaked into {printed}");
     }
     let toml = toml::to_string(&settings).expect("serializes");
-    assert!(!toml.contains("123:abc") && !toml.contains("c2VjcmV0"), "{toml}");
+    assert!(
+        !toml.contains("123:abc") && !toml.contains("c2VjcmV0"),
+        "{toml}"
+    );
 }
 
 #[test]
@@ -122,9 +131,15 @@ name = "a"
 kind = "discord"
 url_env = "B"
 "#,
-        &[("A", "not a url with secret-token"), ("B", "https://discord.test/x")],
+        &[
+            ("A", "not a url with secret-token"),
+            ("B", "https://discord.test/x"),
+        ],
     ));
-    assert!(message_for(&errors, "notify").contains("two sinks are named"), "{errors:?}");
+    assert!(
+        message_for(&errors, "notify").contains("two sinks are named"),
+        "{errors:?}"
+    );
     let text = message_for(&errors, "notify[0].url_env");
     assert!(text.contains("not a usable URL"), "{text}");
     assert!(!format!("{errors:?}").contains("secret-token"));

@@ -94,9 +94,7 @@ impl Engine {
         let due = self.notifier.daily_due(now, &mut self.counters);
         if !due.is_empty() {
             let summary = self.daily_summary(now)?;
-            let entries = self
-                .notifier
-                .daily(&due, summary, now, &mut self.counters);
+            let entries = self.notifier.daily(&due, summary, now, &mut self.counters);
             self.current.notify.extend(entries.iter().cloned());
             self.batch.notify.extend(entries);
         }
@@ -158,3 +156,7 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "operator_tests.rs"]
+mod tests;

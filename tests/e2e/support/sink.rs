@@ -133,7 +133,12 @@ impl Drop for SinkServer {
     }
 }
 
-async fn receive(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(script): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let answer = {
         let mut script = script.lock().unwrap_or_else(|e| e.into_inner());
         script.received.push(Received {
