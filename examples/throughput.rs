@@ -16,6 +16,10 @@
 //!    `signal.max_in_flight`, not the number of events, and the stream keeps flowing (the
 //!    below-threshold events are all decided long before the signals finish).
 //!
+//! 3. **Dead notification sink**: the screened burst again with no `[[notify]]` sink, with a
+//!    webhook sink that accepts connections and never answers, and with one answering 500 to
+//!    everything: decisions must not wait for either.
+//!
 //! Options (environment): `THROUGHPUT_RUNS` (repetitions of each burst, default 5).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -160,6 +164,8 @@ struct Run<'a> {
     /// None: stop the moment the last decision is made (timing runs). Some: keep running this
     /// long afterwards so every durability report is processed (latency runs).
     settle: Option<Duration>,
+    /// A webhook sink at this URL, told about every trade.
+    sink_url: Option<String>,
 }
 
 async fn measure(progress: &Arc<Progress>, run: Run<'_>) -> Measured {
@@ -195,7 +201,19 @@ async fn measure(progress: &Arc<Progress>, run: Run<'_>) -> Measured {
     for (key, value) in run.overrides {
         env.push((key.to_string(), value.clone()));
     }
-    let settings = Settings::load(LoadOptions { file: None, env }).expect("settings");
+    let file = run.sink_url.as_ref().map(|url| {
+        env.push(("BENCH_HOOK_URL".into(), url.clone()));
+        env.push(("BENCH_HOOK_SECRET".into(), "bench-secret".into()));
+        let path = dir.path().join("notify.toml");
+        std::fs::write(
+            &path,
+            "[[notify]]\nname = \"bench\"\nkind = \"webhook\"\nurl_env = \"BENCH_HOOK_URL\"\n\
+             secret_env = \"BENCH_HOOK_SECRET\"\ntimeout = \"30s\"\n",
+        )
+        .expect("write the sink config");
+        path
+    });
+    let settings = Settings::load(LoadOptions { file, env }).expect("settings");
     let store_path = settings.storage.path.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     let settler = run.settle.map(|settle| {
@@ -339,6 +357,7 @@ async fn burst_table(progress: &Arc<Progress>, runs: usize) {
                 expect: BURST,
                 fillers: usize::MAX,
                 settle,
+                sink_url: None,
             };
             let timed = measure(progress, burst(None)).await;
             let latency = measure(progress, burst(Some(Duration::from_millis(SETTLE_MS)))).await;
@@ -396,6 +415,7 @@ async fn slow_signal_table(progress: &Arc<Progress>) {
                     expect: signals + fillers,
                     fillers,
                     settle: None,
+                    sink_url: None,
                 },
             )
             .await;
@@ -435,4 +455,81 @@ async fn main() {
     );
     burst_table(&progress, runs).await;
     slow_signal_table(&progress).await;
+    dead_sink_table(&progress, runs).await;
+}
+
+/// A sink that accepts every connection and never answers.
+async fn hanging_sink() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+/// A sink that answers 500 to everything, at once.
+async fn failing_sink() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let app =
+        axum::Router::new().fallback(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+async fn dead_sink_table(progress: &Arc<Progress>, runs: usize) {
+    println!("## Dead notification sink: the screened burst ({BURST} events), every trade told to a webhook sink\n");
+    println!("| sink | median events/s | runs (events/s) | traded |");
+    println!("|---|---|---|---|");
+    let overrides = [
+        ("SHIFTBOT__FILTER__MIN_SHIFT_PCT", "0".to_string()),
+        ("SHIFTBOT__FILTER__COOLDOWN", "0s".to_string()),
+        ("SHIFTBOT__SIGNAL__MAX_IN_FLIGHT", "32".to_string()),
+    ];
+    let hanging = hanging_sink().await;
+    let failing = failing_sink().await;
+    for (name, url) in [
+        ("none", None),
+        ("never answers", Some(hanging)),
+        ("answers 500", Some(failing)),
+    ] {
+        let mut rates = Vec::new();
+        let mut traded = 0;
+        for _ in 0..runs {
+            let measured = measure(
+                progress,
+                Run {
+                    script: model_burst(BURST, 500),
+                    signal_latency: Duration::ZERO,
+                    overrides: &overrides,
+                    expect: BURST,
+                    fillers: usize::MAX,
+                    settle: None,
+                    sink_url: url.clone(),
+                },
+            )
+            .await;
+            traded = measured.stats.traded;
+            rates.push(BURST as f64 / measured.elapsed.as_secs_f64());
+        }
+        let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        let mut sorted = rates.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.0} | {} | {traded} |",
+            sorted[sorted.len() / 2],
+            shown.join(", ")
+        );
+    }
+    println!();
 }

@@ -44,3 +44,39 @@ fn the_harness_finds_a_key_written_into_the_store_directory() {
     std::fs::write(blobs.join("leak"), format!("..{}..", crate::support::KEY)).expect("write");
     drop(app);
 }
+
+/// A refused key stops the bot; a sink that wants errors hears why before it exits.
+#[test]
+fn a_rejected_key_is_told_to_the_error_sinks_on_the_way_out() {
+    use crate::support::sink::{SinkAnswer, SinkServer};
+    let sink = SinkServer::start(SinkAnswer::ok());
+    let script = vec![fresh_price_shift(
+        Some("a1"),
+        "kalshi",
+        "KXE2E-C",
+        "0.50",
+        "0.55",
+    )];
+    let mut app = Setup::new(script)
+        .bot_key("rk_e2e_wrong_Key_31c9d0")
+        .set(
+            "notify",
+            toml::Value::Array(vec![crate::notify::webhook_sink("ops", &["error"], &[])]),
+        )
+        .env("HOOK_URL", &sink.url("/ops"))
+        .env("HOOK_SECRET", crate::notify::SECRET)
+        .spawn();
+    let finished = app.start().wait_exit(Duration::from_secs(30));
+    assert_eq!(finished.code, 3, "{}", finished.stderr);
+    let received = sink.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let body = received[0].json();
+    assert_eq!(body["kind"], "error");
+    assert_eq!(body["error"]["code"], "key_rejected", "{body}");
+    let text = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(text.contains("401"), "{text}");
+    assert!(
+        !text.contains("rk_e2e_wrong"),
+        "the key is never in a message"
+    );
+}

@@ -248,3 +248,45 @@ fn an_endless_event_is_dropped_and_memory_stays_bounded() {
     running.terminate();
     assert_eq!(app.decisions().len(), 1, "the dropped event left nothing");
 }
+
+/// A quota pause is an error for the sinks that want errors, once per pause.
+#[test]
+fn a_quota_pause_is_told_to_the_error_sinks() {
+    use crate::support::sink::{SinkAnswer, SinkServer};
+    let sink = SinkServer::start(SinkAnswer::ok());
+    let server = Hostile::start(
+        vec![StreamReply::Chunks(vec![
+            shift("q1", "KXQUOTA-1", "0.4"),
+            shift("q2", "KXQUOTA-2", "0.4"),
+        ])],
+        SignalAnswer::buy_yes(),
+    );
+    server.signals(vec![SignalAnswer {
+        status: 429,
+        headers: vec![("retry-after", "120".to_string())],
+        body: r#"{"detail":"monthly quota exceeded"}"#.to_string(),
+    }]);
+    let mut app = Setup::against(server.base_url())
+        .set(
+            "notify",
+            toml::Value::Array(vec![crate::notify::webhook_sink("ops", &["error"], &[])]),
+        )
+        .env("HOOK_URL", &sink.url("/ops"))
+        .env("HOOK_SECRET", crate::notify::SECRET)
+        .spawn();
+    let mut running = app.start();
+    running.wait_for_decisions(2);
+    let alarm = crate::support::eventually("a quota_pause error", || {
+        sink.received().into_iter().map(|r| r.json()).next()
+    });
+    assert_eq!(alarm["error"]["code"], "quota_pause", "{alarm}");
+    assert!(
+        alarm["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signal requests paused until"),
+        "{alarm}"
+    );
+    running.terminate();
+    assert_eq!(sink.received().len(), 1, "one message for one pause");
+}

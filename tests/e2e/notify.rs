@@ -13,10 +13,10 @@ use sha2::Sha256;
 use crate::support::sink::{SinkAnswer, SinkServer};
 use crate::support::{eventually, model_price_shifts, Setup, TestApp};
 
-const SECRET: &str = "whsec_c2hpZnRib3QtZTJlLXNpZ25pbmcta2V5";
+pub const SECRET: &str = "whsec_c2hpZnRib3QtZTJlLXNpZ25pbmcta2V5";
 const SECRET_KEY: &[u8] = b"shiftbot-e2e-signing-key";
 
-fn webhook_sink(name: &str, on: &[&str], extra: &[(&str, toml::Value)]) -> toml::Value {
+pub fn webhook_sink(name: &str, on: &[&str], extra: &[(&str, toml::Value)]) -> toml::Value {
     let mut table = toml::Table::new();
     table.insert("name".into(), name.into());
     table.insert("kind".into(), "webhook".into());

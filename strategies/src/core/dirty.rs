@@ -60,7 +60,7 @@ mod tests {
         ) {
             let ids = ["A", "B", "LONGER-MARKET-ID", "C", "", "B2"];
             let key = |i: usize| MarketKey {
-                platform: if i % 2 == 0 { Platform::Kalshi } else { Platform::Polymarket },
+                platform: if i.is_multiple_of(2) { Platform::Kalshi } else { Platform::Polymarket },
                 market_id: ids[i].to_string(),
             };
             let mut set = DirtyMarkets::default();
