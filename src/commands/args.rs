@@ -155,12 +155,27 @@ impl Filters {
 }
 
 /// Keep only the last `limit` items.
-pub fn last_n<T>(mut items: Vec<T>, limit: Option<usize>) -> Vec<T> {
-    if let Some(n) = limit {
-        let drop = items.len().saturating_sub(n);
-        items.drain(..drop);
+/// The records `keep` accepts, oldest first. With a limit, only the newest `n`, read from the
+/// end: a request for the last 20 of two million decisions decodes 20 (and those it skips),
+/// and holds no more than `n` in memory.
+pub fn newest<T, E>(
+    records: impl DoubleEndedIterator<Item = Result<T, E>>,
+    keep: impl Fn(&T) -> bool,
+    limit: Option<usize>,
+) -> Result<Vec<T>, E> {
+    let kept = |r: &Result<T, E>| r.as_ref().map_or(true, &keep);
+    match limit {
+        None => records.filter(kept).collect(),
+        Some(n) => {
+            let mut last: Vec<T> = records
+                .rev()
+                .filter(kept)
+                .take(n)
+                .collect::<Result<_, _>>()?;
+            last.reverse();
+            Ok(last)
+        }
     }
-    items
 }
 
 pub fn parse_market(text: &str) -> Result<MarketFilter, String> {
@@ -277,8 +292,19 @@ mod tests {
             .contains("traded"));
         assert_eq!(parse_action("Settle"), Ok(TradeAction::Settle));
         assert!(parse_action("buy").is_err());
-        assert_eq!(last_n(vec![1, 2, 3, 4], Some(2)), vec![3, 4]);
-        assert_eq!(last_n(vec![1, 2], Some(5)), vec![1, 2]);
-        assert_eq!(last_n(vec![1, 2], None), vec![1, 2]);
+        let ok = |v: Vec<i32>| v.into_iter().map(Ok::<i32, ()>);
+        let all = |_: &i32| true;
+        assert_eq!(newest(ok(vec![1, 2, 3, 4]), all, Some(2)), Ok(vec![3, 4]));
+        assert_eq!(newest(ok(vec![1, 2]), all, Some(5)), Ok(vec![1, 2]));
+        assert_eq!(newest(ok(vec![1, 2]), all, None), Ok(vec![1, 2]));
+        let odd = |n: &i32| n % 2 == 1;
+        assert_eq!(
+            newest(ok(vec![1, 2, 3, 4, 5, 6]), odd, Some(2)),
+            Ok(vec![3, 5])
+        );
+        assert_eq!(newest(ok(vec![1, 2, 3, 4]), odd, None), Ok(vec![1, 3]));
+        // An unreadable record among the newest is an error, not a silent gap.
+        let broken = vec![Ok(1), Err(()), Ok(3)].into_iter();
+        assert_eq!(newest(broken, all, Some(2)), Err(()));
     }
 }

@@ -19,7 +19,7 @@ use std::io::Write;
 use serde::Serialize;
 use strategies::{Outcome, Platform, Timestamp};
 
-use super::args::last_n;
+use super::args::newest;
 use super::format::{percent, table, time};
 use super::{json_line, CommandError, DecisionsArgs, ReviewRequest};
 use crate::store::{DecisionRecord, Store};
@@ -92,37 +92,42 @@ pub(super) fn render(
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
     let since = args.filters.since.map(|s| s.resolve(request.now));
-    let mut kept: Vec<DecisionRecord> = Vec::new();
-    if let Some(store) = store {
-        for record in store.decisions() {
+    let keep = |record: &DecisionRecord| {
+        let d = &record.decision;
+        (args.outcome.is_empty() || args.outcome.contains(&d.outcome))
+            && args.filters.keeps_decision(d, since)
+    };
+    let limit = args.filters.limit;
+    if limit.is_none() && (args.summary || args.json) {
+        // Streamed: counted or printed as read, whatever the length of the history.
+        let mut tally = Tally::default();
+        for record in store.into_iter().flat_map(Store::decisions) {
             let record = record?;
-            let d = &record.decision;
-            if (args.outcome.is_empty() || args.outcome.contains(&d.outcome))
-                && args.filters.keeps_decision(d, since)
-            {
-                kept.push(record);
+            if !keep(&record) {
+                continue;
+            }
+            match args.summary {
+                true => tally.add(record.decision.outcome),
+                false => json_decision(out, &record)?,
             }
         }
+        return match args.summary {
+            true => summary(&tally, args.json, out),
+            false => Ok(()),
+        };
     }
-    let kept = last_n(kept, args.filters.limit);
+    let kept = match store {
+        Some(store) => newest(store.decisions(), keep, limit)?,
+        None => Vec::new(),
+    };
     if args.summary {
-        return summary(&kept, args.json, out);
+        let mut tally = Tally::default();
+        kept.iter().for_each(|r| tally.add(r.decision.outcome));
+        return summary(&tally, args.json, out);
     }
     if args.json {
         for record in &kept {
-            let d = &record.decision;
-            json_line(
-                out,
-                &DecisionLine {
-                    event_id: &d.event_id,
-                    event_type: &d.event_type,
-                    platform: d.market.as_ref().map(|m| m.platform),
-                    market_id: d.market.as_ref().map(|m| m.market_id.as_str()),
-                    outcome: d.outcome.as_str(),
-                    reason: &d.reason,
-                    decided_at: d.decided_at,
-                },
-            )?;
+            json_decision(out, record)?;
         }
         return Ok(());
     }
@@ -155,19 +160,48 @@ pub(super) fn render(
     Ok(())
 }
 
-fn summary(kept: &[DecisionRecord], json: bool, out: &mut dyn Write) -> Result<(), CommandError> {
-    let mut by_outcome = [0u64; Outcome::ALL.len()];
-    let mut stages = [0u64; FUNNEL.len()];
-    for record in kept {
-        let outcome = record.decision.outcome;
+fn json_decision(out: &mut dyn Write, record: &DecisionRecord) -> std::io::Result<()> {
+    let d = &record.decision;
+    json_line(
+        out,
+        &DecisionLine {
+            event_id: &d.event_id,
+            event_type: &d.event_type,
+            platform: d.market.as_ref().map(|m| m.platform),
+            market_id: d.market.as_ref().map(|m| m.market_id.as_str()),
+            outcome: d.outcome.as_str(),
+            reason: &d.reason,
+            decided_at: d.decided_at,
+        },
+    )
+}
+
+/// Decisions counted by outcome and by funnel stage, one at a time.
+#[derive(Default)]
+struct Tally {
+    total: u64,
+    by_outcome: [u64; Outcome::ALL.len()],
+    stages: [u64; FUNNEL.len()],
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Outcome) {
+        self.total += 1;
         if let Some(i) = Outcome::ALL.iter().position(|o| *o == outcome) {
-            by_outcome[i] += 1;
+            self.by_outcome[i] += 1;
         }
-        for stage in stages.iter_mut().take(funnel_depth(outcome) + 1) {
+        for stage in self.stages.iter_mut().take(funnel_depth(outcome) + 1) {
             *stage += 1;
         }
     }
-    let total = kept.len() as u64;
+}
+
+fn summary(tally: &Tally, json: bool, out: &mut dyn Write) -> Result<(), CommandError> {
+    let Tally {
+        total,
+        by_outcome,
+        stages,
+    } = *tally;
     if json {
         let outcomes = Ordered(
             Outcome::ALL

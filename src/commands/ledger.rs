@@ -7,9 +7,8 @@ use std::io::Write;
 
 use strategies::Trade;
 
-use super::args::{action_name, last_n};
+use super::args::{action_name, newest};
 use super::format::{csv_record, money, price, signed_money, table, time};
-use super::positions::trades;
 use super::{json_line, CommandError, LedgerArgs, ReviewRequest};
 use crate::store::Store;
 
@@ -39,13 +38,27 @@ pub(super) fn render(
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
     let since = args.filters.since.map(|s| s.resolve(request.now));
-    let kept: Vec<Trade> = trades(store)?
-        .into_iter()
-        .filter(|t| args.filters.keeps_trade(t, since))
-        .collect();
-    let kept = last_n(kept, args.filters.limit);
+    let Some(store) = store else {
+        return render_kept(&[], args, out);
+    };
+    let keep = |t: &Trade| args.filters.keeps_trade(t, since);
+    if args.json && args.filters.limit.is_none() {
+        // Streamed: one line per trade as it is read, whatever the length of the history.
+        for trade in store.trades() {
+            let trade = trade?;
+            if keep(&trade) {
+                json_line(out, &trade)?;
+            }
+        }
+        return Ok(());
+    }
+    let kept: Vec<Trade> = newest(store.trades(), keep, args.filters.limit)?;
+    render_kept(&kept, args, out)
+}
+
+fn render_kept(kept: &[Trade], args: &LedgerArgs, out: &mut dyn Write) -> Result<(), CommandError> {
     if args.json {
-        for trade in &kept {
+        for trade in kept {
             json_line(out, trade)?;
         }
         return Ok(());
@@ -53,7 +66,7 @@ pub(super) fn render(
     if args.csv {
         let header: Vec<String> = CSV_HEADER.iter().map(|h| h.to_string()).collect();
         csv_record(out, &header)?;
-        for t in &kept {
+        for t in kept {
             let optional =
                 |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
             csv_record(

@@ -95,14 +95,6 @@ impl Book {
     }
 }
 
-/// Every trade, oldest first (an empty list without a store).
-pub(super) fn trades(store: Option<&Store>) -> Result<Vec<Trade>, CommandError> {
-    match store {
-        Some(store) => Ok(store.trades().collect::<Result<_, _>>()?),
-        None => Ok(Vec::new()),
-    }
-}
-
 pub(super) fn render(
     store: Option<&Store>,
     request: &ReviewRequest,

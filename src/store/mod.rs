@@ -297,16 +297,19 @@ impl Store {
         Ok(loaded)
     }
 
-    /// Decisions in the order they were made.
-    pub fn decisions(&self) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> + '_ {
+    /// Decisions in the order they were made (`.rev()` reads from the newest without touching
+    /// the rest: what `decisions --limit N` does on a long history).
+    pub fn decisions(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Result<DecisionRecord, StoreError>> + '_ {
         self.decisions.iter().map(move |item| {
             let (_, value) = item.map_err(|e| self.io_err(e))?;
             decode(&value, "decision")
         })
     }
 
-    /// Trades in id order (which is the order they were made).
-    pub fn trades(&self) -> impl Iterator<Item = Result<Trade, StoreError>> + '_ {
+    /// Trades in id order (which is the order they were made); `.rev()` from the newest.
+    pub fn trades(&self) -> impl DoubleEndedIterator<Item = Result<Trade, StoreError>> + '_ {
         self.trades.iter().map(move |item| {
             let (_, value) = item.map_err(|e| self.io_err(e))?;
             decode(&value, "trade")

@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
-use crate::support::{decisions_in, fresh_price_shift, ids, model_price_shifts, LedgerRow, Setup};
+use crate::support::{
+    decisions_in, fresh_price_shift, ids, message, model_price_shifts, LedgerRow, Setup,
+};
 
 /// Open positions implied by a ledger: (platform, market, side) with contracts still held.
 fn open_positions(ledger: &[LedgerRow]) -> usize {
@@ -262,4 +264,53 @@ fn an_event_waiting_for_its_signal_at_sigterm_is_decided_after_the_restart() {
     let ledger = app.ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].contracts, 881);
+}
+
+/// SIGTERM in the middle of a burst, with signals in flight and a writer behind the intake:
+/// the bot still stops within 5 s (`terminate` asserts it), and the next start decides
+/// exactly the events the first run had not, each once.
+#[test]
+fn sigterm_mid_burst_stops_within_5s_and_the_next_start_decides_the_rest() {
+    let script = model_price_shifts(9, 200, 20_000, 0);
+    let script_ids = ids(&script);
+    let mut app = Setup::new(script)
+        .sim(|sim| {
+            sim.events_per_second = 0;
+            sim.signal_latency = std::time::Duration::from_millis(50);
+        })
+        .screen_every_event()
+        .set("signal.max_in_flight", 32)
+        .spawn();
+    let mut first = app.start();
+    first.wait_for_decisions(2_000);
+    let finished = first.terminate();
+    let persisted: BTreeSet<String> = app.decisions().into_iter().map(|d| d.event_id).collect();
+    assert!(
+        persisted.len() < script_ids.len(),
+        "stopped mid-burst ({} of {} decided)",
+        persisted.len(),
+        script_ids.len()
+    );
+    assert!(finished
+        .logs
+        .iter()
+        .any(|l| message(l) == "stopped; store flushed"));
+
+    let mut second = app.start();
+    second.wait_for("every event of the burst decided", |logs| {
+        let decided: BTreeSet<String> =
+            decisions_in(logs).into_iter().map(|d| d.event_id).collect();
+        (decided.len() + persisted.len() >= script_ids.len()).then_some(())
+    });
+    second.terminate();
+    let mut all: Vec<String> = app.decisions().into_iter().map(|d| d.event_id).collect();
+    all.sort_unstable();
+    let mut expected = script_ids.clone();
+    expected.sort_unstable();
+    assert_eq!(
+        all.len(),
+        expected.len(),
+        "one decision per event, none twice"
+    );
+    assert_eq!(all, expected);
 }

@@ -189,3 +189,77 @@ fn every_outcome_has_a_funnel_stage_consistent_with_the_pipeline() {
         2
     );
 }
+
+#[test]
+fn a_limit_reads_the_newest_from_the_end_and_never_touches_the_rest() {
+    let (_dir, store) = store();
+    // Damage the oldest decision and the oldest trade: a read that starts at the beginning
+    // fails on them; `--limit` reads from the end and never gets there.
+    let first = |tree: &sled::Tree| tree.first().expect("readable").expect("a record").0;
+    store
+        .decisions
+        .insert(first(&store.decisions), &b"not a record"[..])
+        .expect("insert");
+    store
+        .trades
+        .insert(first(&store.trades), &b"not a trade"[..])
+        .expect("insert");
+    let limited = |limit| DecisionsArgs {
+        filters: Filters {
+            limit: Some(limit),
+            ..Filters::default()
+        },
+        ..DecisionsArgs::default()
+    };
+    assert_eq!(event_ids(&store, limited(3)), ["e4", "e5", "e6"]);
+    let traded = DecisionsArgs {
+        outcome: vec![strategies::Outcome::Traded],
+        ..limited(2)
+    };
+    assert_eq!(event_ids(&store, traded), ["e2", "e4"]);
+    let summary = output(
+        &store,
+        ReviewCommand::Decisions(DecisionsArgs {
+            summary: true,
+            json: true,
+            ..limited(3)
+        }),
+    );
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    assert_eq!(summary["total"], 3);
+    assert_eq!(summary["outcomes"]["traded"], 1);
+    let trades: Vec<u64> = output(
+        &store,
+        ledger(Filters {
+            limit: Some(2),
+            ..Filters::default()
+        }),
+    )
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<serde_json::Value>(l).expect("json")["trade_id"]
+            .as_u64()
+            .expect("id")
+    })
+    .collect();
+    assert_eq!(trades.len(), 2);
+    // Without a limit the whole history is read, and the damage is reported, not skipped.
+    for command in [
+        ReviewCommand::Decisions(DecisionsArgs::default()),
+        ReviewCommand::Decisions(DecisionsArgs {
+            json: true,
+            ..DecisionsArgs::default()
+        }),
+        ReviewCommand::Decisions(DecisionsArgs {
+            summary: true,
+            ..DecisionsArgs::default()
+        }),
+        ledger(Filters::default()),
+    ] {
+        let err = render(Some(&store), &fixture::request(command)).expect_err("damaged");
+        assert!(
+            matches!(err, CommandError::Store(StoreError::Corrupt { .. })),
+            "{err}"
+        );
+    }
+}
