@@ -13,6 +13,7 @@
 //! - [`signal`]: the `/v1/signals` client with retries, timeouts and quota handling.
 //! - [`mirror`]: best-effort mirroring of paper fills to `/v1/trades/shadow`.
 //! - [`store`]: the sled store and its group-commit writer.
+//! - [`retention`]: archiving old events and decisions to zstd files (`storage.retain`).
 //! - [`resolution`]: polling the API's resolution endpoint for markets with open positions.
 //! - [`settle`]: settling resolved markets (poller or `shiftbot settle`) through the store.
 //! - [`runner`]: the live loop tying feed, core, signals and store together, exactly once.
@@ -34,6 +35,7 @@ pub mod mirror;
 pub mod notify;
 pub mod replay;
 pub mod resolution;
+pub mod retention;
 pub mod runner;
 pub mod service;
 pub mod settle;

@@ -132,6 +132,9 @@ pub enum StoreAction {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// What the store holds, tree by tree (entries, key and value bytes), its size on disk
+    /// and the bytes per decision (bot stopped).
+    Stats,
 }
 
 #[derive(Debug, Subcommand)]

@@ -111,6 +111,11 @@ pub fn execute(cli: Cli) -> i32 {
             crate::commands::maintenance::verify_command(&settings.storage.path, out)
         }),
         Command::Store {
+            action: StoreAction::Stats,
+        } => with_stdout(|out| {
+            crate::commands::maintenance::stats_command(&settings.storage.path, out)
+        }),
+        Command::Store {
             action: StoreAction::Backup { dir },
         } => with_stdout(|out| {
             crate::commands::maintenance::backup_command(

@@ -1,5 +1,5 @@
-//! `shiftbot store verify` and `shiftbot store backup DIR`: checking a store by hand, and
-//! copying it consistently whether or not a bot holds it.
+//! `shiftbot store verify`, `store stats` and `store backup DIR`: checking a store by hand,
+//! measuring what it holds, and copying it consistently whether or not a bot holds it.
 //!
 //! A backup is itself a store: point `storage.path` at it (or move it into place) to restore.
 //! With the bot stopped the copy is made here; while it runs, the bot's writer thread makes it
@@ -64,6 +64,45 @@ pub fn backup_command(
         done.dir.display(),
         counts(&done.verified)
     )?;
+    Ok(())
+}
+
+/// `store stats`: entries and bytes by tree, size on disk, bytes per decision.
+pub fn stats_command(path: &Path, out: &mut dyn Write) -> Result<(), CommandError> {
+    let store = open_existing(path)?;
+    let trees = store.tree_stats()?;
+    let disk = store.disk_bytes()?;
+    let decisions = trees
+        .iter()
+        .find(|t| t.name == "decisions")
+        .map_or(0, |t| t.entries);
+    let rows: Vec<Vec<String>> = trees
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.to_string(),
+                t.entries.to_string(),
+                t.key_bytes.to_string(),
+                t.value_bytes.to_string(),
+            ]
+        })
+        .collect();
+    writeln!(out, "store {}", shown(path).display())?;
+    super::format::table(
+        out,
+        &["TREE", "ENTRIES", "KEY_BYTES", "VALUE_BYTES"],
+        &rows,
+        &[1, 2, 3],
+    )?;
+    let logical: u64 = trees.iter().map(|t| t.key_bytes + t.value_bytes).sum();
+    writeln!(out, "on disk: {disk} bytes (records: {logical} bytes)")?;
+    match disk.checked_div(decisions) {
+        Some(per) => writeln!(
+            out,
+            "per decision: {per} bytes on disk over {decisions} decisions"
+        )?,
+        None => writeln!(out, "per decision: - (no decisions)")?,
+    }
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use super::sections::{
     FilterSettings, MarketSelector, ReplaySettings, RiskLimit, SignalSettings, SimSettings,
     SizingSettings, StorageSettings, EVENT_TYPES,
 };
-use super::values::{choose, describe, DecimalRange, DurationRange};
+use super::values::{choose, describe, duration, DecimalRange, DurationRange};
 use super::Settings;
 use crate::replay::Fallback;
 
@@ -32,6 +32,10 @@ const MAX_HOLD: Duration = Duration::from_secs(366 * 24 * 3600);
 /// Longest `exits.resolution_poll`: a week; longer would leave resolved markets unsettled.
 const MAX_RESOLUTION_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_SIM_LATENCY: Duration = Duration::from_secs(60);
+/// `storage.retain` / `storage.dedupe_window` bounds: a second is the least that leaves a
+/// decision to review; ten years is a typo's length.
+const MIN_RETAIN: Duration = Duration::from_secs(1);
+const MAX_RETAIN: Duration = Duration::from_secs(3660 * 24 * 3600);
 /// `feed.max_event_bytes` bounds: a real event is well under a kilobyte; 64 MiB is the most
 /// memory one event may take.
 const MIN_EVENT_BYTES: usize = 1024;
@@ -57,9 +61,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
     let execution = r
         .boolean("execution.mirror")
         .map(|mirror| ExecutionSettings { mirror });
-    let storage = r
-        .text("storage.path")
-        .map(|path| StorageSettings { path: path.into() });
+    let storage = read_storage(r);
     let listen = r.read("admin.listen", admin_listen);
     let local_writes = r.boolean("admin.local_writes");
     let admin = listen
@@ -334,6 +336,33 @@ fn read_exits(r: &mut Reader<'_>) -> Option<ExitSettings> {
         close_on_opposite_signal: close_on_opposite_signal?,
         settle_at: settle_at?,
         resolution_poll: resolution_poll?,
+    })
+}
+
+fn read_storage(r: &mut Reader<'_>) -> Option<StorageSettings> {
+    let path = r.text("storage.path");
+    let retain = r.read("storage.retain", |kind| match kind {
+        config::ValueKind::String(s) if s.trim() == "off" => Ok(None),
+        other => {
+            let d = duration(other).map_err(|why| format!("{why}, or \"off\""))?;
+            if d < MIN_RETAIN {
+                return Err(format!(
+                    "must be \"off\" or at least {}, got {:?}",
+                    humantime::format_duration(MIN_RETAIN),
+                    humantime::format_duration(d).to_string()
+                ));
+            }
+            DurationRange::positive_up_to(MAX_RETAIN).check(d).map(Some)
+        }
+    });
+    let dedupe_window = r.duration(
+        "storage.dedupe_window",
+        DurationRange::positive_up_to(MAX_RETAIN),
+    );
+    Some(StorageSettings {
+        path: path?.into(),
+        retain: retain?,
+        dedupe_window: dedupe_window?,
     })
 }
 

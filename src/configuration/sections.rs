@@ -196,6 +196,12 @@ pub struct ExecutionSettings {
 pub struct StorageSettings {
     /// The sled directory; relative paths are relative to the working directory.
     pub path: PathBuf,
+    /// Raw events and decisions older than this are archived and removed; `None`: kept.
+    #[serde(with = "optional_duration_text")]
+    pub retain: Option<Duration>,
+    /// How long the id of an archived event stays in the exactly-once index.
+    #[serde(with = "duration_text")]
+    pub dedupe_window: Duration,
 }
 
 /// `[admin]`: the running bot's read-only listener for the review commands.
@@ -270,6 +276,35 @@ impl<'de> Deserialize<'de> for MarketSelector {
 }
 
 /// Durations as humantime text (`"30s"`, `"5m"`), the way they are written in the files.
+/// A duration, or `"off"`.
+pub(crate) mod optional_duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration_text::serialize(value, serializer),
+            None => serializer.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.trim() {
+            "off" => Ok(None),
+            text => humantime::parse_duration(text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 pub(crate) mod duration_text {
     use std::time::Duration;
 

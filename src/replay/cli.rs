@@ -236,6 +236,16 @@ fn open_recording(path: &Path) -> Result<(Box<dyn BufRead>, String), ReplayComma
         path: path.to_path_buf(),
         message: format!("cannot open the recording: {e}"),
     })?;
+    if path.extension().is_some_and(|ext| ext == "zst") {
+        // A retention archive (or any zstd-compressed recording): frames read as one stream.
+        let decoder =
+            zstd::stream::read::Decoder::new(file).map_err(|e| ReplayCommandError::File {
+                path: path.to_path_buf(),
+                message: format!("cannot read the recording as zstd: {e}"),
+            })?;
+        let reader = BufReader::with_capacity(READ_BUFFER, decoder);
+        return Ok((Box::new(reader), path.display().to_string()));
+    }
     let reader = BufReader::with_capacity(READ_BUFFER, file);
     Ok((Box::new(reader), path.display().to_string()))
 }

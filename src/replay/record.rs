@@ -140,8 +140,10 @@ pub fn export_events(
     since: Option<Timestamp>,
     out: &mut dyn Write,
 ) -> Result<ExportStats, ExportError> {
-    let signals = recorded_signals(store)?;
-    let settlements = recorded_settlements(store, since)?;
+    let signals = recorded_signals(store.decisions())?;
+    // Settlements before the last archived event went into the archive with it.
+    let archived_through = store.archive_state()?.through;
+    let settlements = recorded_settlements(store, since.max(archived_through))?;
     let mut settlements = settlements.iter().peekable();
     let mut stats = ExportStats::default();
     for event in store.events() {
@@ -168,7 +170,7 @@ pub fn export_events(
 
 /// The settlements in the store's ledger made at or after `since`, in time order (ledger order
 /// for equal times).
-fn recorded_settlements(
+pub(crate) fn recorded_settlements(
     store: &Store,
     since: Option<Timestamp>,
 ) -> Result<Vec<Settlement>, ExportError> {
@@ -183,13 +185,16 @@ fn recorded_settlements(
     Ok(settlements)
 }
 
-/// The signal replies of the store's decisions, by event intake seq. Only decisions that went
-/// through a signal request are kept, so this stays small next to the event log.
-fn recorded_signals(store: &Store) -> Result<HashMap<u64, RecordedSignal>, StoreError> {
+/// The signal replies of these decisions (in the order they were made), by event intake seq.
+/// Only decisions that went through a signal request are kept, so this stays small next to the
+/// event log.
+pub(crate) fn recorded_signals(
+    decisions: impl IntoIterator<Item = Result<DecisionRecord, StoreError>>,
+) -> Result<HashMap<u64, RecordedSignal>, StoreError> {
     let mut signals: HashMap<u64, (u64, RecordedSignal)> = HashMap::new();
     let mut failures: Vec<(u64, String)> = Vec::new();
     let mut pauses: Vec<(u64, Timestamp, String)> = Vec::new();
-    for record in store.decisions() {
+    for record in decisions {
         let record = record?;
         if let Some(pause) = pause_refusal(&record) {
             pauses.push((record.seq, pause.0, pause.1));

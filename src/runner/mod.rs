@@ -199,6 +199,18 @@ async fn run_inner(
     }
     let fresh = loaded.totals.is_none();
     let core = restore_core(&settings, &loaded);
+    let retention = settings.storage.retain.map(|retain| {
+        let retention =
+            crate::retention::Retention::new(store.clone(), retain, settings.storage.dedupe_window);
+        info!(
+            retain = %humantime::format_duration(retain),
+            dedupe_window = %humantime::format_duration(settings.storage.dedupe_window),
+            archive = %retention.dir().display(),
+            "retention on"
+        );
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (stop.clone(), crate::retention::spawn(retention, stop))
+    });
 
     // The embedded simulator is a real HTTP server: the bot talks to it like to the live API.
     let (sim_handle, base_url, api_key) = match settings.feed.kind {
@@ -521,6 +533,11 @@ async fn run_inner(
     // Stop intake and outbound calls, then let the store settle.
     crate::service::stopping();
     stop_tx.send_replace(true);
+    // Retention stops between two chunks; a chunk cut short is redone by the next start.
+    let retention = retention.map(|(stop, thread)| {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        thread
+    });
     signals.abort_all();
     drop(raw_rx);
     if matches!(outcome, Err(RunError::StoreWrite(_))) {
@@ -570,6 +587,13 @@ async fn run_inner(
     })
     .await;
     tasks.abort_all();
+    if let Some(thread) = retention {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::task::spawn_blocking(move || thread.join()),
+        )
+        .await;
+    }
     if let Some(handle) = sim_handle {
         let _ = tokio::time::timeout(Duration::from_secs(1), handle.shutdown()).await;
     }

@@ -183,6 +183,7 @@ fn verify_inner(store: &Store, depth: Depth) -> Result<Verified, StoreError> {
     };
     let totals: Option<BookTotals> = store.totals()?;
     let counters: Counters = store.meta_get(META_COUNTERS)?.unwrap_or_default();
+    let archived = store.archive_state()?;
     let mut found = Verified::default();
 
     let events = count(store, &store.events, |bytes| match depth {
@@ -194,27 +195,37 @@ fn verify_inner(store: &Store, depth: Depth) -> Result<Verified, StoreError> {
         Depth::Quick => Ok(()),
     })?;
     let seen = count(store, &store.seen, |_| Ok(()))?;
+    let aged = count(store, &store.seen_aged, |_| Ok(()))?;
     count(store, &store.markets, |_| Ok(()))?;
     found.events = events.len;
     found.decisions = decisions.len;
-    if events.len != counters.next_event_seq || events.last.is_some_and(|k| k + 1 != events.len) {
-        return Err(damaged(format!(
-            "it holds {} events but counted {} received",
-            events.len, counters.next_event_seq
-        )));
-    }
-    if seen.len != events.len {
-        return Err(damaged(format!(
-            "its exactly-once index has {} ids for {} events",
-            seen.len, events.len
-        )));
-    }
-    if decisions.len != counters.next_decision_seq
-        || decisions.last.is_some_and(|k| k + 1 != decisions.len)
+    // Retention removes a prefix of the events, so those left are dense up to the last
+    // received; decisions leave in their events' order, so only their count is known.
+    let held_events = events.len + archived.events;
+    if held_events != counters.next_event_seq
+        || events
+            .last
+            .is_some_and(|k| k + 1 != counters.next_event_seq)
     {
         return Err(damaged(format!(
-            "it holds {} decisions but counted {} made",
-            decisions.len, counters.next_decision_seq
+            "it holds {} events ({} more archived) but counted {} received",
+            events.len, archived.events, counters.next_event_seq
+        )));
+    }
+    if seen.len != events.len + aged.len {
+        return Err(damaged(format!(
+            "its exactly-once index has {} ids for {} events ({} archived ids kept)",
+            seen.len, events.len, aged.len
+        )));
+    }
+    if decisions.len + archived.decisions != counters.next_decision_seq
+        || decisions
+            .last
+            .is_some_and(|k| k + 1 != counters.next_decision_seq)
+    {
+        return Err(damaged(format!(
+            "it holds {} decisions ({} more archived) but counted {} made",
+            decisions.len, archived.decisions, counters.next_decision_seq
         )));
     }
     for item in store.inbox.iter() {

@@ -6,6 +6,7 @@
 //! |-------------|-----------------------------|----------------------------------------|
 //! | `events`    | intake seq (u64 BE)         | [`EventRecord`]: the raw event as received |
 //! | `seen`      | event id                    | intake seq: the exactly-once index     |
+//! | `seen_aged` | received ns, seq (u64 BE)   | event id: archived, id not yet expired |
 //! | `inbox`     | intake seq                  | empty: received, waiting for its signal |
 //! | `decisions` | decision seq (u64 BE)       | [`DecisionRecord`]                     |
 //! | `trades`    | trade id (u64 BE)           | `strategies::Trade`                    |
@@ -13,7 +14,7 @@
 //! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
 //! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
 //! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
-//! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters |
+//! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters, archive |
 //!
 //! Values are JSON (decimals as strings), so a store can be inspected with any sled reader.
 //! Every [`Batch`] is applied in ONE multi-tree sled transaction and then flushed; nothing in
@@ -22,6 +23,7 @@
 mod batch;
 pub mod health;
 mod notify;
+mod prune;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ use strategies::{
 };
 
 pub use batch::{Batch, NotifyEntry};
+pub use prune::{ArchiveState, PrunedEvent};
 pub use writer::{BackupReply, Committer, WriterEvent};
 
 /// One raw event as received, kept for exactly-once processing, restarts and replay.
@@ -69,6 +72,15 @@ pub struct OutboxRecord {
     pub platform: strategies::Platform,
     pub side: strategies::Side,
     pub size_usd: rust_decimal::Decimal,
+}
+
+/// What one tree holds (`shiftbot store stats`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    pub name: &'static str,
+    pub entries: u64,
+    pub key_bytes: u64,
+    pub value_bytes: u64,
 }
 
 /// Counts by name (event types, outcomes).
@@ -153,6 +165,7 @@ pub(crate) const META_BUDGET: &str = "budget";
 pub(crate) const META_PAUSE: &str = "pause";
 pub(crate) const META_COUNTERS: &str = "counters";
 pub(crate) const META_HALTED: &str = "halted";
+pub(crate) const META_ARCHIVE: &str = "archive";
 
 /// The open store. Cheap to clone (sled trees are reference-counted handles).
 #[derive(Clone)]
@@ -161,6 +174,7 @@ pub struct Store {
     db: sled::Db,
     pub(crate) events: sled::Tree,
     pub(crate) seen: sled::Tree,
+    pub(crate) seen_aged: sled::Tree,
     pub(crate) inbox: sled::Tree,
     pub(crate) decisions: sled::Tree,
     pub(crate) trades: sled::Tree,
@@ -233,6 +247,7 @@ impl Store {
             path: path.to_path_buf(),
             events: tree("events")?,
             seen: tree("seen")?,
+            seen_aged: tree("seen_aged")?,
             inbox: tree("inbox")?,
             decisions: tree("decisions")?,
             trades: tree("trades")?,
@@ -470,6 +485,44 @@ impl Store {
             (TradeAction::Close, counts[1]),
             (TradeAction::Settle, counts[2]),
         ])
+    }
+
+    /// Entries and bytes of every tree, in the order of the table above.
+    pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
+        let trees = [
+            ("events", &self.events),
+            ("seen", &self.seen),
+            ("seen_aged", &self.seen_aged),
+            ("inbox", &self.inbox),
+            ("decisions", &self.decisions),
+            ("trades", &self.trades),
+            ("positions", &self.positions),
+            ("markets", &self.markets),
+            ("outbox", &self.outbox),
+            ("notify", &self.notify),
+            ("meta", &self.meta),
+        ];
+        trees
+            .into_iter()
+            .map(|(name, tree)| {
+                let mut stats = TreeStats {
+                    name,
+                    ..TreeStats::default()
+                };
+                for item in tree.iter() {
+                    let (key, value) = item.map_err(|e| self.io_err(e))?;
+                    stats.entries += 1;
+                    stats.key_bytes += key.len() as u64;
+                    stats.value_bytes += value.len() as u64;
+                }
+                Ok(stats)
+            })
+            .collect()
+    }
+
+    /// What the store's files take on disk (sled's own estimate: its log and snapshots).
+    pub fn disk_bytes(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(|e| self.io_err(e))
     }
 
     /// Fills waiting to be mirrored.

@@ -22,6 +22,7 @@ mod redelivery;
 mod reload;
 mod replay;
 mod restart;
+mod retention;
 mod review;
 mod run_stats;
 #[cfg(unix)]

@@ -42,7 +42,7 @@ fn live_decisions(store: &Store) -> Vec<Row> {
 
 /// The settings of a live run that replay has to reproduce: signals concurrently in flight,
 /// no cooldown, no staleness, many trades.
-fn busy(setup: Setup) -> Setup {
+pub fn busy(setup: Setup) -> Setup {
     setup
         .sim(|sim| sim.events_per_second = 400)
         .set("filter.min_shift_pct", 2)
@@ -56,7 +56,7 @@ fn busy(setup: Setup) -> Setup {
 /// replay made every decision (whole, in the order made) and every trade (every field) the
 /// live run made, and that `shiftbot replay --json` reports the same book. Returns the export
 /// and the live trades.
-fn assert_replay_reproduces_the_store(app: &TestApp) -> (String, Vec<Trade>) {
+pub fn assert_replay_reproduces_the_store(app: &TestApp) -> (String, Vec<Trade>) {
     let (code, recording, stderr) = app.output(&["export-events"]);
     assert_eq!(code, 0, "export-events failed: {stderr}");
     let recording_path = app.dir.path().join("events.ndjson");

@@ -227,7 +227,8 @@ pub struct TestApp {
     pub store_path: PathBuf,
     sim: Option<Sim>,
     bot_key: Option<String>,
-    env: Vec<(String, String)>,
+    /// Environment of every command; a test may add to it between runs.
+    pub env: Vec<(String, String)>,
     secrets: Vec<String>,
     runs: u32,
 }
