@@ -83,13 +83,18 @@ pub(super) fn render(
         .as_ref()
         .map_or(request.bankroll, |t| t.starting_bankroll);
     let decision_span = match store {
+        // Decision times increase in the order decisions are made (the engine's clock is
+        // monotonic per decision), so the first and the last record span them all: two reads,
+        // not the whole history.
         Some(store) => {
-            let mut span: Option<(Timestamp, Timestamp)> = None;
-            for record in store.decisions() {
-                let at = record?.decision.decided_at;
-                span = Some(span.map_or((at, at), |(a, b)| (a.min(at), b.max(at))));
-            }
-            span
+            let mut decisions = store.decisions();
+            let first = decisions.next().transpose()?;
+            let last = decisions.next_back().transpose()?;
+            first.map(|first| {
+                let start = first.decision.decided_at;
+                let end = last.map_or(start, |l| l.decision.decided_at);
+                (start.min(end), start.max(end))
+            })
         }
         None => None,
     };

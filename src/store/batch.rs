@@ -115,7 +115,7 @@ impl Batch {
             put(
                 TreeId::Events,
                 event.seq.to_be_bytes().to_vec(),
-                json(event, "event")?,
+                compact(event, "event")?,
             );
             put(
                 TreeId::Seen,
@@ -130,7 +130,7 @@ impl Batch {
             put(
                 TreeId::Decisions,
                 decision.seq.to_be_bytes().to_vec(),
-                json(decision, "decision")?,
+                compact(decision, "decision")?,
             );
         }
         for trade in &self.trades {
@@ -201,6 +201,11 @@ impl Batch {
         }
         Ok(ops)
     }
+}
+
+/// JSON, compressed against the record dictionary (see `codec`).
+fn compact<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
+    super::codec::compress(&json(value, what)?).map_err(|e| corrupt(what, e))
 }
 
 fn json<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {

@@ -1,0 +1,210 @@
+//! Soak: months of history in minutes. The bot runs in this process on its embedded simulator
+//! at full speed (`sim.events_per_second = 0`) for `SOAK_EVENTS` events (default 2,000,000)
+//! with `storage.retain` short (`SOAK_RETAIN`, default `30s`, and the same dedupe window), and
+//! every 10 s this prints resident memory, the store's and the archive's size on disk, and how
+//! long `decisions --limit 20`, `ledger --limit 20` and `report` take through the running bot's
+//! admin listener (and what they do to its memory).
+//!
+//! ```sh
+//! cargo run --release --example soak
+//! SOAK_EVENTS=300000 SOAK_RETAIN=10s cargo run --release --example soak
+//! ```
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shiftbot::commands::{
+    fetch_or_render, DecisionsArgs, Filters, LedgerArgs, ReportArgs, ReviewCommand, ReviewRequest,
+    ReviewTarget,
+};
+use shiftbot::configuration::{LoadOptions, Settings};
+use tokio::sync::watch;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// Counts `decision` log events (the bot logs one per decision) without printing them.
+struct Counter(Arc<AtomicU64>);
+
+struct IsDecision(bool);
+
+impl Visit for IsDecision {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" && format!("{value:?}") == "decision" {
+            self.0 = true;
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Counter {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut is = IsDecision(false);
+        event.record(&mut is);
+        if is.0 {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn dir_mb(path: &Path) -> f64 {
+    fn walk(path: &Path) -> u64 {
+        match std::fs::read_dir(path) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum(),
+            Err(_) => 0,
+        }
+    }
+    walk(path) as f64 / 1e6
+}
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+/// One review command through the running bot: (milliseconds, resident MB after).
+fn timed(target: &ReviewTarget, command: ReviewCommand) -> (f64, f64) {
+    let request = ReviewRequest {
+        command,
+        now: chrono::Utc::now(),
+        bankroll: target.bankroll,
+        store: None,
+    };
+    let started = Instant::now();
+    let rendered = fetch_or_render(target, &request).expect("the bot answers");
+    std::hint::black_box(rendered);
+    (started.elapsed().as_secs_f64() * 1e3, rss_mb())
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let decided = Arc::new(AtomicU64::new(0));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(Counter(decided.clone()))
+        .init();
+    let total: u64 = env_or("SOAK_EVENTS", "2000000")
+        .parse()
+        .expect("SOAK_EVENTS");
+    let retain = env_or("SOAK_RETAIN", "30s");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store_path = dir.path().join("store");
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let env: Vec<(String, String)> = vec![
+        (
+            "SHIFTBOT__STORAGE__PATH".into(),
+            store_path.display().to_string(),
+        ),
+        ("SHIFTBOT__STORAGE__RETAIN".into(), retain.clone()),
+        ("SHIFTBOT__STORAGE__DEDUPE_WINDOW".into(), retain.clone()),
+        ("SHIFTBOT__ADMIN__LISTEN".into(), admin.to_string()),
+        ("SHIFTBOT__SIM__EVENTS_PER_SECOND".into(), "0".into()),
+        ("SHIFTBOT__SIM__TOTAL_EVENTS".into(), total.to_string()),
+        ("SHIFTBOT__SIM__MARKETS".into(), "500".into()),
+        ("SHIFTBOT__EXECUTION__MIRROR".into(), "false".into()),
+    ];
+    let settings = Settings::load(LoadOptions { file: None, env }).expect("settings");
+    let target = ReviewTarget::from_settings(&settings);
+    let archive = shiftbot::retention::archive_dir(&settings.storage.path);
+    println!(
+        "shiftbot soak: {total} events at full speed, storage.retain = {retain} ({} build, {} CPUs)\n",
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    println!("| elapsed s | decisions | RSS MB | store MB | archive MB | decisions --limit 20 ms | ledger --limit 20 ms | report ms | RSS after MB |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bot = tokio::spawn(shiftbot::runner::run_with_stats(
+        settings,
+        shiftbot::clock::system(),
+        stop_rx,
+    ));
+    let started = Instant::now();
+    let mut last_sample = Duration::ZERO;
+    let mut stalled_since: Option<(u64, Instant)> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let n = decided.load(Ordering::Relaxed);
+        let done = n >= total;
+        // The simulator counts every event it produces; only price shifts and the other types
+        // the bot subscribes to arrive, so the end is when decisions stop coming.
+        let stalled = match stalled_since {
+            Some((at_n, since)) if at_n == n => since.elapsed() > Duration::from_secs(5),
+            _ => {
+                stalled_since = Some((n, Instant::now()));
+                false
+            }
+        };
+        if started.elapsed() - last_sample >= Duration::from_secs(10) || done || stalled {
+            last_sample = started.elapsed();
+            let rss = rss_mb();
+            let target = target.clone();
+            let (d, l, r, after) = tokio::task::spawn_blocking(move || {
+                let filters = Filters {
+                    limit: Some(20),
+                    ..Filters::default()
+                };
+                let decisions = DecisionsArgs {
+                    json: true,
+                    filters: filters.clone(),
+                    ..DecisionsArgs::default()
+                };
+                let ledger = LedgerArgs {
+                    json: true,
+                    csv: false,
+                    filters,
+                };
+                let report = ReportArgs {
+                    json: true,
+                    chart: None,
+                };
+                let (d, _) = timed(&target, ReviewCommand::Decisions(decisions));
+                let (l, _) = timed(&target, ReviewCommand::Ledger(ledger));
+                let (r, after) = timed(&target, ReviewCommand::Report(report));
+                (d, l, r, after)
+            })
+            .await
+            .expect("review");
+            println!(
+                "| {:.0} | {n} | {rss:.0} | {:.0} | {:.1} | {d:.1} | {l:.1} | {r:.0} | {after:.0} |",
+                started.elapsed().as_secs_f64(),
+                dir_mb(&store_path),
+                dir_mb(&archive),
+            );
+        }
+        if done || stalled {
+            break;
+        }
+    }
+    stop_tx.send_replace(true);
+    let stats = bot.await.expect("bot task").expect("bot run");
+    println!(
+        "\ndecided {} events in {:.1} s ({:.0} events/s); store {:.0} MB, archive {:.1} MB at the end",
+        stats.decided,
+        started.elapsed().as_secs_f64(),
+        stats.decided as f64 / started.elapsed().as_secs_f64(),
+        dir_mb(&store_path),
+        dir_mb(&archive)
+    );
+}
