@@ -137,14 +137,14 @@ impl Batch {
             put(
                 TreeId::Trades,
                 trade.trade_id.to_be_bytes().to_vec(),
-                json(trade, "trade")?,
+                compact(trade, "trade")?,
             );
         }
         for (market, state) in &self.markets {
             put(
                 TreeId::Markets,
                 market.to_string().into_bytes(),
-                json(state, "market state")?,
+                compact(state, "market state")?,
             );
         }
         for order in &self.outbox {
@@ -165,10 +165,10 @@ impl Batch {
             put(TreeId::Meta, META_HALTED.into(), json(halted, "halted")?);
         }
         if let Some(totals) = &self.totals {
-            put(TreeId::Meta, META_TOTALS.into(), json(totals, "totals")?);
+            put(TreeId::Meta, META_TOTALS.into(), compact(totals, "totals")?);
         }
         if let Some(budget) = &self.budget {
-            put(TreeId::Meta, META_BUDGET.into(), json(budget, "budget")?);
+            put(TreeId::Meta, META_BUDGET.into(), compact(budget, "budget")?);
         }
         if let Some(pause) = &self.pause {
             put(TreeId::Meta, META_PAUSE.into(), json(pause, "pause")?);
@@ -180,12 +180,15 @@ impl Batch {
             put(
                 TreeId::Meta,
                 META_COUNTERS.into(),
-                json(counters, "counters")?,
+                compact(counters, "counters")?,
             );
         }
         for ((market, side), position) in &self.positions {
             let key = position_key(market, *side).into_bytes();
-            let value = position.as_ref().map(|p| json(p, "position")).transpose()?;
+            let value = position
+                .as_ref()
+                .map(|p| compact(p, "position"))
+                .transpose()?;
             ops.push(Op {
                 tree: TreeId::Positions,
                 key,

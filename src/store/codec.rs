@@ -1,11 +1,11 @@
-//! How record values are written: JSON (decimals as strings), and for the two records every
-//! decision writes — the raw event and the decision — that JSON compressed by zstd against a
+//! How record values are written: JSON (decimals as strings), compressed by zstd against a
 //! dictionary built into the binary ([`DICTIONARY`], typical records), one small frame per
-//! record.
+//! record: events, decisions, trades, positions, market states, totals, counters and the
+//! signal budget (the small, rare values — cursor, pauses, outboxes — stay plain JSON).
 //!
-//! Why: those two records are almost all of a store (about 650 of its 680 record bytes per
-//! decision, `shiftbot store stats`), and most of each is field names and the same few
-//! strings. Plain zstd gains little on a 300-byte record; against a dictionary of records like
+//! Why: the raw event and the decision are almost all of a store (about 650 of its 680 record
+//! bytes per decision, `shiftbot store stats`), a market state and the counters are rewritten
+//! with every commit, and most of each is field names and the same few strings. Plain zstd gains little on a 300-byte record; against a dictionary of records like
 //! it, it gains most of it. Values stay readable by any sled reader that has zstd and this
 //! file, and every reader here decodes both forms: a stored value that starts with `{` is
 //! JSON (stores written before this), one that starts with the zstd magic number is a frame.
