@@ -3,7 +3,8 @@
 //! with `storage.retain` short (`SOAK_RETAIN`, default `30s`, and the same dedupe window), and
 //! every 10 s this prints resident memory, the store's and the archive's size on disk, and how
 //! long `decisions --limit 20`, `ledger --limit 20` and `report` take through the running bot's
-//! admin listener (and what they do to its memory).
+//! admin listener (and what they do to its memory). The resident memory is this process's:
+//! the bot and its embedded simulator (which keeps a window of produced events for resumes).
 //!
 //! ```sh
 //! cargo run --release --example soak
@@ -16,8 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shiftbot::commands::{
-    fetch_or_render, DecisionsArgs, Filters, LedgerArgs, ReportArgs, ReviewCommand, ReviewRequest,
-    ReviewTarget,
+    DecisionsArgs, Filters, LedgerArgs, ReportArgs, ReviewCommand, ReviewRequest, ReviewTarget,
 };
 use shiftbot::configuration::{LoadOptions, Settings};
 use tokio::sync::watch;
@@ -80,16 +80,17 @@ fn env_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())
 }
 
-/// One review command through the running bot: (milliseconds, resident MB after).
+/// One review command through the running bot's admin listener, as the CLI sends it once it
+/// finds the store locked: (milliseconds, resident MB after).
 fn timed(target: &ReviewTarget, command: ReviewCommand) -> (f64, f64) {
     let request = ReviewRequest {
         command,
         now: chrono::Utc::now(),
         bankroll: target.bankroll,
-        store: None,
+        store: Some(std::fs::canonicalize(&target.store_path).expect("the store exists")),
     };
     let started = Instant::now();
-    let rendered = fetch_or_render(target, &request).expect("the bot answers");
+    let rendered = shiftbot::admin::fetch(&target.admin_listen, &request).expect("the bot answers");
     std::hint::black_box(rendered);
     (started.elapsed().as_secs_f64() * 1e3, rss_mb())
 }

@@ -16,9 +16,9 @@
 //! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
 //! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters, archive |
 //!
-//! Values are JSON (decimals as strings); event and decision records are that JSON compressed
-//! against a built-in dictionary (`codec`), the rest plain, so a store reads with any sled
-//! reader (and zstd for the two big trees); `export-events` prints its events.
+//! Values are JSON (decimals as strings); the records written with every decision or commit
+//! are that JSON compressed by LZ4 against a built-in dictionary (`codec`), the rest plain;
+//! `export-events` prints the events of a store and `store stats` what each tree holds.
 //! Every [`Batch`] is applied in ONE multi-tree sled transaction and then flushed; nothing in
 //! it counts as done before [`Store::commit`] returns.
 
