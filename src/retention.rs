@@ -43,6 +43,8 @@ const LEVEL: i32 = 3;
 pub enum RetentionError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot read the settlements to archive: {0}")]
+    Settlements(#[from] crate::replay::record::ExportError),
     #[error("archive file {path}: {source}")]
     Archive {
         path: PathBuf,
@@ -175,14 +177,7 @@ impl Retention {
         }
         let mut state = store.archive_state()?;
         let through = events.last().map(|e| e.received_at);
-        let settlements: Vec<_> = recorded_settlements(store, state.through)
-            .map_err(|e| match e {
-                crate::replay::record::ExportError::Store(e) => RetentionError::Store(e),
-                other => RetentionError::Store(StoreError::Corrupt {
-                    what: "settlement".to_string(),
-                    message: other.to_string(),
-                }),
-            })?
+        let settlements: Vec<_> = recorded_settlements(store, state.through)?
             .into_iter()
             .filter(|s| through.is_some_and(|t| s.at < t))
             .collect();
