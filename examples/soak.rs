@@ -27,25 +27,46 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-/// Counts `decision` log events (the bot logs one per decision) without printing them.
-struct Counter(Arc<AtomicU64>);
+/// Counts `decision` log events (the bot logs one per decision), and sums the events of
+/// retention's `archived and removed` lines, without printing them.
+#[derive(Clone, Default)]
+struct Counter {
+    decided: Arc<AtomicU64>,
+    archived: Arc<AtomicU64>,
+}
 
-struct IsDecision(bool);
+#[derive(Default)]
+struct Fields {
+    message: String,
+    events: u64,
+}
 
-impl Visit for IsDecision {
+impl Visit for Fields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "events" {
+            self.events = value;
+        }
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" && format!("{value:?}") == "decision" {
-            self.0 = true;
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
         }
     }
 }
 
 impl<S: Subscriber> Layer<S> for Counter {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut is = IsDecision(false);
-        event.record(&mut is);
-        if is.0 {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        match fields.message.as_str() {
+            "decision" => {
+                self.decided.fetch_add(1, Ordering::Relaxed);
+            }
+            "retention: archived and removed" => {
+                self.archived.fetch_add(fields.events, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 }
@@ -76,6 +97,15 @@ fn dir_mb(path: &Path) -> f64 {
     walk(path) as f64 / 1e6
 }
 
+/// A sample's value from the bot's own `/metrics` text (this process records them).
+fn metric(name: &str) -> f64 {
+    shiftbot::metrics::render()
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn env_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())
 }
@@ -98,10 +128,12 @@ fn timed(target: &ReviewTarget, command: ReviewCommand) -> (f64, f64) {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let decided = Arc::new(AtomicU64::new(0));
+    let counter = Counter::default();
+    let decided = counter.decided.clone();
+    let archived = counter.archived.clone();
     tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::INFO)
-        .with(Counter(decided.clone()))
+        .with(counter)
         .init();
     let total: u64 = env_or("SOAK_EVENTS", "2000000")
         .parse()
@@ -112,19 +144,21 @@ async fn main() {
     let admin = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    let env: Vec<(String, String)> = vec![
+    let mut env: Vec<(String, String)> = vec![
         (
             "SHIFTBOT__STORAGE__PATH".into(),
             store_path.display().to_string(),
         ),
         ("SHIFTBOT__STORAGE__RETAIN".into(), retain.clone()),
-        ("SHIFTBOT__STORAGE__DEDUPE_WINDOW".into(), retain.clone()),
         ("SHIFTBOT__ADMIN__LISTEN".into(), admin.to_string()),
         ("SHIFTBOT__SIM__EVENTS_PER_SECOND".into(), "0".into()),
         ("SHIFTBOT__SIM__TOTAL_EVENTS".into(), total.to_string()),
         ("SHIFTBOT__SIM__MARKETS".into(), "500".into()),
         ("SHIFTBOT__EXECUTION__MIRROR".into(), "false".into()),
     ];
+    if retain != "off" {
+        env.push(("SHIFTBOT__STORAGE__DEDUPE_WINDOW".into(), retain.clone()));
+    }
     let settings = Settings::load(LoadOptions { file: None, env }).expect("settings");
     let target = ReviewTarget::from_settings(&settings);
     let archive = shiftbot::retention::archive_dir(&settings.storage.path);
@@ -133,8 +167,8 @@ async fn main() {
         if cfg!(debug_assertions) { "debug" } else { "release" },
         std::thread::available_parallelism().map_or(0, usize::from)
     );
-    println!("| elapsed s | decisions | RSS MB | store MB | archive MB | decisions --limit 20 ms | ledger --limit 20 ms | report ms | RSS after MB |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| elapsed s | decisions | durable events | archived events | RSS MB | store MB | archive MB | decisions --limit 20 ms | ledger --limit 20 ms | report ms | RSS after MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let (stop_tx, stop_rx) = watch::channel(false);
     let bot = tokio::spawn(shiftbot::runner::run_with_stats(
         settings,
@@ -144,14 +178,17 @@ async fn main() {
     let started = Instant::now();
     let mut last_sample = Duration::ZERO;
     let mut stalled_since: Option<(u64, Instant)> = None;
+    // (decisions ms, ledger ms, report ms, RSS rise MB) of every sample.
+    let mut reviews: Vec<[f64; 4]> = Vec::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let n = decided.load(Ordering::Relaxed);
         let done = n >= total;
         // The simulator counts every event it produces; only price shifts and the other types
-        // the bot subscribes to arrive, so the end is when decisions stop coming.
+        // the bot subscribes to arrive, so the end is when decisions stop coming for a minute
+        // (the intake also stops while retention catches up: seconds, not a minute).
         let stalled = match stalled_since {
-            Some((at_n, since)) if at_n == n => since.elapsed() > Duration::from_secs(5),
+            Some((at_n, since)) if at_n == n => since.elapsed() > Duration::from_secs(60),
             _ => {
                 stalled_since = Some((n, Instant::now()));
                 false
@@ -187,9 +224,12 @@ async fn main() {
             })
             .await
             .expect("review");
+            reviews.push([d, l, r, after - rss]);
             println!(
-                "| {:.0} | {n} | {rss:.0} | {:.0} | {:.1} | {d:.1} | {l:.1} | {r:.0} | {after:.0} |",
+                "| {:.0} | {n} | {:.0} | {} | {rss:.0} | {:.0} | {:.1} | {d:.1} | {l:.1} | {r:.0} | {after:.0} |",
                 started.elapsed().as_secs_f64(),
+                metric("shiftbot_commit_batch_events_sum"),
+                archived.load(Ordering::Relaxed),
                 dir_mb(&store_path),
                 dir_mb(&archive),
             );
@@ -198,14 +238,34 @@ async fn main() {
             break;
         }
     }
+    // The last decision came when the count last moved, not when the wait for more ended.
+    let busy = stalled_since.map_or(started.elapsed(), |(_, since)| since - started);
     stop_tx.send_replace(true);
     let stats = bot.await.expect("bot task").expect("bot run");
+    let store_bytes = dir_mb(&store_path) * 1e6;
     println!(
-        "\ndecided {} events in {:.1} s ({:.0} events/s); store {:.0} MB, archive {:.1} MB at the end",
+        "\ndecided {} events in {:.1} s ({:.0} events/s); store {:.0} MB ({:.0} bytes per decision made), archive {:.1} MB at the end",
         stats.decided,
-        started.elapsed().as_secs_f64(),
-        stats.decided as f64 / started.elapsed().as_secs_f64(),
-        dir_mb(&store_path),
+        busy.as_secs_f64(),
+        stats.decided as f64 / busy.as_secs_f64().max(1e-9),
+        store_bytes / 1e6,
+        store_bytes / (stats.decided.max(1) as f64),
         dir_mb(&archive)
     );
+    let names = [
+        "decisions --limit 20 ms",
+        "ledger --limit 20 ms",
+        "report ms",
+        "RSS rise while answering MB",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let mut values: Vec<f64> = reviews.iter().map(|r| r[i]).collect();
+        values.sort_by(f64::total_cmp);
+        let median = values.get(values.len() / 2).copied().unwrap_or(0.0);
+        let max = values.last().copied().unwrap_or(0.0);
+        println!(
+            "{name}: median {median:.1}, max {max:.1} over {} samples",
+            values.len()
+        );
+    }
 }

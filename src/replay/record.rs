@@ -179,7 +179,16 @@ pub(crate) fn recorded_settlements(
         .trades()
         .filter(|t| !matches!(t, Ok(t) if t.action != TradeAction::Settle))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut settlements = settlements_from_trades(trades).map_err(ExportError::Settlement)?;
+    settlements_since(trades, since)
+}
+
+/// The settlements these settle trades make, from `since` on, in time order.
+pub(crate) fn settlements_since(
+    settle_trades: Vec<strategies::Trade>,
+    since: Option<Timestamp>,
+) -> Result<Vec<Settlement>, ExportError> {
+    let mut settlements =
+        settlements_from_trades(settle_trades).map_err(ExportError::Settlement)?;
     settlements.retain(|s| since.is_none_or(|since| s.at >= since));
     settlements.sort_by_key(|s| s.at);
     Ok(settlements)

@@ -296,3 +296,95 @@ fn the_pass_interval_follows_the_window_within_bounds() {
         Path::new("/srv/data/store.archive")
     );
 }
+
+/// Settle trades are read once per process and kept until archived: one committed before a
+/// pass and one committed between two passes each land once, at their place in the timeline.
+#[test]
+fn settlements_committed_before_and_between_passes_are_archived_once_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), 100);
+    // The same book as the store's, to make the trades that follow it.
+    let mut book = Book::new(dec!(1000));
+    let sizing = strategies::sizing::Sizing {
+        contracts: 10,
+        price: dec!(0.4),
+        cost: dec!(4.0),
+        fee: dec!(0.17),
+        stake: dec!(5),
+        kelly: dec!(0.1),
+        edge_after_fees: dec!(0.1),
+    };
+    let kx1 = MarketKey::new(Platform::Kalshi, "KX1").unwrap();
+    let kx2 = MarketKey::new(Platform::Kalshi, "KX2").unwrap();
+    book.open("e1", &kx1, Side::Yes, &sizing, dec!(0.55), at(60));
+    let commit = |trades: Vec<strategies::Trade>| {
+        let batch = Batch {
+            trades,
+            ..Batch::default()
+        };
+        store.commit(&batch).unwrap();
+    };
+    let opened = book.open("e2", &kx2, Side::Yes, &sizing, dec!(0.55), at(120));
+    commit(vec![opened]);
+    let first =
+        strategies::exits::settle(&mut book, &kx2, Side::Yes, "settle-kx2", at(20 * 60 + 30));
+    commit(first);
+
+    let retention = Retention::new(
+        store.clone(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    let stats = retention
+        .pass(at(30 * 60 + 3600), &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!((stats.events, stats.settlements), (30, 1));
+
+    let second =
+        strategies::exits::settle(&mut book, &kx1, Side::No, "settle-kx1", at(50 * 60 + 30));
+    commit(second);
+    let stats = retention
+        .pass(at(100 * 60 + 3600), &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!((stats.events, stats.settlements), (70, 1));
+
+    let mut expected: Vec<String> = (0..100).map(|s| format!("e{s}")).collect();
+    expected.insert(51, "settle-kx1".to_string());
+    expected.insert(21, "settle-kx2".to_string());
+    let lines = archived_lines(retention.dir());
+    assert_eq!(ids(&lines), expected);
+    let winners: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["type"] == "settlement")
+        .map(|l| l["data"]["winner"].as_str().unwrap())
+        .collect();
+    assert_eq!(winners, ["yes", "no"]);
+}
+
+/// Far behind (more than BEHIND_CHUNKS chunks due), a pass raises the flag the engine stops
+/// its intake on, and lowers it when it ends; a pass with little to do never raises it.
+#[test]
+fn a_pass_far_behind_raises_the_behind_flag_and_lowers_it_when_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = (CHUNK * (BEHIND_CHUNKS + 2)) as u64;
+    let store = store_spaced(dir.path(), n, 1);
+    let retention = Retention::new(
+        store.clone(),
+        Duration::from_secs(3600),
+        Duration::from_secs(60),
+    );
+    let mut behind = retention.behind();
+    // Two chunks due: not behind.
+    let stats = retention
+        .pass(at(2 * CHUNK as u64 + 3600), &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(stats.events, 2 * CHUNK as u64);
+    assert!(!behind.has_changed().unwrap(), "never raised");
+
+    let stats = retention
+        .pass(at(n + 3600), &AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(stats.events, n - 2 * CHUNK as u64);
+    assert!(behind.has_changed().unwrap(), "raised during the pass");
+    assert!(!*behind.borrow_and_update(), "lowered at its end");
+}

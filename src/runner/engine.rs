@@ -16,6 +16,9 @@
 
 pub mod operator;
 
+#[cfg(test)]
+mod backpressure_tests;
+
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
@@ -37,6 +40,13 @@ use crate::store::{
 use crate::wire;
 
 use super::{RunError, RunStats};
+
+/// Events taken in but not yet durable, at most: four of the loop's turns, enough to keep
+/// the writer's group commits large while the next batch is being decided.
+pub const MAX_UNFLUSHED_EVENTS: usize = 16_384;
+
+/// Signal requests waiting for a free slot, at most, before the intake waits.
+pub const MAX_WAITING_SIGNALS: usize = 16_384;
 
 /// A signal request the engine wants made (by the caller, concurrently).
 pub struct SignalJob {
@@ -89,6 +99,8 @@ pub struct Engine {
     notifier: Notifier,
     /// When the feed last delivered an event (or the engine started): for the feed-down alarm.
     last_event_at: strategies::Timestamp,
+    /// Retention's "far behind" flag, when retention is on.
+    retention_behind: Option<watch::Receiver<bool>>,
 }
 
 impl Engine {
@@ -122,8 +134,14 @@ impl Engine {
             health: None,
             notifier: Notifier::none(),
             last_event_at: clock.now(),
+            retention_behind: None,
             clock,
         }
+    }
+
+    /// Stop taking events while retention is far behind ([`crate::retention::Retention::behind`]).
+    pub fn set_retention_behind(&mut self, behind: watch::Receiver<bool>) {
+        self.retention_behind = Some(behind);
     }
 
     /// Where `/readyz` learns that events arrive.
@@ -426,6 +444,21 @@ impl Engine {
                     .push(now.duration_since(arrived).as_micros() as u64);
             }
         }
+    }
+
+    /// Whether the engine may take another event: fewer than [`MAX_UNFLUSHED_EVENTS`] events
+    /// wait to be durable, fewer than [`MAX_WAITING_SIGNALS`] signal requests wait to start, and
+    /// retention is not far behind.
+    /// Without the first bound an engine faster than the writer queues batches without limit
+    /// (the writer then merges them into ever larger transactions); without the second a slow
+    /// signal API does the same with requests.
+    pub fn has_room(&self) -> bool {
+        self.unflushed_ids.len() < MAX_UNFLUSHED_EVENTS
+            && self.jobs.len() < MAX_WAITING_SIGNALS
+            && !self
+                .retention_behind
+                .as_ref()
+                .is_some_and(|behind| *behind.borrow())
     }
 
     /// Everything submitted is durable.

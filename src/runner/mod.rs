@@ -209,7 +209,11 @@ async fn run_inner(
             "retention on"
         );
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        (stop.clone(), crate::retention::spawn(retention, stop))
+        (
+            stop.clone(),
+            retention.behind(),
+            crate::retention::spawn(retention, stop),
+        )
     });
 
     // The embedded simulator is a real HTTP server: the bot talks to it like to the live API.
@@ -310,6 +314,10 @@ async fn run_inner(
     engine.set_redactor(crate::signal::http::Redactor::new(api_key.as_deref()));
     engine.set_health(Arc::clone(&health));
     engine.set_notifier(notifier);
+    let mut retention_behind = retention.as_ref().map(|(_, behind, _)| behind.clone());
+    if let Some(behind) = &retention_behind {
+        engine.set_retention_behind(behind.clone());
+    }
     health.paused_until(engine.core().pause().map(|pause| pause.until));
     crate::metrics::book(engine.core());
     if fresh {
@@ -441,6 +449,8 @@ async fn run_inner(
                 }
             }
             Some(resolution) = resolved_rx.recv() => engine.on_resolution(resolution),
+            // Wakes the loop when retention catches up (the intake may go on).
+            alive = retention_changed(&mut retention_behind) => if !alive { retention_behind = None },
             _ = pause_report.tick() => log_pause(engine.core(), clock.now()),
             _ = watchdog.tick(), if watchdog_every.is_some() => crate::service::watchdog(),
             _ = notify_tick.tick() => {
@@ -485,7 +495,10 @@ async fn run_inner(
                 engine.backup(job.dir, job.reply);
             }
             Some(_) = signals.join_next(), if !signals.is_empty() => {}
-            raw = raw_rx.recv(), if feed_open => match raw {
+            // Backpressure: past these bounds the intake waits (the feed's channel fills, then
+            // the socket), so a source faster than the writer or the signal API cannot grow
+            // this process without limit; events not read stay at the server, behind the cursor.
+            raw = raw_rx.recv(), if feed_open && engine.has_room() => match raw {
                 Some(raw) => {
                     if let Err(err) = engine.on_raw(raw, Instant::now()) {
                         outcome = Err(err);
@@ -496,6 +509,7 @@ async fn run_inner(
                     // going for ever, growing one batch that is never committed, and never
                     // looking at shutdown or the writer's reports again.
                     for _ in 1..MAX_EVENTS_PER_TURN {
+                        if !engine.has_room() { break; }
                         let Ok(raw) = raw_rx.try_recv() else { break };
                         if let Err(err) = engine.on_raw(raw, Instant::now()) {
                             outcome = Err(err);
@@ -534,7 +548,7 @@ async fn run_inner(
     crate::service::stopping();
     stop_tx.send_replace(true);
     // Retention stops between two chunks; a chunk cut short is redone by the next start.
-    let retention = retention.map(|(stop, thread)| {
+    let retention = retention.map(|(stop, _, thread)| {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         thread
     });
@@ -641,6 +655,14 @@ pub(crate) fn restore_core(settings: &Settings, loaded: &crate::store::Loaded) -
     );
     core.set_halted(loaded.halted);
     core
+}
+
+/// The next change of retention's "behind" flag; false once retention's thread is gone.
+async fn retention_changed(behind: &mut Option<watch::Receiver<bool>>) -> bool {
+    match behind {
+        Some(behind) => behind.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
 }
 
 /// Events taken from the intake in one turn of the loop before the batch is handed to the

@@ -375,6 +375,16 @@ impl Store {
         })
     }
 
+    /// Trades with an id above `after`, in id order: what a reader that keeps its place reads.
+    pub fn trades_after(&self, after: u64) -> impl Iterator<Item = Result<Trade, StoreError>> + '_ {
+        let from = after.saturating_add(1).to_be_bytes();
+        let tail = (after < u64::MAX).then(|| self.trades.range(from..));
+        tail.into_iter().flatten().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "trade")
+        })
+    }
+
     /// Received events in intake order.
     pub fn events(&self) -> impl Iterator<Item = Result<EventRecord, StoreError>> + '_ {
         self.events.iter().map(move |item| {
