@@ -77,8 +77,9 @@ pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(150);
 pub const MAX_CONNECTIONS: usize = 32;
 /// Largest request body: a review request is a few hundred bytes.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
-/// Largest answer. Beyond it the bot answers 413 and the command says to narrow it (`--limit`,
-/// `--since`): no request makes the bot build gigabytes.
+/// Largest answer built whole (a report: its text and chart). Beyond it the bot answers 413
+/// and the command says to narrow it: no request makes the bot build gigabytes. The other
+/// review answers are streamed and need no limit.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
 /// How far the caller's `now` may be from the bot's own clock: a review renders "now" by the
 /// caller's clock (so both sides print the same), but a far-future `now` once made one report
@@ -422,6 +423,10 @@ async fn serve_review(
     }
     request.now = clamp_now(request.now, state.clock.now());
     let store = state.store.clone();
+    if !matches!(request.command, crate::commands::ReviewCommand::Report(_)) {
+        return stream_review(store, request).await;
+    }
+    // A report reads two decisions and carries a chart beside its text: one JSON answer.
     // Rendering reads sled synchronously; keep it off the async workers.
     match tokio::task::spawn_blocking(move || render(Some(&store), &request)).await {
         Ok(Ok(rendered)) => {
@@ -444,6 +449,84 @@ async fn serve_review(
             format!("review task failed: {err}"),
         )
             .into_response(),
+    }
+}
+
+/// Output of a streamed answer, in pieces of this size.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// `positions`, `ledger` and `decisions` as they are rendered: the render runs on a blocking
+/// thread and writes into a channel of a few [`STREAM_CHUNK`]s, which the body drains at the
+/// client's pace, so the bot holds at most a few chunks of an answer however long the history
+/// (an unlimited `decisions --json` on a store of millions of decisions included). An error
+/// before the first chunk is a 500 with its message; one after it cuts the answer short, which
+/// the client reports, and the bot logs it.
+async fn stream_review(store: Store, request: ReviewRequest) -> Response {
+    let (tx, mut rx) = mpsc::channel::<Result<bytes::Bytes, String>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(STREAM_CHUNK),
+        };
+        let rendered = crate::commands::render_to(Some(&store), &request, &mut out)
+            .map(|_| ())
+            .and_then(|()| Ok(out.send()?));
+        if let Err(err) = rendered {
+            warn!(error = %err, "a review answer failed");
+            let _ = tx.blocking_send(Err(err.to_string()));
+        }
+    });
+    let first = match rx.recv().await {
+        None => bytes::Bytes::new(),
+        Some(Err(message)) => return (StatusCode::INTERNAL_SERVER_ERROR, message).into_response(),
+        Some(Ok(first)) => first,
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        let next = rx.recv().await?;
+        Some((next.map_err(std::io::Error::other), rx))
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }),
+        rest,
+    );
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, STREAM_TYPE)
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|err| (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response())
+}
+
+/// The content type of a streamed review answer (the command's own output, as it prints it).
+const STREAM_TYPE: &str = "text/plain; charset=utf-8";
+
+/// `Write` into the answer's channel, a chunk at a time; blocks while the client is slow.
+struct ChunkWriter {
+    tx: mpsc::Sender<Result<bytes::Bytes, String>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(STREAM_CHUNK));
+        self.tx
+            .blocking_send(Ok(chunk.into()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= STREAM_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -503,24 +586,43 @@ pub fn verify_copy(dir: &std::path::Path) -> Result<BackupDone, crate::store::St
 /// Ask the bot listening on `listen` to render `request`. Blocking; safe to call from inside
 /// or outside a tokio runtime.
 pub fn fetch(listen: &str, request: &ReviewRequest) -> Result<Rendered, AdminError> {
+    let mut out = Vec::new();
+    let chart = fetch_to(listen, request, &mut out)?;
+    let output =
+        String::from_utf8(out).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))?;
+    Ok(Rendered { output, chart })
+}
+
+/// [`fetch`], writing the output into `out` as it arrives (see [`stream_review`]); returns the
+/// report's chart.
+pub fn fetch_to(
+    listen: &str,
+    request: &ReviewRequest,
+    out: &mut dyn std::io::Write,
+) -> Result<Option<String>, AdminError> {
     let addr = connect_address(listen)?;
-    let work = || -> Result<Rendered, AdminError> {
+    let work = |out: &mut dyn std::io::Write| -> Result<Option<String>, AdminError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| AdminError::Http(format!("cannot start a runtime: {e}")))?;
-        runtime.block_on(fetch_async(addr, request))
+        runtime.block_on(fetch_async_to(addr, request, out))
     };
     if tokio::runtime::Handle::try_current().is_ok() {
-        // block_on inside a runtime panics: do the blocking call on a thread of its own.
-        std::thread::scope(|scope| {
+        // block_on inside a runtime panics: do the blocking call on a thread of its own (a
+        // program that is async itself; the CLI is not, and streams straight into `out`).
+        let mut buffer = Vec::new();
+        let chart = std::thread::scope(|scope| {
             scope
-                .spawn(work)
+                .spawn(|| work(&mut buffer))
                 .join()
                 .unwrap_or_else(|_| Err(AdminError::Http("the request thread failed".into())))
-        })
+        })?;
+        out.write_all(&buffer)
+            .map_err(|e| AdminError::Http(format!("cannot write the answer: {e}")))?;
+        Ok(chart)
     } else {
-        work()
+        work(out)
     }
 }
 
@@ -553,6 +655,19 @@ async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, AdminError> {
+    post_to(addr, path, body)
+        .await?
+        .json::<T>()
+        .await
+        .map_err(|e| AdminError::Http(format!("unreadable answer: {}", describe(&e))))
+}
+
+/// POST `body` as JSON with the command's token; a non-2xx answer is an error with its text.
+async fn post_to<B: Serialize>(
+    addr: SocketAddr,
+    path: &str,
+    body: &B,
+) -> Result<reqwest::Response, AdminError> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(FETCH_TIMEOUT)
@@ -579,10 +694,7 @@ async fn post_json<B: Serialize, T: serde::de::DeserializeOwned>(
             message: message.trim().to_string(),
         });
     }
-    response
-        .json::<T>()
-        .await
-        .map_err(|e| AdminError::Http(format!("unreadable answer: {}", describe(&e))))
+    Ok(response)
 }
 
 /// [`fetch`], async.
@@ -590,7 +702,44 @@ pub async fn fetch_async(
     addr: SocketAddr,
     request: &ReviewRequest,
 ) -> Result<Rendered, AdminError> {
-    post_json(addr, REVIEW_PATH, request).await
+    let mut out = Vec::new();
+    let chart = fetch_async_to(addr, request, &mut out).await?;
+    let output =
+        String::from_utf8(out).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))?;
+    Ok(Rendered { output, chart })
+}
+
+/// [`fetch_to`], async: a JSON answer (a report) is read whole, a streamed one is written to
+/// `out` chunk by chunk.
+async fn fetch_async_to(
+    addr: SocketAddr,
+    request: &ReviewRequest,
+    out: &mut dyn std::io::Write,
+) -> Result<Option<String>, AdminError> {
+    let mut response = post_to(addr, REVIEW_PATH, request).await?;
+    let streamed = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes() == STREAM_TYPE.as_bytes());
+    if !streamed {
+        let rendered: Rendered = response
+            .json()
+            .await
+            .map_err(|e| AdminError::Http(format!("unreadable answer: {}", describe(&e))))?;
+        out.write_all(rendered.output.as_bytes())
+            .map_err(|e| AdminError::Http(format!("cannot write the answer: {e}")))?;
+        return Ok(rendered.chart);
+    }
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        AdminError::Http(format!(
+            "the answer was cut short (the bot's log says why): {}",
+            describe(&e)
+        ))
+    })? {
+        out.write_all(&chunk)
+            .map_err(|e| AdminError::Http(format!("cannot write the answer: {e}")))?;
+    }
+    Ok(None)
 }
 
 /// Where to connect for a listen address: an unspecified address (`0.0.0.0`, `[::]`) is reached

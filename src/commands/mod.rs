@@ -118,16 +118,27 @@ impl ReviewTarget {
 /// book is empty). This is the one function both the CLI and the admin listener call.
 pub fn render(store: Option<&Store>, request: &ReviewRequest) -> Result<Rendered, CommandError> {
     let mut out = Vec::new();
-    let mut chart = None;
-    match &request.command {
-        ReviewCommand::Positions(args) => positions::render(store, request, args, &mut out)?,
-        ReviewCommand::Ledger(args) => ledger::render(store, request, args, &mut out)?,
-        ReviewCommand::Decisions(args) => decisions::render(store, request, args, &mut out)?,
-        ReviewCommand::Report(args) => chart = report::render(store, request, args, &mut out)?,
-    }
+    let chart = render_to(store, request, &mut out)?;
     let output =
         String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(Rendered { output, chart })
+}
+
+/// [`render`] into `out` as the output is made: an unlimited `decisions --json` or `ledger`
+/// writes record by record, so neither the CLI nor the bot answering it holds the history.
+/// Returns the report's chart.
+pub fn render_to(
+    store: Option<&Store>,
+    request: &ReviewRequest,
+    out: &mut dyn Write,
+) -> Result<Option<String>, CommandError> {
+    match &request.command {
+        ReviewCommand::Positions(args) => positions::render(store, request, args, out)?,
+        ReviewCommand::Ledger(args) => ledger::render(store, request, args, out)?,
+        ReviewCommand::Decisions(args) => decisions::render(store, request, args, out)?,
+        ReviewCommand::Report(args) => return report::render(store, request, args, out),
+    }
+    Ok(None)
 }
 
 /// The CLI side: render locally, or through the running bot when it holds the store; print the
@@ -148,9 +159,8 @@ pub fn review(
         bankroll: target.bankroll,
         store: None,
     };
-    let rendered = fetch_or_render(target, &request)?;
-    out.write_all(rendered.output.as_bytes())?;
-    if let (Some(path), Some(svg)) = (chart_path, rendered.chart) {
+    let chart = fetch_or_render_to(target, &request, out)?;
+    if let (Some(path), Some(svg)) = (chart_path, chart) {
         std::fs::write(&path, svg).map_err(|e| CommandError::Chart {
             path: path.clone(),
             message: e.to_string(),
@@ -165,6 +175,19 @@ pub fn fetch_or_render(
     target: &ReviewTarget,
     request: &ReviewRequest,
 ) -> Result<Rendered, CommandError> {
+    let mut out = Vec::new();
+    let chart = fetch_or_render_to(target, request, &mut out)?;
+    let output =
+        String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Rendered { output, chart })
+}
+
+/// [`fetch_or_render`] into `out` as the answer comes (see [`render_to`]).
+pub fn fetch_or_render_to(
+    target: &ReviewTarget,
+    request: &ReviewRequest,
+    out: &mut dyn Write,
+) -> Result<Option<String>, CommandError> {
     // Reading must not create a store as a side effect, and a store that is not there is
     // an error, not an empty book (a bot started from another folder has its store there).
     if !target.store_path.exists() {
@@ -172,17 +195,19 @@ pub fn fetch_or_render(
     }
     match Store::open(&target.store_path) {
         Ok(store) => crate::store::health::guarded(&target.store_path, "reading the store", || {
-            render(Some(&store), request)
+            render_to(Some(&store), request, out)
         }),
         Err(StoreError::Locked { path }) => {
             let request = ReviewRequest {
                 store: Some(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())),
                 ..request.clone()
             };
-            crate::admin::fetch(&target.admin_listen, &request).map_err(|e| CommandError::Remote {
-                path,
-                listen: target.admin_listen.clone(),
-                message: e.to_string(),
+            crate::admin::fetch_to(&target.admin_listen, &request, out).map_err(|e| {
+                CommandError::Remote {
+                    path,
+                    listen: target.admin_listen.clone(),
+                    message: e.to_string(),
+                }
             })
         }
         Err(other) => Err(other.into()),

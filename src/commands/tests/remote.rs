@@ -376,3 +376,127 @@ fn half_open_and_excess_connections_are_closed_and_honest_ones_answered() {
     assert_eq!(answer, render(Some(&held), &request).expect("direct"));
     admin.shut_down();
 }
+
+/// A store of `n` decisions with long reasons, so `decisions --json` runs to many chunks.
+fn long_history(path: &std::path::Path, n: u64) -> Store {
+    let store = Store::open(path).expect("open");
+    let mut batch = crate::store::Batch::default();
+    for seq in 0..n {
+        batch.decisions.push(crate::store::DecisionRecord {
+            seq,
+            event_seq: seq,
+            decision: strategies::Decision {
+                event_id: format!("e{seq}"),
+                event_type: "price_shift".to_string(),
+                market: None,
+                outcome: strategies::Outcome::BelowThreshold,
+                reason: format!("|change| 2.5% < min_shift_pct 5% ({})", "x".repeat(200)),
+                decided_at: super::fixture::day(1, 0) + chrono::Duration::seconds(seq as i64),
+                signal: None,
+                trades: Vec::new(),
+            },
+            signal_raw: None,
+        });
+    }
+    store.commit(&batch).expect("commit");
+    store
+}
+
+/// The raw answer to `request`: status, content type, body (or the error reading it).
+fn raw_answer(admin: &Admin, request: &ReviewRequest) -> (u16, String, Result<Vec<u8>, String>) {
+    admin.runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "http://{}{}",
+                admin.addr,
+                crate::admin::REVIEW_PATH
+            ))
+            .json(request)
+            .send()
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|t| t.to_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let body = response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string());
+        (status, kind, body)
+    })
+}
+
+/// An unlimited `decisions --json` through the bot is streamed (text, no length known in
+/// advance, many chunks), byte for byte what a direct read prints; a damaged record before the
+/// first chunk is a 500 naming it, and one after it cuts the answer short, which the command
+/// reports as an error instead of printing a partial answer as if whole.
+#[test]
+fn a_long_answer_is_streamed_and_a_damaged_record_is_never_a_short_success() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let held = long_history(&path, 3_000);
+    let admin = Admin::start(held.clone());
+    let all = request(ReviewCommand::Decisions(DecisionsArgs {
+        json: true,
+        ..DecisionsArgs::default()
+    }));
+    let direct = render(Some(&held), &all).expect("direct render").output;
+    assert!(
+        direct.len() > 8 * 64 * 1024,
+        "{} bytes: many chunks",
+        direct.len()
+    );
+    let (status, kind, body) = raw_answer(&admin, &all);
+    assert_eq!((status, kind.as_str()), (200, "text/plain; charset=utf-8"));
+    assert_eq!(
+        String::from_utf8(body.expect("whole")).expect("utf-8"),
+        direct
+    );
+    let target = ReviewTarget {
+        store_path: path.clone(),
+        admin_listen: admin.addr.to_string(),
+        bankroll: rust_decimal_macros::dec!(777),
+    };
+    let mut printed = Vec::new();
+    let chart = fetch_or_render_to(&target, &all, &mut printed).expect("streamed");
+    assert_eq!(
+        (String::from_utf8(printed).expect("utf-8"), chart),
+        (direct, None)
+    );
+
+    // The newest record damaged: chunks have gone out when the render meets it.
+    let last = held
+        .decisions
+        .last()
+        .expect("readable")
+        .expect("a record")
+        .0;
+    held.decisions
+        .insert(last, &b"not a record"[..])
+        .expect("insert");
+    let (status, _, body) = raw_answer(&admin, &all);
+    assert_eq!(status, 200, "the answer had started");
+    assert!(body.is_err(), "cut short, not ended as if whole");
+    let err = fetch_or_render(&target, &all).expect_err("a short answer is an error");
+    assert!(err.to_string().contains("cut short"), "{err}");
+
+    // The oldest damaged: nothing has gone out, so the status says it.
+    let first = held
+        .decisions
+        .first()
+        .expect("readable")
+        .expect("a record")
+        .0;
+    held.decisions
+        .insert(first, &b"not a record"[..])
+        .expect("insert");
+    let (status, _, body) = raw_answer(&admin, &all);
+    assert_eq!(status, 500);
+    let message = String::from_utf8(body.expect("a message")).expect("utf-8");
+    assert!(message.contains("decision"), "{message}");
+    admin.shut_down();
+}
