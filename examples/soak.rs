@@ -240,6 +240,12 @@ async fn main() {
     }
     // The last decision came when the count last moved, not when the wait for more ended.
     let busy = stalled_since.map_or(started.elapsed(), |(_, since)| since - started);
+    let whole = {
+        let target = target.clone();
+        std::thread::spawn(move || whole_history(&target))
+            .join()
+            .expect("the unlimited review")
+    };
     stop_tx.send_replace(true);
     let stats = bot.await.expect("bot task").expect("bot run");
     let store_bytes = dir_mb(&store_path) * 1e6;
@@ -268,4 +274,59 @@ async fn main() {
             values.len()
         );
     }
+    println!("{whole}");
+}
+
+/// `Write` that only counts.
+struct Counted(u64);
+
+impl std::io::Write for Counted {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0 += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An unlimited `decisions --json` through the running bot, as the CLI streams it (from a
+/// thread outside any runtime): its size, time, and the most this process's resident memory
+/// rose while it ran (sampled every 10 ms).
+fn whole_history(target: &ReviewTarget) -> String {
+    let request = ReviewRequest {
+        command: ReviewCommand::Decisions(DecisionsArgs {
+            json: true,
+            ..DecisionsArgs::default()
+        }),
+        now: chrono::Utc::now(),
+        bankroll: target.bankroll,
+        store: Some(std::fs::canonicalize(&target.store_path).expect("the store exists")),
+    };
+    let before = rss_mb();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(rss_mb());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let started = Instant::now();
+    let mut out = Counted(0);
+    shiftbot::admin::fetch_to(&target.admin_listen, &request, &mut out).expect("streamed");
+    let took = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().expect("sampler").max(rss_mb());
+    format!(
+        "decisions --json (no limit) through the bot: {:.0} MB in {:.1} s; resident memory rose {:.1} MB at most",
+        out.0 as f64 / 1e6,
+        took.as_secs_f64(),
+        peak - before
+    )
 }

@@ -61,9 +61,13 @@ pub const READYZ_PATH: &str = "/readyz";
 /// Prometheus text.
 pub const METRICS_PATH: &str = "/metrics";
 
-/// How long the CLI waits for a running bot's answer (a report over a large store reads
-/// every trade and decision).
+/// How long the CLI waits for the next bytes of a running bot's answer (a report over a large
+/// store reads every trade). Per read, not in all: a streamed answer of a long history may take
+/// minutes to arrive, and goes on as long as it keeps coming.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the CLI waits to connect to the admin listener.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client must send its request headers within this long, and its body within
 /// [`BODY_TIMEOUT`]: a thousand half-open requests once held the listener for over half a
@@ -670,7 +674,8 @@ async fn post_to<B: Serialize>(
 ) -> Result<reqwest::Response, AdminError> {
     let client = reqwest::Client::builder()
         .no_proxy()
-        .timeout(FETCH_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(FETCH_TIMEOUT)
         .build()
         .map_err(|e| AdminError::Http(e.to_string()))?;
     let mut post = client.post(format!("http://{addr}{path}")).json(body);

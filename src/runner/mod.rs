@@ -509,7 +509,9 @@ async fn run_inner(
                     // going for ever, growing one batch that is never committed, and never
                     // looking at shutdown or the writer's reports again.
                     for _ in 1..MAX_EVENTS_PER_TURN {
-                        if !engine.has_room() { break; }
+                        if !engine.has_room() {
+                            break;
+                        }
                         let Ok(raw) = raw_rx.try_recv() else { break };
                         if let Err(err) = engine.on_raw(raw, Instant::now()) {
                             outcome = Err(err);
