@@ -597,8 +597,8 @@ pub fn fetch(listen: &str, request: &ReviewRequest) -> Result<Rendered, AdminErr
     Ok(Rendered { output, chart })
 }
 
-/// [`fetch`], writing the output into `out` as it arrives (see [`stream_review`]); returns the
-/// report's chart.
+/// [`fetch`], writing the output into `out` as it arrives (the bot streams `positions`,
+/// `ledger` and `decisions` in 64 KiB chunks); returns the report's chart.
 pub fn fetch_to(
     listen: &str,
     request: &ReviewRequest,

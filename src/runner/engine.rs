@@ -446,8 +446,8 @@ impl Engine {
         }
     }
 
-    /// Whether the engine may take another event: fewer than [`MAX_UNFLUSHED_EVENTS`] events
-    /// wait to be durable, fewer than [`MAX_WAITING_SIGNALS`] signal requests wait to start, and
+    /// Whether the engine may take another event: fewer than `MAX_UNFLUSHED_EVENTS` events
+    /// wait to be durable, fewer than `MAX_WAITING_SIGNALS` signal requests wait to start, and
     /// retention is not far behind.
     /// Without the first bound an engine faster than the writer queues batches without limit
     /// (the writer then merges them into ever larger transactions); without the second a slow
