@@ -69,9 +69,18 @@ pub fn ceil_to_cent(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::ToPositiveInfinity)
 }
 
-/// The fee for `contracts` contracts at `c`, rounded up to the cent.
+/// The fee for `contracts` contracts at `c`, rounded up to the cent. Saturates at
+/// `Decimal::MAX`: a fee too large for a decimal is more than any cash, so it never fits.
 pub fn trade_fee(rate: Decimal, contracts: u64, c: Decimal) -> Decimal {
-    ceil_to_cent(rate * Decimal::from(contracts) * c * (Decimal::ONE - c))
+    checked_trade_fee(rate, contracts, c).unwrap_or(Decimal::MAX)
+}
+
+fn checked_trade_fee(rate: Decimal, contracts: u64, c: Decimal) -> Option<Decimal> {
+    let fee = rate
+        .checked_mul(Decimal::from(contracts))?
+        .checked_mul(c)?
+        .checked_mul(Decimal::ONE - c)?;
+    Some(ceil_to_cent(fee))
 }
 
 /// What to size.
@@ -151,7 +160,7 @@ pub fn size(rules: &SizingRules, fees: &FeeSchedule, req: &SizeRequest) -> Resul
         stake = headroom;
     }
 
-    let contracts = match max_contracts(stake, cash, c, c_eff, fee_per_contract, rate) {
+    let contracts = match max_contracts(stake, cash, c, c_eff, rate) {
         Some(n) => n,
         None => {
             return Err(Refusal::new(
@@ -203,71 +212,47 @@ fn checked(op: impl FnOnce() -> Option<Decimal>) -> Result<Decimal, Refusal> {
     })
 }
 
-/// The most whole contracts with `n * c <= stake` and `n * c + fee(n) <= cash`, where
-/// `fee(n) = ceil_to_cent(n * k)` and `k = rate * c * (1 - c)`; `None` when that is more than
-/// `u64::MAX` (or too many to count in a `Decimal`).
+/// The most whole contracts with `n * c_eff <= stake` and `n * c + trade_fee(n) <= cash`,
+/// each side computed exactly as the book and its checks compute it; `None` when that is more
+/// than `u64::MAX`.
 ///
-/// Closed form, not a search: the start `n0 = floor(stake / c_eff)` already satisfies
-/// `n0 * c_eff <= stake <= cash`, and the fee's rounding up can only push `total(n0)` past
-/// `cash` by under a cent. Then the answer is the larger of
-/// - `min(n0, floor((cash - F0) / c))`, `F0 = fee(n0)`: every `n <= n0` pays at most `F0`;
-/// - `floor((F0 - 0.01) / k)`: the most contracts paying a cent less, whose total is at most
-///   `total(n0) - 0.01 < cash`;
-///
-/// and nothing in between fits (it would pay `F0` and cost more than `cash - F0`). Stepping
-/// down one contract at a time instead took billions of steps at a price of `1e-11`. Decimal
-/// division rounds at the 28th digit, so each candidate is confirmed, stepping down at most a
-/// few contracts.
+/// Both sides grow with `n` (Decimal rounds monotonically), so the answer is found by bisection
+/// below `floor(stake / c_eff) + 1`, after one look at that estimate (nearly always the answer).
+/// A closed form on `k = rate * c * (1 - c)` was tried before: `n * k` and the fee's own
+/// `rate * n * c * (1 - c)` round differently at the 28th digit, which at `1e-11` prices and
+/// millions of cash let a fill cost a cent more than the cash held, or leave contracts that fit.
 fn max_contracts(
     stake: Decimal,
     cash: Decimal,
     c: Decimal,
     c_eff: Decimal,
-    k: Decimal,
     rate: Decimal,
 ) -> Option<u64> {
-    let total = |n: u64| -> Option<Decimal> {
-        Decimal::from(n)
-            .checked_mul(c)?
-            .checked_add(ceil_to_cent(Decimal::from(n).checked_mul(k)?))
-    };
     let fits = |n: u64| -> bool {
-        n == 0
-            || (Decimal::from(n)
+        let count = Decimal::from(n);
+        count.checked_mul(c_eff).is_some_and(|spent| spent <= stake)
+            && count
                 .checked_mul(c)
-                .is_some_and(|cost| cost <= stake)
-                && total(n).is_some_and(|t| t <= cash))
+                .and_then(|cost| cost.checked_add(checked_trade_fee(rate, n, c)?))
+                .is_some_and(|total| total <= cash)
     };
-    let floor_u64 = |value: Decimal| -> Option<u64> { value.floor().max(Decimal::ZERO).to_u64() };
-    let confirm = |mut n: u64| -> u64 {
-        for _ in 0..4 {
-            if fits(n) {
-                return n;
-            }
-            n -= 1;
-        }
-        if fits(n) {
-            n
-        } else {
-            0
-        }
-    };
-    let n0 = floor_u64(stake.checked_div(c_eff)?)?;
-    if fits(n0) {
-        return Some(n0);
+    let estimate = stake
+        .checked_div(c_eff)?
+        .floor()
+        .max(Decimal::ZERO)
+        .to_u64()?;
+    if fits(estimate) && estimate.checked_add(1).is_none_or(|more| !fits(more)) {
+        return Some(estimate);
     }
-    let f0 = ceil_to_cent(Decimal::from(n0).checked_mul(k)?);
-    let same_fee = (cash - f0)
-        .checked_div(c)
-        .and_then(floor_u64)
-        .map_or(0, |n| n.min(n0));
-    let cent = Decimal::new(1, 2);
-    let cent_less = match rate.is_zero() || k.is_zero() || f0 < cent {
-        true => 0,
-        false => (f0 - cent)
-            .checked_div(k)
-            .and_then(floor_u64)
-            .map_or(0, |n| n.min(n0)),
-    };
-    Some(confirm(same_fee.max(cent_less)))
+    // fits(lo) always (nothing costs nothing); nothing above hi fits.
+    let (mut lo, mut hi) = (0u64, estimate.saturating_add(1));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(lo)
 }

@@ -135,7 +135,9 @@ proptest! {
                 let n = Decimal::from(s.contracts);
                 prop_assert!(s.contracts > 0);
                 prop_assert!(n * c <= s.stake, "cost {} > stake {}", n * c, s.stake);
-                prop_assert!(n <= (s.stake / (c + rate * c * (Decimal::ONE - c))).floor());
+                // The stake pays for fees too; stated as the product the maximality check
+                // below uses (a quotient's floor rounds differently at the 28th digit).
+                prop_assert!(n * (c + rate * c * (Decimal::ONE - c)) <= s.stake);
                 prop_assert!(n * c + trade_fee(rate, s.contracts, c) <= req.cash);
                 prop_assert_eq!(s.fee, trade_fee(rate, s.contracts, c));
                 if let Some(more) = s.contracts.checked_add(1) {
@@ -235,4 +237,65 @@ fn tiny_prices_refuse_or_size_at_once() {
     assert!(Decimal::from(s.contracts) * c + s.fee <= req.cash);
     let more = s.contracts + 1;
     assert!(Decimal::from(more) * c + trade_fee(Decimal::new(7, 2), more, c) > req.cash);
+}
+
+/// Sized, affordable, within its stake, and maximal: the property's conditions on one case.
+fn assert_sized_and_maximal(rules: &SizingRules, fees: &FeeSchedule, req: &SizeRequest) {
+    let s = size(rules, fees, req).expect("sized");
+    let c = req.price.get();
+    let rate = fees.rate(req.platform);
+    let c_eff = c + rate * c * (Decimal::ONE - c);
+    let fits = |n: u64| {
+        let count = Decimal::from(n);
+        count * c_eff <= s.stake && count * c + trade_fee(rate, n, c) <= req.cash
+    };
+    assert!(fits(s.contracts), "{} contracts do not fit", s.contracts);
+    assert_eq!(s.fee, trade_fee(rate, s.contracts, c));
+    assert!(!fits(s.contracts + 1), "{} contracts fit too", s.contracts + 1);
+}
+
+/// Two cases random runs found where 28-digit rounding made the fee's formula and sizing's
+/// estimate of it disagree: a fill a cent over the cash held (cash went negative), and a fill
+/// thousands of contracts short of the most that fit.
+#[test]
+fn fees_at_the_28th_digit_never_overdraw_or_undersize() {
+    let all_in = |bankroll: Decimal| SizingRules {
+        bankroll,
+        kelly_fraction: Decimal::ONE,
+        max_position_pct: Decimal::ONE,
+        max_exposure_pct: Decimal::ONE,
+        min_edge: Decimal::ZERO,
+    };
+    let overdrawn = all_in("45278553.768357813700000000000".parse().expect("decimal"));
+    let kalshi = FeeSchedule {
+        kalshi: "0.7150369".parse().expect("decimal"),
+        polymarket: Decimal::ZERO,
+    };
+    assert_sized_and_maximal(
+        &overdrawn,
+        &kalshi,
+        &SizeRequest {
+            platform: strategies::Platform::Kalshi,
+            price: Price::new(Decimal::new(1, 11)).expect("price"),
+            win_probability: Decimal::ONE,
+            cash: overdrawn.bankroll,
+            open_exposure: Decimal::ZERO,
+        },
+    );
+    let short = all_in("3971217462244107165101128716".parse().expect("decimal"));
+    let polymarket = FeeSchedule {
+        kalshi: Decimal::ZERO,
+        polymarket: "0.5632993".parse().expect("decimal"),
+    };
+    assert_sized_and_maximal(
+        &short,
+        &polymarket,
+        &SizeRequest {
+            platform: strategies::Platform::Polymarket,
+            price: Price::new(Decimal::new(1, 11)).expect("price"),
+            win_probability: Decimal::ONE,
+            cash: "53034352.519668164185451057228".parse().expect("decimal"),
+            open_exposure: Decimal::ZERO,
+        },
+    );
 }
