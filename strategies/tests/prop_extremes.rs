@@ -251,7 +251,11 @@ fn assert_sized_and_maximal(rules: &SizingRules, fees: &FeeSchedule, req: &SizeR
     };
     assert!(fits(s.contracts), "{} contracts do not fit", s.contracts);
     assert_eq!(s.fee, trade_fee(rate, s.contracts, c));
-    assert!(!fits(s.contracts + 1), "{} contracts fit too", s.contracts + 1);
+    assert!(
+        !fits(s.contracts + 1),
+        "{} contracts fit too",
+        s.contracts + 1
+    );
 }
 
 /// Two cases random runs found where 28-digit rounding made the fee's formula and sizing's
