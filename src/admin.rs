@@ -592,9 +592,7 @@ pub fn verify_copy(dir: &std::path::Path) -> Result<BackupDone, crate::store::St
 pub fn fetch(listen: &str, request: &ReviewRequest) -> Result<Rendered, AdminError> {
     let mut out = Vec::new();
     let chart = fetch_to(listen, request, &mut out)?;
-    let output =
-        String::from_utf8(out).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))?;
-    Ok(Rendered { output, chart })
+    Rendered::collected(out, chart).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))
 }
 
 /// [`fetch`], writing the output into `out` as it arrives (the bot streams `positions`,
@@ -709,9 +707,7 @@ pub async fn fetch_async(
 ) -> Result<Rendered, AdminError> {
     let mut out = Vec::new();
     let chart = fetch_async_to(addr, request, &mut out).await?;
-    let output =
-        String::from_utf8(out).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))?;
-    Ok(Rendered { output, chart })
+    Rendered::collected(out, chart).map_err(|e| AdminError::Http(format!("unreadable answer: {e}")))
 }
 
 /// [`fetch_to`], async: a JSON answer (a report) is read whole, a streamed one is written to

@@ -95,6 +95,16 @@ pub struct Rendered {
     pub chart: Option<String>,
 }
 
+impl Rendered {
+    /// An answer collected whole (for a caller that wants it as one value): output written
+    /// into a buffer by [`render_to`] or a streamed fetch, and the report's chart.
+    pub fn collected(output: Vec<u8>, chart: Option<String>) -> io::Result<Rendered> {
+        let output =
+            String::from_utf8(output).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(Rendered { output, chart })
+    }
+}
+
 /// Where the review commands find the book.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReviewTarget {
@@ -119,9 +129,7 @@ impl ReviewTarget {
 pub fn render(store: Option<&Store>, request: &ReviewRequest) -> Result<Rendered, CommandError> {
     let mut out = Vec::new();
     let chart = render_to(store, request, &mut out)?;
-    let output =
-        String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(Rendered { output, chart })
+    Ok(Rendered::collected(out, chart)?)
 }
 
 /// [`render`] into `out` as the output is made: an unlimited `decisions --json` or `ledger`
@@ -177,9 +185,7 @@ pub fn fetch_or_render(
 ) -> Result<Rendered, CommandError> {
     let mut out = Vec::new();
     let chart = fetch_or_render_to(target, request, &mut out)?;
-    let output =
-        String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(Rendered { output, chart })
+    Ok(Rendered::collected(out, chart)?)
 }
 
 /// [`fetch_or_render`] into `out` as the answer comes (see [`render_to`]).

@@ -51,6 +51,19 @@ fn decision(seq: u64, event: &EventRecord, decided: u64) -> DecisionRecord {
     }
 }
 
+/// The one entry every test book opens (10 contracts at 0.40).
+fn sizing() -> strategies::sizing::Sizing {
+    strategies::sizing::Sizing {
+        contracts: 10,
+        price: dec!(0.4),
+        cost: dec!(4.0),
+        fee: dec!(0.17),
+        stake: dec!(5),
+        kelly: dec!(0.1),
+        edge_after_fees: dec!(0.1),
+    }
+}
+
 /// `n` events `every` seconds apart from t=0 (so they span days when `n` is large), each
 /// decided at once, one trade, and the counters a live run would leave.
 fn store_with(dir: &Path, n: u64) -> Store {
@@ -67,15 +80,7 @@ fn store_spaced(dir: &Path, n: u64, every: u64) -> Store {
     }
     let market = MarketKey::new(Platform::Kalshi, "KX1").unwrap();
     let mut book = Book::new(dec!(1000));
-    let sizing = strategies::sizing::Sizing {
-        contracts: 10,
-        price: dec!(0.4),
-        cost: dec!(4.0),
-        fee: dec!(0.17),
-        stake: dec!(5),
-        kelly: dec!(0.1),
-        edge_after_fees: dec!(0.1),
-    };
+    let sizing = sizing();
     let trade = book.open("e1", &market, Side::Yes, &sizing, dec!(0.55), at(60));
     batch.trades.push(trade);
     batch.positions = book
@@ -305,15 +310,7 @@ fn settlements_committed_before_and_between_passes_are_archived_once_in_time_ord
     let store = store_with(dir.path(), 100);
     // The same book as the store's, to make the trades that follow it.
     let mut book = Book::new(dec!(1000));
-    let sizing = strategies::sizing::Sizing {
-        contracts: 10,
-        price: dec!(0.4),
-        cost: dec!(4.0),
-        fee: dec!(0.17),
-        stake: dec!(5),
-        kelly: dec!(0.1),
-        edge_after_fees: dec!(0.1),
-    };
+    let sizing = sizing();
     let kx1 = MarketKey::new(Platform::Kalshi, "KX1").unwrap();
     let kx2 = MarketKey::new(Platform::Kalshi, "KX2").unwrap();
     book.open("e1", &kx1, Side::Yes, &sizing, dec!(0.55), at(60));
