@@ -163,9 +163,9 @@ pub fn verify(store: &Store, depth: Depth) -> Result<Verified, StoreError> {
     .map_err(|err| {
         match err {
             // A record that cannot be read or decoded is damage too.
-            StoreError::Io { message, .. } => StoreError::Damaged {
+            StoreError::Engine { source, .. } => StoreError::Damaged {
                 path: store.path.clone(),
-                problem: format!("a record cannot be read: {message}"),
+                problem: format!("a record cannot be read: {source}"),
             },
             StoreError::Corrupt { what, message } => StoreError::Damaged {
                 path: store.path.clone(),

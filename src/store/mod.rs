@@ -136,8 +136,30 @@ pub enum StoreError {
         "store {path} is in use by another shiftbot process (sled allows one process per store)"
     )]
     Locked { path: PathBuf },
-    #[error("store {path}: {message}")]
-    Io { path: PathBuf, message: String },
+    /// sled failed to read, write or flush.
+    #[error("store {path}: {source}")]
+    Engine {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    /// A transaction ended without committing for a reason other than sled's (none of ours
+    /// aborts: this names the bug instead of hiding it).
+    #[error("store {path}: the {what} transaction was aborted")]
+    Aborted { path: PathBuf, what: &'static str },
+    #[error("store {path}: cannot encode a record: {source}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("store {path}: cannot move it aside to {to}: {source}")]
+    MoveAside {
+        path: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store file {path}: {source}")]
     File {
         path: PathBuf,
@@ -258,12 +280,15 @@ impl Store {
     }
 
     fn open_files(path: &Path) -> Result<Store, StoreError> {
-        let io = |e: &dyn std::fmt::Display| StoreError::Io {
+        let engine = |source: sled::Error| StoreError::Engine {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| io(&e))?;
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::File {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         let db = sled::Config::new()
             .path(path)
@@ -284,9 +309,9 @@ impl Store {
                         problem: format!("the storage engine cannot read it ({e})"),
                     }
                 }
-                other => io(other),
+                _ => engine(e),
             })?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| io(&e));
+        let tree = |name: &str| db.open_tree(name).map_err(engine);
         Ok(Store {
             path: path.to_path_buf(),
             events: tree("events")?,
@@ -309,10 +334,32 @@ impl Store {
         &self.path
     }
 
-    fn io_err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Io {
+    fn io_err(&self, source: sled::Error) -> StoreError {
+        StoreError::Engine {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
+        }
+    }
+
+    /// A transaction that did not commit: sled's failure, or (never on purpose) an abort.
+    fn tx_err(
+        &self,
+        what: &'static str,
+        err: sled::transaction::TransactionError<()>,
+    ) -> StoreError {
+        match err {
+            sled::transaction::TransactionError::Storage(source) => self.io_err(source),
+            sled::transaction::TransactionError::Abort(()) => StoreError::Aborted {
+                path: self.path.clone(),
+                what,
+            },
+        }
+    }
+
+    fn encode_err(&self, source: serde_json::Error) -> StoreError {
+        StoreError::Encode {
+            path: self.path.clone(),
+            source,
         }
     }
 
@@ -457,7 +504,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             },
         );
-        result.map_err(|e| self.io_err(format!("transaction failed: {e:?}")))?;
+        result.map_err(|e| self.tx_err("commit", e))?;
         let flushing = std::time::Instant::now();
         self.db.flush().map_err(|e| self.io_err(e))?;
         crate::metrics::committed(batch.events.len(), flushing.elapsed());
@@ -491,14 +538,14 @@ impl Store {
             .path(dir)
             .create_new(!dir.exists())
             .open()
-            .map_err(|e| StoreError::Io {
+            .map_err(|source| StoreError::Engine {
                 path: dir.to_path_buf(),
-                message: e.to_string(),
+                source,
             })?;
         target.import(self.db.export());
-        target.flush().map_err(|e| StoreError::Io {
+        target.flush().map_err(|source| StoreError::Engine {
             path: dir.to_path_buf(),
-            message: e.to_string(),
+            source,
         })?;
         drop(target);
         if self.marked.load(Ordering::Relaxed) || self.totals()?.is_some() {
@@ -626,9 +673,10 @@ pub fn archive(path: &Path, now: Timestamp) -> Result<Option<PathBuf>, StoreErro
         now.format("%Y%m%dT%H%M%SZ")
     );
     let target = path.with_file_name(name);
-    std::fs::rename(path, &target).map_err(|e| StoreError::Io {
+    std::fs::rename(path, &target).map_err(|source| StoreError::MoveAside {
         path: path.to_path_buf(),
-        message: format!("could not archive to {}: {e}", target.display()),
+        to: target.clone(),
+        source,
     })?;
     Ok(Some(target))
 }

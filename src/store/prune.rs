@@ -52,7 +52,7 @@ impl Store {
         state: &ArchiveState,
     ) -> Result<(), StoreError> {
         use sled::transaction::{ConflictableTransactionError, TransactionError};
-        let state_bytes = serde_json::to_vec(state).map_err(|e| self.io_err(e))?;
+        let state_bytes = serde_json::to_vec(state).map_err(|e| self.encode_err(e))?;
         let trees = (
             &self.events,
             &self.seen,
@@ -81,7 +81,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             },
         );
-        result.map_err(|e| self.io_err(format!("pruning transaction failed: {e:?}")))?;
+        result.map_err(|e| self.tx_err("pruning", e))?;
         self.flush()
     }
 
@@ -106,7 +106,7 @@ impl Store {
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             });
-        result.map_err(|e| self.io_err(format!("expiring ids failed: {e:?}")))?;
+        result.map_err(|e| self.tx_err("id expiry", e))?;
         self.flush()?;
         Ok(expired.len())
     }
