@@ -176,7 +176,7 @@ async fn measure(progress: &Arc<Progress>, run: Run<'_>) -> Measured {
     let sim = sim::spawn(
         SimConfig {
             events_per_second: 0,
-            api_key: Some(KEY.to_string()),
+            api_key: Some(KEY.into()),
             signal_latency: run.signal_latency,
             script: Some(run.script),
             ..SimConfig::default()

@@ -18,7 +18,6 @@
 //! There is deliberately no code path to any order endpoint: the bot never places a real order.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,27 +46,15 @@ pub struct MirrorOrder {
     pub size_usd: Decimal,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MirrorSettings {
     pub base_url: String,
     /// Sent as `Authorization: Bearer <key>`; never logged.
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::configuration::Secret>,
     /// Per request.
     pub timeout: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
-}
-
-impl fmt::Debug for MirrorSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MirrorSettings")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("timeout", &self.timeout)
-            .field("backoff_initial", &self.backoff_initial)
-            .field("backoff_max", &self.backoff_max)
-            .finish()
-    }
 }
 
 /// Called after a mirrored order is acknowledged (2xx) or permanently abandoned, so the store
@@ -214,13 +201,23 @@ impl Mirror {
         }
         let url = http::endpoint(&settings.base_url, "/v1/trades/shadow")?;
         let client = http::build_client(&url, settings.timeout)?;
-        let mut headers = http::auth_headers(&http::bearer(settings.api_key.as_deref())?);
+        let mut headers = http::auth_headers(&http::bearer(
+            settings
+                .api_key
+                .as_ref()
+                .map(crate::configuration::Secret::expose),
+        )?);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Mirror {
             http: client,
             url,
             headers,
-            redactor: Redactor::new(settings.api_key.as_deref()),
+            redactor: Redactor::new(
+                settings
+                    .api_key
+                    .as_ref()
+                    .map(crate::configuration::Secret::expose),
+            ),
         })
     }
 

@@ -26,6 +26,7 @@ use reqwest::{StatusCode, Url};
 use strategies::{MarketKey, SignalReply, Timestamp};
 
 use crate::clock::SharedClock;
+use crate::configuration::Secret;
 use crate::feed::backoff::equal_jitter;
 use http::{Redactor, RetryAfter};
 
@@ -48,12 +49,12 @@ pub const MAX_SIGNAL_BODY: usize = 1024 * 1024;
 pub const DEFAULT_MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
 /// How to reach `/v1/signals`, from `[feed]` and `[signal]`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SignalSettings {
     /// e.g. `https://api.rekko.ai` or `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// Sent as `Authorization: Bearer <key>`; never logged or put in a reason.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// `low`, `medium` or `high`, sent as `risk_limit`.
     pub risk_limit: String,
     /// Per attempt, from connecting until the body is read.
@@ -70,7 +71,7 @@ impl SignalSettings {
     /// Settings with the default backoff schedule (250 ms doubling to 10 s).
     pub fn new(
         base_url: impl Into<String>,
-        api_key: Option<String>,
+        api_key: Option<Secret>,
         risk_limit: impl Into<String>,
         timeout: Duration,
         max_retries: u32,
@@ -91,21 +92,6 @@ impl SignalSettings {
     pub fn with_max_pause(mut self, max_pause: Duration) -> SignalSettings {
         self.max_pause = max_pause;
         self
-    }
-}
-
-impl fmt::Debug for SignalSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignalSettings")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("risk_limit", &self.risk_limit)
-            .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
-            .field("backoff_initial", &self.backoff_initial)
-            .field("backoff_max", &self.backoff_max)
-            .field("max_pause", &self.max_pause)
-            .finish()
     }
 }
 
@@ -182,7 +168,9 @@ impl SignalClient {
         }
         let url = http::endpoint(&settings.base_url, "/v1/signals?wait=true")?;
         let http = http::build_client(&url, settings.timeout)?;
-        let mut headers = http::auth_headers(&http::bearer(settings.api_key.as_deref())?);
+        let mut headers = http::auth_headers(&http::bearer(
+            settings.api_key.as_ref().map(Secret::expose),
+        )?);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(SignalClient {
             inner: Arc::new(Inner {
@@ -195,7 +183,7 @@ impl SignalClient {
                 backoff_initial: settings.backoff_initial.max(Duration::from_millis(1)),
                 backoff_max: settings.backoff_max.max(settings.backoff_initial),
                 max_pause: settings.max_pause,
-                redactor: Redactor::new(settings.api_key.as_deref()),
+                redactor: Redactor::new(settings.api_key.as_ref().map(Secret::expose)),
                 clock,
             }),
         })

@@ -24,6 +24,18 @@ impl Secret {
     }
 }
 
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)
@@ -53,5 +65,49 @@ mod tests {
         assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[redacted]\"");
         assert_eq!(secret.expose(), "sk-live-123");
+    }
+
+    /// Every settings type that carries the API key holds it as a `Secret`, so its derived
+    /// `Debug` cannot print it.
+    #[test]
+    fn settings_with_a_key_never_print_it() {
+        let key = "sk-live-456";
+        let stream = crate::feed::StreamSettings {
+            base_url: "http://127.0.0.1:1".into(),
+            events: vec!["price_shift".into()],
+            api_key: Some(key.into()),
+            connect_timeout: std::time::Duration::from_secs(1),
+            idle_timeout: std::time::Duration::from_secs(1),
+            max_event_bytes: 1024,
+            backoff_initial: std::time::Duration::from_secs(1),
+            backoff_max: std::time::Duration::from_secs(1),
+        };
+        let mirror = crate::mirror::MirrorSettings {
+            base_url: "http://127.0.0.1:1".into(),
+            api_key: Some(key.into()),
+            timeout: std::time::Duration::from_secs(1),
+            backoff_initial: std::time::Duration::from_secs(1),
+            backoff_max: std::time::Duration::from_secs(1),
+        };
+        let signal = crate::signal::SignalSettings::new(
+            "http://127.0.0.1:1",
+            Some(key.into()),
+            "medium",
+            std::time::Duration::from_secs(1),
+            0,
+        );
+        let sim = crate::sim::SimConfig {
+            api_key: Some(key.into()),
+            ..crate::sim::SimConfig::default()
+        };
+        for printed in [
+            format!("{stream:?}"),
+            format!("{mirror:?}"),
+            format!("{signal:?}"),
+            format!("{sim:?}"),
+        ] {
+            assert!(!printed.contains(key), "{printed}");
+            assert!(printed.contains(REDACTED), "{printed}");
+        }
     }
 }

@@ -43,14 +43,14 @@ pub struct RawEvent {
 }
 
 /// Settings of the Rekko stream source, filled by the configuration module from `[feed]`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct StreamSettings {
     /// e.g. `https://api.rekko.ai` or `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// Event types requested: `GET {base_url}/v1/stream?events=price_shift,whale_alert`.
     pub events: Vec<String>,
     /// Sent as `Authorization: Bearer <key>`; never logged or put in error text.
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::configuration::Secret>,
     pub connect_timeout: Duration,
     /// No complete event (nor heartbeat) for this long: reconnect.
     pub idle_timeout: Duration,
@@ -59,22 +59,6 @@ pub struct StreamSettings {
     pub backoff_initial: Duration,
     /// Cap of the reconnect delay (5 minutes by default).
     pub backoff_max: Duration,
-}
-
-/// Hand-written so the API key can never reach a log through `{:?}`.
-impl std::fmt::Debug for StreamSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamSettings")
-            .field("base_url", &self.base_url)
-            .field("events", &self.events)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("connect_timeout", &self.connect_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_event_bytes", &self.max_event_bytes)
-            .field("backoff_initial", &self.backoff_initial)
-            .field("backoff_max", &self.backoff_max)
-            .finish()
-    }
 }
 
 /// Errors that stop a source for good; everything else is retried with backoff.

@@ -37,7 +37,12 @@ pub async fn run_stream(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), FeedError> {
     let (url, scheme) = stream_url(&settings.base_url, &settings.events)?;
-    let authorization = authorization(settings.api_key.as_deref())?;
+    let authorization = authorization(
+        settings
+            .api_key
+            .as_ref()
+            .map(crate::configuration::Secret::expose),
+    )?;
     let hyper = hyper_transport(&scheme, settings.connect_timeout, settings.idle_timeout)?;
     let retry_hint = Arc::new(RetryHint::default());
     let transport = NormalizingTransport::new(

@@ -232,9 +232,10 @@ async fn run_inner(
         FeedKind::Rekko => (
             None,
             settings.feed.base_url.trim_end_matches('/').to_string(),
-            settings.api_key.as_ref().map(|k| k.expose().to_string()),
+            settings.api_key.clone(),
         ),
     };
+    let key_text = api_key.as_ref().map(crate::configuration::Secret::expose);
 
     let signal_client = SignalClient::new(
         SignalSettings::new(
@@ -311,7 +312,7 @@ async fn run_inner(
         cursor_tx,
         mirror_tx,
     );
-    engine.set_redactor(crate::signal::http::Redactor::new(api_key.as_deref()));
+    engine.set_redactor(crate::signal::http::Redactor::new(key_text));
     engine.set_health(Arc::clone(&health));
     engine.set_notifier(notifier);
     let mut retention_behind = retention.as_ref().map(|(_, behind, _)| behind.clone());
@@ -336,12 +337,9 @@ async fn run_inner(
     // with a decisive last price is settled by the engine.
     let (held_tx, held_rx) = watch::channel(engine.core().open_markets());
     let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel();
-    let resolution_client = crate::resolution::ResolutionClient::new(
-        &base_url,
-        api_key.as_deref(),
-        settings.signal.timeout,
-    )
-    .map_err(RunError::Config)?;
+    let resolution_client =
+        crate::resolution::ResolutionClient::new(&base_url, key_text, settings.signal.timeout)
+            .map_err(RunError::Config)?;
     tasks.spawn(crate::resolution::run_poller(
         resolution_client,
         settings.exits.resolution_poll,

@@ -31,7 +31,7 @@ fn now() -> Timestamp {
 fn settings(server: &ScriptServer, max_retries: u32) -> SignalSettings {
     SignalSettings {
         base_url: server.base_url.clone(),
-        api_key: Some(KEY.to_string()),
+        api_key: Some(KEY.into()),
         risk_limit: "medium".into(),
         timeout: Duration::from_secs(20),
         max_retries,

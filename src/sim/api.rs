@@ -64,7 +64,7 @@ pub(super) async fn require_auth(
             .and_then(|value| value.trim().split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
-        if !token.is_some_and(|token| same_secret(token.as_bytes(), key.as_bytes())) {
+        if !token.is_some_and(|token| same_secret(token.as_bytes(), key.expose().as_bytes())) {
             app.stats.auth_failed();
             let mut response = error(StatusCode::UNAUTHORIZED, "missing or invalid API key");
             response

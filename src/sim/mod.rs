@@ -108,7 +108,7 @@ pub struct SimConfig {
     /// Delay before answering `/v1/signals` (a slow API).
     pub signal_latency: Duration,
     /// When set, every endpoint requires `Authorization: Bearer <key>`.
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::configuration::Secret>,
     pub format: StreamFormat,
     /// Interval of heartbeat comments (`: ping`; an empty line in Lines format). Zero: none.
     pub heartbeat: Duration,
@@ -138,7 +138,7 @@ impl Default for SimConfig {
     }
 }
 
-/// Hand-written so the API key never reaches a log.
+/// Hand-written so a script shows as its length (the key is a `Secret`: it redacts itself).
 impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimConfig")
@@ -147,7 +147,7 @@ impl std::fmt::Debug for SimConfig {
             .field("events_per_second", &self.events_per_second)
             .field("total_events", &self.total_events)
             .field("signal_latency", &self.signal_latency)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key", &self.api_key)
             .field("format", &self.format)
             .field("heartbeat", &self.heartbeat)
             .field("retry_ms", &self.retry_ms)

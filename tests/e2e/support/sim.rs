@@ -59,7 +59,7 @@ impl Drop for Sim {
 pub fn scripted_sim(script: Vec<ScriptedEvent>) -> SimConfig {
     SimConfig {
         events_per_second: 0,
-        api_key: Some(KEY.to_string()),
+        api_key: Some(KEY.into()),
         heartbeat: Duration::from_secs(1),
         retry_ms: Some(100),
         script: Some(script),
