@@ -9,6 +9,7 @@ use rust_decimal_macros::dec;
 use strategies::{Book, MarketKey, Outcome, Platform, Side};
 
 use super::*;
+use crate::store::tests::sizing;
 use crate::store::{Batch, Counters};
 
 const DAY: u64 = 24 * 3600;
@@ -48,19 +49,6 @@ fn decision(seq: u64, event: &EventRecord, decided: u64) -> DecisionRecord {
             trades: Vec::new(),
         },
         signal_raw: None,
-    }
-}
-
-/// The one entry every test book opens (10 contracts at 0.40).
-fn sizing() -> strategies::sizing::Sizing {
-    strategies::sizing::Sizing {
-        contracts: 10,
-        price: dec!(0.4),
-        cost: dec!(4.0),
-        fee: dec!(0.17),
-        stake: dec!(5),
-        kelly: dec!(0.1),
-        edge_after_fees: dec!(0.1),
     }
 }
 

@@ -698,4 +698,4 @@ pub(crate) fn position_key(market: &MarketKey, side: strategies::Side) -> String
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -40,13 +40,9 @@ fn decision(seq: u64, event_seq: u64, id: &str) -> DecisionRecord {
     }
 }
 
-#[test]
-fn a_committed_batch_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store");
-    let market = MarketKey::new(Platform::Kalshi, "KX").unwrap();
-    let mut book = Book::new(dec!(1000));
-    let sizing = strategies::sizing::Sizing {
+/// The one entry the store's and retention's test books open (10 contracts at 0.40).
+pub(crate) fn sizing() -> strategies::sizing::Sizing {
+    strategies::sizing::Sizing {
         contracts: 10,
         price: dec!(0.4),
         cost: dec!(4.0),
@@ -54,8 +50,16 @@ fn a_committed_batch_survives_reopening() {
         stake: dec!(5),
         kelly: dec!(0.1),
         edge_after_fees: dec!(0.1),
-    };
-    let trade = book.open("e2", &market, Side::Yes, &sizing, dec!(0.55), t(2));
+    }
+}
+
+#[test]
+fn a_committed_batch_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let market = MarketKey::new(Platform::Kalshi, "KX").unwrap();
+    let mut book = Book::new(dec!(1000));
+    let trade = book.open("e2", &market, Side::Yes, &sizing(), dec!(0.55), t(2));
     {
         let store = Store::open(&path).unwrap();
         let mut batch = Batch {

@@ -402,6 +402,12 @@ fn long_history(path: &std::path::Path, n: u64) -> Store {
     store
 }
 
+/// Overwrite the record at `at` (a tree's first or last) with bytes no decoder reads.
+fn damage(tree: &sled::Tree, at: sled::Result<Option<(sled::IVec, sled::IVec)>>) {
+    let (key, _) = at.expect("readable").expect("a record");
+    tree.insert(key, &b"not a record"[..]).expect("insert");
+}
+
 /// The raw answer to `request`: status, content type, body (or the error reading it).
 fn raw_answer(admin: &Admin, request: &ReviewRequest) -> (u16, String, Result<Vec<u8>, String>) {
     admin.runtime.block_on(async {
@@ -469,15 +475,7 @@ fn a_long_answer_is_streamed_and_a_damaged_record_is_never_a_short_success() {
     );
 
     // The newest record damaged: chunks have gone out when the render meets it.
-    let last = held
-        .decisions
-        .last()
-        .expect("readable")
-        .expect("a record")
-        .0;
-    held.decisions
-        .insert(last, &b"not a record"[..])
-        .expect("insert");
+    damage(&held.decisions, held.decisions.last());
     let (status, _, body) = raw_answer(&admin, &all);
     assert_eq!(status, 200, "the answer had started");
     assert!(body.is_err(), "cut short, not ended as if whole");
@@ -485,15 +483,7 @@ fn a_long_answer_is_streamed_and_a_damaged_record_is_never_a_short_success() {
     assert!(err.to_string().contains("cut short"), "{err}");
 
     // The oldest damaged: nothing has gone out, so the status says it.
-    let first = held
-        .decisions
-        .first()
-        .expect("readable")
-        .expect("a record")
-        .0;
-    held.decisions
-        .insert(first, &b"not a record"[..])
-        .expect("insert");
+    damage(&held.decisions, held.decisions.first());
     let (status, _, body) = raw_answer(&admin, &all);
     assert_eq!(status, 500);
     let message = String::from_utf8(body.expect("a message")).expect("utf-8");
