@@ -59,6 +59,99 @@ fn rate(events: u64, seconds: f64) -> String {
     format!("{:.0} events/s", events as f64 / seconds)
 }
 
+/// The reference pass the replay is measured against (a ratio, because this machine's speed
+/// drifts by tens of percent from hour to hour): the same file's lines read into borrowed
+/// typed structs by plain serde_json, decimals read exactly from the numbers' own text,
+/// timestamps parsed, and nothing else: no validation, no tape, no core.
+mod reference {
+    use std::borrow::Cow;
+    use std::io::BufRead;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
+    use strategies::Timestamp;
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Line<'a> {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+        #[serde(rename = "type", borrow)]
+        event_type: Cow<'a, str>,
+        #[serde(borrow)]
+        data: Payload<'a>,
+        received_at: Timestamp,
+        #[serde(default, borrow)]
+        signal: Option<Signal<'a>>,
+        #[serde(default)]
+        signal_at: Option<Timestamp>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Payload<'a> {
+        #[serde(rename = "type", borrow)]
+        event_type: Cow<'a, str>,
+        #[serde(borrow)]
+        platform: Cow<'a, str>,
+        #[serde(borrow)]
+        market_id: Cow<'a, str>,
+        #[serde(default, deserialize_with = "decimal")]
+        old_yes: Option<Decimal>,
+        #[serde(default, deserialize_with = "decimal")]
+        new_yes: Option<Decimal>,
+        #[serde(default, deserialize_with = "decimal")]
+        change_pct: Option<Decimal>,
+        #[serde(default, borrow)]
+        side: Option<Cow<'a, str>>,
+        #[serde(default, deserialize_with = "decimal")]
+        flow: Option<Decimal>,
+        #[serde(default, deserialize_with = "decimal")]
+        price: Option<Decimal>,
+        #[serde(default)]
+        timestamp: Option<Timestamp>,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Signal<'a> {
+        #[serde(borrow)]
+        recommendation: Cow<'a, str>,
+        #[serde(deserialize_with = "decimal")]
+        edge: Option<Decimal>,
+        #[serde(default, deserialize_with = "decimal")]
+        probability: Option<Decimal>,
+        #[serde(default)]
+        expires_at: Option<Timestamp>,
+        #[serde(default, borrow)]
+        freshness: Option<Cow<'a, str>>,
+    }
+
+    /// A number's own text, exactly (`null` is `None`).
+    fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        if raw.get() == "null" {
+            return Ok(None);
+        }
+        Decimal::from_str_exact(raw.get())
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+
+    /// Read every line; the number read.
+    pub fn pass(reader: impl BufRead) -> Result<u64, Box<dyn std::error::Error>> {
+        let mut lines = 0;
+        for line in reader.lines() {
+            let line = line?;
+            let parsed: Line<'_> = serde_json::from_str(&line)?;
+            std::hint::black_box(&parsed);
+            lines += 1;
+        }
+        Ok(lines)
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = env_number("REPLAY_EVENTS", 1_000_000);
     let runs = env_number("REPLAY_RUNS", 3).max(1);
@@ -104,6 +197,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best_file,
         rate(events, best_file)
     );
+    let mut best_reference = f64::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let lines = reference::pass(BufReader::with_capacity(buffer, File::open(&path)?))?;
+        best_reference = best_reference.min(started.elapsed().as_secs_f64());
+        assert_eq!(lines, events, "the reference reads every line");
+    }
+    println!(
+        "reference (typed serde_json, exact decimals, nothing else; best of {runs}): {events} lines in {:.3} s = {}",
+        best_reference,
+        rate(events, best_reference)
+    );
+    println!("replay ÷ reference: {:.2}×", best_reference / best_file);
 
     let started = Instant::now();
     let tape = Tape::read(

@@ -30,9 +30,6 @@ use crate::configuration::Secret;
 use crate::feed::backoff::equal_jitter;
 use http::{Redactor, RetryAfter};
 
-/// How a signal response's numbers are read (the replay fast path is checked against it).
-#[cfg(test)]
-pub(crate) use decode::decimal;
 pub use decode::decode_signal;
 
 /// First retry delay unless configured otherwise.
@@ -101,7 +98,7 @@ pub struct SignalFetch {
     pub reply: SignalReply,
     /// The last 2xx response JSON exactly as received, for the record (also when it failed to
     /// decode, so the ledger shows what the API said). `None` when no JSON body arrived.
-    pub raw: Option<serde_json::Value>,
+    pub raw: Option<crate::wire::Json>,
     /// HTTP attempts made: 1 + retries.
     pub attempts: u32,
 }
@@ -138,7 +135,7 @@ impl fmt::Debug for SignalClient {
 enum Attempt {
     Done {
         reply: SignalReply,
-        raw: Option<serde_json::Value>,
+        raw: Option<crate::wire::Json>,
     },
     Retry {
         reason: String,
@@ -350,19 +347,27 @@ impl SignalClient {
                 ))
             }
         };
-        let reply = match decode_signal(&json) {
+        // Parsed as JSON above, so UTF-8.
+        let text = String::from_utf8_lossy(&body.bytes);
+        let reply = match decode_signal(&text) {
             Ok(signal) => SignalReply::Signal(signal),
             Err(reason) => SignalReply::Failed {
                 reason: self.inner.redactor.clean(&reason),
                 pause_until: None,
             },
         };
-        // The body is kept with the decision: a server echoing the key must not get it stored.
-        let mut json = json;
-        self.inner.redactor.clean_json(&mut json);
+        // The body is kept with the decision, as received, so that a replay decodes the same
+        // digits; but a server echoing the key must not get it stored: then the cleaned copy.
+        let mut cleaned = json.clone();
+        self.inner.redactor.clean_json(&mut cleaned);
+        let raw = match cleaned == json {
+            true => crate::wire::Json::parse(&text)
+                .unwrap_or_else(|_| crate::wire::Json::from_value(&json)),
+            false => crate::wire::Json::from_value(&cleaned),
+        };
         Attempt::Done {
             reply,
-            raw: Some(json),
+            raw: Some(raw),
         }
     }
 

@@ -1,12 +1,20 @@
-//! Decoding wire JSON into validated `strategies` events, and the identity of an event.
+//! The one wire decoder: event payloads into validated `strategies` events, and the identity
+//! of an event. Every intake (the stream today) and replay decode through [`decode`].
 //!
-//! Every raw event decodes to *some* [`Event`]: garbage becomes [`EventBody::Invalid`] with the
-//! reason, so that it still gets its one recorded decision. Nothing here panics on input.
+//! Every raw event decodes to *some* event: garbage becomes [`Body::Invalid`] with the reason,
+//! so that it still gets its one recorded decision. Nothing here panics on input.
+//!
+//! Typed, borrowed, exact: a payload is read into a `#[derive(Deserialize)]` struct whose
+//! fields borrow their raw JSON text from the input, and each field is read from that text by
+//! [`json`] (decimals from the number's own digits, never through `f64`).
+//! [`canonical`] is the sorted, spaceless form an id-less event's derived id hashes.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use strategies::{
     Event, EventBody, MarketKey, Platform, Price, PriceShift, Side, Timestamp, WhaleAlert,
@@ -24,204 +32,292 @@ pub fn usable_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES
 }
 
-/// The id an event is known by: the server's, else one derived from the content.
-///
-/// Redelivered copies of an id-less event carry the same content, so hashing a canonical form
-/// (keys sorted, whitespace dropped) recognises them even if the server re-serialised the JSON.
-pub fn event_id(raw: &RawEvent, json: Option<&Value>) -> String {
-    if let Some(id) = raw.id.as_deref().filter(|id| usable_id(id)) {
-        return id.to_string();
-    }
-    if let Some(id) = json.and_then(|v| v.get("id")).and_then(json_id) {
-        return id;
-    }
-    let mut hasher = Sha256::new();
-    match json {
-        Some(value) => {
-            let mut canonical = String::with_capacity(raw.data.len());
-            write_canonical(value, &mut canonical);
-            hasher.update(canonical.as_bytes());
-        }
-        None => hasher.update(raw.data.trim().as_bytes()),
-    }
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+/// An event decoded from wire text, borrowing what it can from it: the one decoder's answer,
+/// made owned by [`Decoded::into_event`] (the live engine) or kept flat by the replay tape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// The sender's id if usable, else the payload's `id`, else one derived from the content.
+    pub id: Cow<'a, str>,
+    /// The payload's `type`, else the SSE event name (or recorded type), else `"unknown"`.
+    pub event_type: Cow<'a, str>,
+    pub body: Body<'a>,
 }
 
-fn json_id(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if usable_id(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// A market named by an event, its id already checked by [`MarketKey::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Market<'a> {
+    pub platform: Platform,
+    pub id: Cow<'a, str>,
+}
+
+impl Market<'_> {
+    pub fn to_key(&self) -> MarketKey {
+        MarketKey {
+            platform: self.platform,
+            market_id: self.id.clone().into_owned(),
+        }
     }
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
+/// What the event says, with its market where it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    PriceShift(Market<'a>, Shift),
+    WhaleAlert(Market<'a>, Whale),
+    /// An event type the strategy does not act on.
+    Other(Option<Market<'a>>),
+    /// Unreadable: the reason, and the market when that much could be read.
+    Invalid(Option<Market<'a>>, String),
+}
+
+/// A `price_shift`, its market aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shift {
+    pub old_yes: Price,
+    pub new_yes: Price,
+    pub change_pct: Decimal,
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A `whale_alert`, its market aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Whale {
+    pub side: Option<Side>,
+    pub flow: Option<Decimal>,
+    pub price: Option<Price>,
+    pub timestamp: Option<Timestamp>,
+}
+
+impl Decoded<'_> {
+    pub fn into_event(self, received_at: Timestamp) -> Event {
+        let body = match self.body {
+            Body::PriceShift(market, shift) => EventBody::PriceShift(PriceShift {
+                market: market.to_key(),
+                old_yes: shift.old_yes,
+                new_yes: shift.new_yes,
+                change_pct: shift.change_pct,
+                timestamp: shift.timestamp,
+            }),
+            Body::WhaleAlert(market, whale) => EventBody::WhaleAlert(WhaleAlert {
+                market: market.to_key(),
+                side: whale.side,
+                flow: whale.flow,
+                price: whale.price,
+                timestamp: whale.timestamp,
+            }),
+            Body::Other(market) => EventBody::Other {
+                market: market.as_ref().map(Market::to_key),
+            },
+            Body::Invalid(market, reason) => EventBody::Invalid {
+                market: market.as_ref().map(Market::to_key),
+                reason,
+            },
+        };
+        Event {
+            id: self.id.into_owned(),
+            event_type: self.event_type.into_owned(),
+            received_at,
+            body,
         }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
+}
+
+/// The payload's fields this decoder reads, each as its raw text: a field of the wrong type is
+/// a reason for that field (see [`json`]), not a failure of the whole payload. Unknown fields
+/// are ignored (the API adds fields); a known field given twice makes the payload invalid.
+#[derive(Deserialize)]
+struct PayloadIn<'a> {
+    #[serde(rename = "type", default, borrow, deserialize_with = "json::raw")]
+    event_type: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    platform: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    market_id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    old_yes: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    new_yes: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    change_pct: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    side: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    flow: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    price: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    timestamp: Option<&'a RawValue>,
 }
 
 /// Decode one raw event. Always returns an event; bad input becomes `Invalid` with the reason.
 pub fn decode_event(raw: &RawEvent) -> Event {
-    let parsed: Result<Value, _> = serde_json::from_str(&raw.data);
-    let json = parsed.as_ref().ok();
-    let id = event_id(raw, json);
-    let fallback_type = raw
-        .sse_event
-        .clone()
-        .unwrap_or_else(|| "unknown".to_string());
-    let (event_type, body) = match parsed {
-        Err(err) => (
-            fallback_type,
-            invalid(None, format!("payload is not JSON: {err}")),
-        ),
-        Ok(Value::Object(map)) => {
-            let event_type = match map.get("type") {
-                Some(Value::String(t)) if !t.is_empty() => t.clone(),
-                _ => fallback_type,
+    decode(raw.id.as_deref(), raw.sse_event.as_deref(), &raw.data).into_event(raw.received_at)
+}
+
+/// The one decoder: a payload's text, with the id and type its carrier gave it (the SSE `id:`
+/// and `event:`, a recording line's `id` and `type`), into a [`Decoded`] event. Never fails:
+/// what cannot be read is `Invalid` with the reason.
+pub fn decode<'a>(
+    id: Option<&'a str>,
+    carrier_type: Option<&'a str>,
+    data: &'a str,
+) -> Decoded<'a> {
+    let fallback_type = || Cow::Borrowed(carrier_type.unwrap_or("unknown"));
+    let payload = match json::object::<PayloadIn<'a>>(data) {
+        Ok(payload) => payload,
+        Err(err) => {
+            let reason = match err {
+                json::NotObject::Json(err) => format!("payload is not JSON: {err}"),
+                json::NotObject::Kind(_) => "payload is not a JSON object".to_string(),
+                json::NotObject::Fields(err) => format!("payload: {err}"),
             };
-            let body = decode_body(&event_type, &map);
-            (event_type, body)
+            return Decoded {
+                id: event_id(id, None, data),
+                event_type: fallback_type(),
+                body: Body::Invalid(None, reason),
+            };
         }
-        Ok(_) => (
-            fallback_type,
-            invalid(None, "payload is not a JSON object".to_string()),
-        ),
     };
-    Event {
-        id,
+    let event_type = match payload.event_type.and_then(json::text) {
+        Some(t) if !t.is_empty() => t,
+        _ => fallback_type(),
+    };
+    let body = decode_body(&event_type, &payload);
+    Decoded {
+        id: event_id(id, payload.id, data),
         event_type,
-        received_at: raw.received_at,
         body,
     }
 }
 
-fn invalid(market: Option<MarketKey>, reason: String) -> EventBody {
-    EventBody::Invalid { market, reason }
-}
-
-fn decode_body(event_type: &str, map: &Map<String, Value>) -> EventBody {
-    let market = market_of(map);
-    let result = match event_type {
-        "price_shift" => decode_price_shift(map).map(EventBody::PriceShift),
-        "whale_alert" => decode_whale_alert(map).map(EventBody::WhaleAlert),
-        "unknown" => Err("event has no \"type\"".to_string()),
-        _ => Ok(EventBody::Other {
-            market: market.clone().ok(),
-        }),
-    };
-    result.unwrap_or_else(|reason| invalid(market.ok(), reason))
-}
-
-fn market_of(map: &Map<String, Value>) -> Result<MarketKey, String> {
-    let platform = match map.get("platform") {
-        Some(Value::String(p)) => Platform::from_str(p)?,
-        Some(_) => return Err("platform is not a string".to_string()),
-        None => return Err("platform is missing".to_string()),
-    };
-    match map.get("market_id") {
-        Some(Value::String(id)) => MarketKey::new(platform, id.as_str()),
-        Some(_) => Err("market_id is not a string".to_string()),
-        None => Err("market_id is missing".to_string()),
+/// The id an event is known by: the carrier's, else the payload's `id`, else one derived from
+/// the content.
+///
+/// Redelivered copies of an id-less event carry the same content, so hashing a canonical form
+/// (keys sorted, whitespace dropped; see [`canonical`]) recognises them even if the server
+/// re-serialised the JSON.
+fn event_id<'a>(
+    carrier: Option<&'a str>,
+    payload: Option<&'a RawValue>,
+    data: &str,
+) -> Cow<'a, str> {
+    if let Some(id) = carrier.filter(|id| usable_id(id)) {
+        return Cow::Borrowed(id);
     }
+    if let Some(value) = payload {
+        match value.get().as_bytes().first() {
+            Some(b'"') => {
+                if let Some(id) = json::text(value).filter(|id| usable_id(id)) {
+                    return id;
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => return Cow::Borrowed(value.get()),
+            _ => {}
+        }
+    }
+    let mut hasher = Sha256::new();
+    let mut text = String::with_capacity(data.len());
+    match canonical::write(data, &mut text) {
+        Ok(()) => hasher.update(text.as_bytes()),
+        Err(_) => hasher.update(data.trim().as_bytes()),
+    }
+    let digest = hasher.finalize();
+    let mut id = String::with_capacity(7 + 32);
+    id.push_str("sha256:");
+    for byte in &digest[..16] {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    Cow::Owned(id)
 }
 
-fn decode_price_shift(map: &Map<String, Value>) -> Result<PriceShift, String> {
-    let market = market_of(map)?;
-    let old_yes = price_field(map, "old_yes")?;
-    let new_yes = price_field(map, "new_yes")?;
-    let change_pct =
-        decimal_field(map, "change_pct")?.ok_or_else(|| "change_pct is missing".to_string())?;
-    Ok(PriceShift {
-        market,
-        old_yes,
-        new_yes,
-        change_pct,
-        timestamp: timestamp_field(map)?,
+fn decode_body<'a>(event_type: &str, payload: &PayloadIn<'a>) -> Body<'a> {
+    let market = market_of(payload);
+    let result = match event_type {
+        "price_shift" => market
+            .clone()
+            .and_then(|m| Ok(Body::PriceShift(m, decode_price_shift(payload)?))),
+        "whale_alert" => market
+            .clone()
+            .and_then(|m| Ok(Body::WhaleAlert(m, decode_whale_alert(payload)?))),
+        "unknown" => Err("event has no \"type\"".to_string()),
+        _ => return Body::Other(market.ok()),
+    };
+    result.unwrap_or_else(|reason| Body::Invalid(market.ok(), reason))
+}
+
+fn market_of<'a>(payload: &PayloadIn<'a>) -> Result<Market<'a>, String> {
+    let platform = match payload.platform {
+        None => return Err("platform is missing".to_string()),
+        Some(value) => match json::text(value) {
+            Some(p) => Platform::from_str(&p)?,
+            None => return Err("platform is not a string".to_string()),
+        },
+    };
+    let id = match payload.market_id {
+        None => return Err("market_id is missing".to_string()),
+        Some(value) => json::text(value).ok_or_else(|| "market_id is not a string".to_string())?,
+    };
+    MarketKey::check(&id)?;
+    Ok(Market { platform, id })
+}
+
+fn decode_price_shift(payload: &PayloadIn<'_>) -> Result<Shift, String> {
+    Ok(Shift {
+        old_yes: price_field(payload.old_yes, "old_yes")?,
+        new_yes: price_field(payload.new_yes, "new_yes")?,
+        change_pct: decimal_field(payload.change_pct, "change_pct")?
+            .ok_or_else(|| "change_pct is missing".to_string())?,
+        timestamp: timestamp_field(payload.timestamp)?,
     })
 }
 
-fn decode_whale_alert(map: &Map<String, Value>) -> Result<WhaleAlert, String> {
-    let market = market_of(map)?;
-    let side = match map.get("side") {
-        Some(Value::String(s)) => Some(Side::from_str(s)?),
-        Some(Value::Null) | None => None,
-        Some(_) => return Err("side is not a string".to_string()),
+fn decode_whale_alert(payload: &PayloadIn<'_>) -> Result<Whale, String> {
+    let side = match payload.side {
+        Some(value) if !json::is_null(value) => match json::text(value) {
+            Some(s) => Some(Side::from_str(&s)?),
+            None => return Err("side is not a string".to_string()),
+        },
+        _ => None,
     };
-    let price = match decimal_field(map, "price")? {
+    let price = match decimal_field(payload.price, "price")? {
         Some(p) => Some(Price::new(p).map_err(|e| format!("price: {e}"))?),
         None => None,
     };
-    Ok(WhaleAlert {
-        market,
+    Ok(Whale {
         side,
-        flow: decimal_field(map, "flow")?,
+        flow: decimal_field(payload.flow, "flow")?,
         price,
-        timestamp: timestamp_field(map)?,
+        timestamp: timestamp_field(payload.timestamp)?,
     })
 }
 
-fn price_field(map: &Map<String, Value>, key: &str) -> Result<Price, String> {
-    let value = decimal_field(map, key)?.ok_or_else(|| format!("{key} is missing"))?;
+fn price_field(value: Option<&RawValue>, key: &str) -> Result<Price, String> {
+    let value = decimal_field(value, key)?.ok_or_else(|| format!("{key} is missing"))?;
     Price::new(value).map_err(|e| format!("{key}: {e}"))
 }
 
-/// A decimal from a JSON number or numeric string, exactly as written (`0.62` stays `0.62`).
-pub fn decimal_value(value: &Value) -> Result<Option<Decimal>, String> {
-    let text = match value {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => return Err("is not a number".to_string()),
-    };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map(Some)
-        .map_err(|_| format!("{text:?} is not a finite decimal number"))
-}
-
-fn decimal_field(map: &Map<String, Value>, key: &str) -> Result<Option<Decimal>, String> {
-    match map.get(key) {
+fn decimal_field(value: Option<&RawValue>, key: &str) -> Result<Option<Decimal>, String> {
+    match value {
         None => Ok(None),
-        Some(v) => decimal_value(v).map_err(|e| format!("{key} {e}")),
+        Some(v) => json::decimal(v).map_err(|e| format!("{key} {e}")),
     }
 }
 
-fn timestamp_field(map: &Map<String, Value>) -> Result<Option<Timestamp>, String> {
-    match map.get("timestamp") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&chrono::Utc)))
-            .map_err(|e| format!("timestamp {s:?} is not RFC 3339: {e}")),
-        Some(_) => Err("timestamp is not a string".to_string()),
+fn timestamp_field(value: Option<&RawValue>) -> Result<Option<Timestamp>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) => json::timestamp(v).map_err(|e| format!("timestamp {e}")),
     }
 }
 
+pub(crate) mod canonical;
+pub(crate) mod json;
+
+pub use json::Json;
+
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests;

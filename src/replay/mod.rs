@@ -15,7 +15,6 @@
 //! - [`simrec`]: `sim --record`, a synthetic session from the simulator's model.
 //! - [`settlement`]: settlement lines: a market settled to a winner, exported and replayed.
 //! - [`tape`]: a recording decoded once into a compact, shareable form.
-//! - `fastline`: the tape's fast path for the common line (same results, no JSON tree).
 //! - [`engine`]: the replay driver (timeline, recorded replies, fallback).
 //! - [`summary`]: the report of a replay, as text or JSON.
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
@@ -25,7 +24,6 @@
 pub mod chart;
 pub mod cli;
 pub mod engine;
-mod fastline;
 pub mod record;
 pub mod settlement;
 pub mod simrec;

@@ -6,10 +6,10 @@
 //! ```
 //! - `id`: the event id the bot knew the event by (the server's, or the one derived from the
 //!   content); `type`: the event type it decoded.
-//! - `data`: the payload as received: the parsed JSON object when the payload was a JSON
-//!   object (keys come out sorted; numbers read back to the same values the live decoder saw,
-//!   since both go through the same JSON number parsing), otherwise the raw payload text as a
-//!   JSON string (garbage replays as the same garbage).
+//! - `data`: the payload as received: the JSON object's own text when the payload was a JSON
+//!   object (keys in their order, numbers digit for digit, so that replay decodes exactly what
+//!   the live run decoded), otherwise the raw payload text as a JSON string (garbage replays as
+//!   the same garbage).
 //! - `received_at`: when the bot received it (full precision): the decision clock of the event.
 //! - `signal`: the `/v1/signals` response JSON as received for this event, or `null` when no
 //!   response body was received (the event was not signalled, or the request failed).
@@ -37,6 +37,7 @@ use strategies::{Outcome, Timestamp, TradeAction};
 
 use super::settlement::{settlements_from_trades, Settlement};
 use crate::store::{DecisionRecord, EventRecord, Store, StoreError};
+use crate::wire::Json;
 
 /// How the core words a refusal while signal requests are paused (see `Core::check_pause`):
 /// `signals paused until <rfc3339>: <reason of the failure that paused them>`.
@@ -51,9 +52,9 @@ pub struct RecordLine {
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
-    pub data: Value,
+    pub data: Json,
     pub received_at: Timestamp,
-    pub signal: Option<Value>,
+    pub signal: Option<Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,20 +85,21 @@ impl RecordLine {
     }
 }
 
-/// `data` of a line: the JSON object when the payload is one, else the payload text.
-pub fn payload_value(data: &str) -> Value {
-    match serde_json::from_str::<Value>(data) {
-        Ok(object @ Value::Object(_)) => object,
-        _ => Value::String(data.to_string()),
+/// `data` of a line: the JSON object's text when the payload is one, else the payload text
+/// as a JSON string.
+pub fn payload_value(data: &str) -> Json {
+    match Json::parse(data) {
+        Ok(object) if object.get().starts_with('{') => object,
+        _ => Json::from_value(&Value::String(data.to_string())),
     }
 }
 
 /// The payload text to decode again from a line's `data` (the inverse of [`payload_value`]
-/// up to JSON formatting): an object is re-serialized, a string is the payload itself.
-pub fn payload_text(data: &Value) -> String {
-    match data {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+/// up to whitespace): an object is its own text, a string is the payload itself.
+pub fn payload_text(data: &Json) -> String {
+    match data.value() {
+        Value::String(text) => text,
+        _ => data.get().to_string(),
     }
 }
 
@@ -105,7 +107,7 @@ pub fn payload_text(data: &Value) -> String {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecordedSignal {
     /// The response JSON as received; `None` when the request failed without a usable body.
-    pub response: Option<Value>,
+    pub response: Option<Json>,
     /// When the reply was applied (the decision's `decided_at`).
     pub at: Timestamp,
     /// The failure, when there was no response.
@@ -241,6 +243,7 @@ fn signal_of(record: &DecisionRecord) -> Option<RecordedSignal> {
             .signal
             .as_ref()
             .and_then(|s| serde_json::to_value(s).ok())
+            .map(|value| Json::from_value(&value))
     });
     if response.is_some() {
         return Some(RecordedSignal {

@@ -21,6 +21,7 @@ use crate::configuration::RiskLimit;
 use crate::sim::model::{Model, ModelEvent};
 use crate::sim::SimConfig;
 use crate::sim::{advise, event_json, signal_body, Risk};
+use crate::wire::Json;
 
 /// Events per second of the timeline when the config says 0 (as fast as read).
 const DEFAULT_RATE: i128 = 5;
@@ -123,9 +124,9 @@ impl Iterator for SimSession {
     }
 }
 
-/// A body the simulator's own builders wrote, as the JSON value a line holds.
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+/// A body the simulator's own builders wrote, as the JSON a line holds.
+fn json(text: &str) -> Json {
+    Json::parse(text).unwrap_or_else(|_| Json::from_value(&Value::String(text.to_string())))
 }
 
 #[cfg(test)]

@@ -69,9 +69,10 @@ fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
             assert_eq!((&line.signal, line.signal_at), (&None, None), "{}", line.id);
             continue;
         }
-        let json = line.signal.as_ref().expect("a price shift is answered");
+        let text = line.signal.as_ref().expect("a price shift is answered");
+        let json = &text.value();
         assert_eq!(line.signal_at, Some(line.received_at));
-        let signal = decode_signal(json).expect("the simulator's answer decodes");
+        let signal = decode_signal(text.get()).expect("the simulator's answer decodes");
         let number = |key: &str| -> Decimal { json[key].to_string().parse().expect("a decimal") };
         // The answer is the model's truth against the price just published.
         assert_eq!(
@@ -79,7 +80,8 @@ fn every_price_shift_carries_the_simulators_answer_applied_at_once() {
             (number("probability") - number("market_price")).round_dp(4)
         );
         assert_eq!(
-            json["market_price"], line.data["new_yes"],
+            json["market_price"],
+            line.data.value()["new_yes"],
             "event {}: the quote is the price the event published",
             line.id
         );
@@ -110,7 +112,7 @@ fn the_risk_limit_changes_how_often_the_simulator_says_trade() {
         SimSession::new(&SimConfig::default(), risk)
             .take(EVENTS)
             .filter_map(|line| line.signal)
-            .filter(|s| s["recommendation"] != "NO_TRADE")
+            .filter(|s| s.value()["recommendation"] != "NO_TRADE")
             .count()
     };
     assert!(trades(RiskLimit::High) > trades(RiskLimit::Low));

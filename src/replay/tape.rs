@@ -1,11 +1,9 @@
 //! A recording decoded once into a compact, shareable form: the [`Tape`].
 //!
-//! Every line decodes exactly as the live run decoded it: by the live decoders
-//! ([`crate::wire::decode_event`] on the same payload text, id and type;
-//! [`crate::signal::decode_signal`] on the response), or, for the common well-formed
-//! `price_shift` and `whale_alert`, by a fast path straight from the reader's buffer that is
-//! proven to agree with them and declines everything else (`replay::fastline`; the reading
-//! itself is in `reader`). What is kept is small and flat so that a
+//! Every line decodes exactly as the live run decoded it, because it is decoded by the same
+//! code: [`crate::wire::decode`] on the payload text with the line's id and type, and
+//! [`crate::signal::decode_signal`] on the response (the reading itself is in `reader`).
+//! What is kept is small and flat so that a
 //! million events fit comfortably in memory and can be shared by every sweep thread:
 //! market keys and event types are interned, ids live in one string arena, and the rare
 //! whale alerts and invalid events are boxed.
@@ -23,6 +21,7 @@ use strategies::{
 };
 
 use super::settlement::PlacedSettlement;
+use crate::wire::{self, Decoded};
 
 /// A recorded reply to a signal request, delivered to the core at `at`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,8 +89,6 @@ pub struct Tape {
     type_index: HashMap<String, u32, Fnv>,
     /// Market id → index into `markets`, one map per platform (see [`platform_slot`]).
     market_index: [HashMap<String, u32, Fnv>; 2],
-    /// What the fast path has learnt of the recording's layout (speed only).
-    layouts: super::fastline::Layouts,
     /// Settlement lines (rare), in file order; not events (see [`super::settlement`]).
     settlements: Vec<PlacedSettlement>,
 }
@@ -117,40 +114,16 @@ enum ReplyKind {
 }
 
 impl Tape {
-    /// Append a decoded event and its recorded reply. `false`: the tape is full (u32 indices).
-    pub fn push(&mut self, event: &Event, reply: Option<RecordedReply>) -> bool {
-        let body = match &event.body {
-            EventBody::PriceShift(shift) => {
-                let Some(market) = self.market(&shift.market) else {
-                    return false;
-                };
-                Body::PriceShift {
-                    market,
-                    old_yes: shift.old_yes,
-                    new_yes: shift.new_yes,
-                    change_pct: shift.change_pct,
-                    timestamp: shift.timestamp,
-                }
-            }
-            EventBody::WhaleAlert(whale) => {
-                let Some(market) = self.market(&whale.market) else {
-                    return false;
-                };
-                Body::WhaleAlert(Box::new((market, whale.clone())))
-            }
-            EventBody::Other { market } => {
-                let market = match market {
-                    Some(m) => match self.market(m) {
-                        Some(index) => Some(index),
-                        None => return false,
-                    },
-                    None => None,
-                };
-                Body::Other { market }
-            }
-            EventBody::Invalid { market, reason } => {
-                Body::Invalid(Box::new((market.clone(), reason.clone())))
-            }
+    /// Append an event as the one decoder gave it ([`wire::decode`]) and its recorded reply.
+    /// `false`: the tape is full (u32 indices).
+    pub fn push(
+        &mut self,
+        event: &Decoded<'_>,
+        received_at: Timestamp,
+        reply: Option<RecordedReply>,
+    ) -> bool {
+        let Some(body) = self.body(&event.body) else {
+            return false;
         };
         let reply = match reply {
             Some(reply) => match self.compact(reply) {
@@ -159,10 +132,44 @@ impl Tape {
             },
             None => None,
         };
-        self.append(&event.id, &event.event_type, event.received_at, body, reply)
+        self.append(&event.id, &event.event_type, received_at, body, reply)
     }
 
-    /// The one place a slot is added, whichever decoder made it. `false`: the tape is full.
+    /// A decoded body, its market interned (`None`: too many markets).
+    fn body(&mut self, body: &wire::Body<'_>) -> Option<Body> {
+        Some(match body {
+            wire::Body::PriceShift(market, shift) => Body::PriceShift {
+                market: self.market_by_id(market.platform, &market.id)?,
+                old_yes: shift.old_yes,
+                new_yes: shift.new_yes,
+                change_pct: shift.change_pct,
+                timestamp: shift.timestamp,
+            },
+            wire::Body::WhaleAlert(market, whale) => {
+                let index = self.market_by_id(market.platform, &market.id)?;
+                let alert = WhaleAlert {
+                    market: self.markets.get(index as usize)?.clone(),
+                    side: whale.side,
+                    flow: whale.flow,
+                    price: whale.price,
+                    timestamp: whale.timestamp,
+                };
+                Body::WhaleAlert(Box::new((index, alert)))
+            }
+            wire::Body::Other(market) => Body::Other {
+                market: match market {
+                    Some(m) => Some(self.market_by_id(m.platform, &m.id)?),
+                    None => None,
+                },
+            },
+            wire::Body::Invalid(market, reason) => Body::Invalid(Box::new((
+                market.as_ref().map(wire::Market::to_key),
+                reason.clone(),
+            ))),
+        })
+    }
+
+    /// The one place a slot is added. `false`: the tape is full.
     fn append(
         &mut self,
         id: &str,
@@ -268,26 +275,24 @@ impl Tape {
         u32::try_from(index + 1).ok()
     }
 
-    fn market(&mut self, market: &MarketKey) -> Option<u32> {
-        self.market_by_id(market.platform, &market.market_id)
-    }
-
-    /// The interned index of a market, looked up by its id text so that a known market costs
-    /// no allocation. A new id must pass `MarketKey::new`, else `None`.
+    /// The interned index of a market (the decoder checked its id), looked up by its id text
+    /// so that a known market costs no allocation. `None`: too many markets.
     fn market_by_id(&mut self, platform: Platform, market_id: &str) -> Option<u32> {
         let ids = &mut self.market_index[platform_slot(platform)];
         if let Some(&index) = ids.get(market_id) {
             return Some(index);
         }
-        let key = MarketKey::new(platform, market_id).ok()?;
         let index = u32::try_from(self.markets.len()).ok()?;
-        ids.insert(key.market_id.clone(), index);
-        self.markets.push(key);
+        ids.insert(market_id.to_string(), index);
+        self.markets.push(MarketKey {
+            platform,
+            market_id: market_id.to_string(),
+        });
         Some(index)
     }
 
     /// Forget the events, replies and settlements, keep what is interned (markets, types,
-    /// freshness values, the fast path's layouts): the next chunk of a streamed recording
+    /// freshness values): the next chunk of a streamed recording
     /// goes in with the same market indices.
     pub fn clear_events(&mut self) {
         self.slots.clear();
@@ -508,8 +513,6 @@ fn intern(
 
 mod reader;
 
-#[cfg(test)]
-pub(super) use reader::FastPush;
 pub use reader::{TapeReader, READ_BUFFER};
 
 #[cfg(test)]

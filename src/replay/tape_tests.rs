@@ -120,7 +120,7 @@ fn recorded_replies_decode_like_live_responses() {
         // A signal without signal_at (a hand-written file): applied at once.
         {
             let mut l = shift("5", "kalshi/KX-5", "0.50", "0.56", 60);
-            l.signal = Some(signal("NO_TRADE", "0"));
+            l.signal = Some(signal("NO_TRADE", "0").into());
             l
         },
         signalled(
@@ -131,7 +131,7 @@ fn recorded_replies_decode_like_live_responses() {
     ];
     let tape = tape(&lines);
     assert_eq!(tape.signalled(), 5);
-    let full = crate::signal::decode_signal(&full_signal()).expect("valid");
+    let full = crate::signal::decode_signal(&full_signal().to_string()).expect("valid");
     assert!(full.probability.is_some() && full.expires_at.is_some());
     assert_eq!(
         tape.reply(5),
@@ -151,7 +151,8 @@ fn recorded_replies_decode_like_live_responses() {
         other => panic!("expected a signal, got {other:?}"),
     }
     let expected_reason =
-        crate::signal::decode_signal(&json!({"recommendation": "SELL"})).expect_err("undecodable");
+        crate::signal::decode_signal(&json!({"recommendation": "SELL"}).to_string())
+            .expect_err("undecodable");
     assert_eq!(
         tape.reply(1).map(|r| r.reply),
         Some(SignalReply::Failed {

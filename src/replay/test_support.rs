@@ -45,7 +45,7 @@ pub fn line(id: &str, event_type: &str, data: Value, millis: i64) -> RecordLine 
     RecordLine {
         id: id.to_string(),
         event_type: event_type.to_string(),
-        data,
+        data: data.into(),
         received_at: at(millis),
         signal: None,
         signal_at: None,
@@ -56,7 +56,7 @@ pub fn line(id: &str, event_type: &str, data: Value, millis: i64) -> RecordLine 
 
 /// `line` with a recorded signal response applied at `millis`.
 pub fn signalled(mut line: RecordLine, signal: Value, millis: i64) -> RecordLine {
-    line.signal = Some(signal);
+    line.signal = Some(signal.into());
     line.signal_at = Some(at(millis));
     line
 }

@@ -334,7 +334,7 @@ impl Engine {
         &mut self,
         decision: Decision,
         event_seq: u64,
-        signal_raw: Option<serde_json::Value>,
+        signal_raw: Option<crate::wire::Json>,
         arrived: Instant,
     ) {
         log_decision(&decision);

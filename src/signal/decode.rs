@@ -4,41 +4,61 @@
 //! the API is young and adds or reshapes fields, and a malformed optional field must not cost
 //! a paid signal. Such a field is dropped with a debug log naming it.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use strategies::{Recommendation, Signal};
 
-/// Decode and validate a signal response.
+use crate::wire::json::{self, kind, shorten};
+
+/// The response's fields this decoder reads, each as its raw text (see [`crate::wire::json`]).
+#[derive(Deserialize)]
+struct SignalIn<'a> {
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    recommendation: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    edge: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    probability: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    expires_at: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    freshness: Option<&'a RawValue>,
+}
+
+/// Decode and validate a signal response body (JSON text).
 ///
 /// Required: `recommendation` (`BUY_YES`, `BUY_NO`, `NO_TRADE`; case-insensitive) and `edge`
 /// (a number or numeric string in [-1, 1], read exactly as a decimal). Optional: `probability`
 /// (YES probability in [0, 1]), `freshness` (string, trimmed and lower-cased so that
 /// `"Expired"` still counts as expired). `expires_at` is optional but, when present, must be
 /// RFC 3339: an expiry that cannot be read fails the signal (`signal_error`).
-pub fn decode_signal(json: &Value) -> Result<Signal, String> {
-    let object = json.as_object().ok_or_else(|| {
-        format!(
-            "signal response: expected a JSON object, got {}",
-            kind(json)
-        )
+pub fn decode_signal(body: &str) -> Result<Signal, String> {
+    let object: SignalIn<'_> = json::object(body).map_err(|err| match err {
+        json::NotObject::Kind(kind) => {
+            format!("signal response: expected a JSON object, got {kind}")
+        }
+        json::NotObject::Json(err) | json::NotObject::Fields(err) => {
+            format!("signal response: {err}")
+        }
     })?;
 
-    let recommendation = match object.get("recommendation") {
-        None | Some(Value::Null) => return Err("signal response: recommendation missing".into()),
-        Some(Value::String(text)) => parse_recommendation(text)?,
-        Some(other) => {
-            return Err(format!(
-                "signal response: recommendation must be a string, got {}",
-                kind(other)
-            ))
-        }
+    let recommendation = match present(object.recommendation) {
+        None => return Err("signal response: recommendation missing".into()),
+        Some(value) => match json::text(value) {
+            Some(text) => parse_recommendation(&text)?,
+            None => {
+                return Err(format!(
+                    "signal response: recommendation must be a string, got {}",
+                    kind(value)
+                ))
+            }
+        },
     };
 
-    let edge = match object.get("edge") {
-        None | Some(Value::Null) => return Err("signal response: edge missing".into()),
+    let edge = match present(object.edge) {
+        None => return Err("signal response: edge missing".into()),
         Some(value) => decimal(value).map_err(|why| format!("signal response: edge {why}"))?,
     };
     if edge < -Decimal::ONE || edge > Decimal::ONE {
@@ -58,7 +78,7 @@ pub fn decode_signal(json: &Value) -> Result<Signal, String> {
         _ => {}
     }
 
-    let probability = optional(object.get("probability"), "probability", |value| {
+    let probability = optional(present(object.probability), "probability", |value| {
         let p = decimal(value)?;
         if p < Decimal::ZERO || p > Decimal::ONE {
             return Err(format!("{p} is outside [0, 1]"));
@@ -67,28 +87,29 @@ pub fn decode_signal(json: &Value) -> Result<Signal, String> {
     });
     // Strict although optional: a signal whose expiry cannot be read may be long expired,
     // and trading on it would be trading on stale advice ("yesterday", 0).
-    let expires_at = match object.get("expires_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(
-            DateTime::parse_from_rfc3339(text.trim())
-                .map(|at| at.with_timezone(&Utc))
-                .map_err(|err| {
-                    format!(
-                        "signal response: expires_at {:?} is not RFC 3339 ({err})",
-                        shorten(text)
-                    )
-                })?,
-        ),
-        Some(other) => {
-            return Err(format!(
-                "signal response: expires_at must be an RFC 3339 string, got {}",
-                kind(other)
-            ))
-        }
+    let expires_at = match present(object.expires_at) {
+        None => None,
+        Some(value) => match json::text(value) {
+            Some(text) => Some(
+                DateTime::parse_from_rfc3339(text.trim())
+                    .map(|at| at.with_timezone(&Utc))
+                    .map_err(|err| {
+                        format!(
+                            "signal response: expires_at {:?} is not RFC 3339 ({err})",
+                            shorten(&text)
+                        )
+                    })?,
+            ),
+            None => {
+                return Err(format!(
+                    "signal response: expires_at must be an RFC 3339 string, got {}",
+                    kind(value)
+                ))
+            }
+        },
     };
-    let freshness = optional(object.get("freshness"), "freshness", |value| {
-        value
-            .as_str()
+    let freshness = optional(present(object.freshness), "freshness", |value| {
+        json::text(value)
             .map(|text| text.trim().to_ascii_lowercase())
             .ok_or_else(|| format!("must be a string, got {}", kind(value)))
     });
@@ -114,81 +135,41 @@ fn parse_recommendation(text: &str) -> Result<Recommendation, String> {
     }
 }
 
+/// The field unless it is absent or `null`.
+fn present(value: Option<&RawValue>) -> Option<&RawValue> {
+    value.filter(|v| !json::is_null(v))
+}
+
 /// An optional field: absent or null is `None`; a malformed value is `None` plus a debug log,
 /// because it only refines a decision that `recommendation` and `edge` already make possible.
 fn optional<T>(
-    value: Option<&Value>,
+    value: Option<&RawValue>,
     field: &str,
-    read: impl FnOnce(&Value) -> Result<T, String>,
+    read: impl FnOnce(&RawValue) -> Result<T, String>,
 ) -> Option<T> {
-    match value {
-        None | Some(Value::Null) => None,
-        Some(value) => match read(value) {
-            Ok(parsed) => Some(parsed),
-            Err(why) => {
-                tracing::debug!(
-                    field,
-                    "signal response: ignoring malformed optional field: {why}"
-                );
-                None
-            }
-        },
+    match read(value?) {
+        Ok(parsed) => Some(parsed),
+        Err(why) => {
+            tracing::debug!(
+                field,
+                "signal response: ignoring malformed optional field: {why}"
+            );
+            None
+        }
     }
 }
 
-/// A decimal from a JSON number or a numeric string, exactly as written.
-///
-/// Without serde_json's `arbitrary_precision` a fractional number arrives as an `f64`; its
-/// `Display` is the shortest text that reads back to the same `f64`, which is the text the
-/// server wrote for any value with up to 15 significant digits (`0.062` stays `0.062`).
-/// Strings are read digit for digit.
-pub(crate) fn decimal(value: &Value) -> Result<Decimal, String> {
-    match value {
-        Value::Number(number) => {
-            if let Some(int) = number.as_i64() {
-                Ok(Decimal::from(int))
-            } else if let Some(int) = number.as_u64() {
-                Ok(Decimal::from(int))
-            } else {
-                let float = number
-                    .as_f64()
-                    .filter(|f| f.is_finite())
-                    .ok_or_else(|| format!("{number} is not a finite number"))?;
-                Decimal::from_str(&float.to_string())
-                    .map_err(|_| format!("{number} does not fit a decimal"))
-            }
-        }
-        Value::String(text) => {
-            let text = text.trim();
-            Decimal::from_str(text)
-                .or_else(|_| Decimal::from_scientific(text))
-                .map_err(|_| format!("{:?} is not a number", shorten(text)))
-        }
-        other => Err(format!(
+/// A decimal from a JSON number or a numeric string, exactly as written (the number's own
+/// text: `0.1234567890123456789` keeps every digit).
+fn decimal(value: &RawValue) -> Result<Decimal, String> {
+    match json::decimal(value) {
+        Ok(Some(d)) => Ok(d),
+        Err(why) if matches!(kind(value), "a number" | "a string") => Err(why),
+        _ => Err(format!(
             "must be a number or a numeric string, got {}",
-            kind(other)
+            kind(value)
         )),
     }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// At most 40 characters of server-provided text in a reason.
-fn shorten(text: &str) -> String {
-    let mut short: String = text.chars().take(40).collect();
-    if text.chars().count() > 40 {
-        short.push('…');
-    }
-    short
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@ use chrono::TimeZone;
 use rust_decimal_macros::dec;
 
 fn decode_bytes(bytes: &str) -> Result<Signal, String> {
-    let json: Value = serde_json::from_str(bytes).map_err(|err| format!("fixture: {err}"))?;
-    decode_signal(&json)
+    decode_signal(bytes)
 }
 
 #[test]
@@ -93,16 +92,16 @@ fn missing_or_malformed_required_fields_fail_with_clear_reasons() {
             r#"{"recommendation":1,"edge":0.05}"#,
             "signal response: recommendation must be a string, got a number",
         ),
-        (r#"{"recommendation":"BUY_YES","edge":"abc"}"#, "signal response: edge \"abc\" is not a number"),
-        (r#"{"recommendation":"BUY_YES","edge":"NaN"}"#, "signal response: edge \"NaN\" is not a number"),
-        (r#"{"recommendation":"BUY_YES","edge":"inf"}"#, "signal response: edge \"inf\" is not a number"),
+        (r#"{"recommendation":"BUY_YES","edge":"abc"}"#, "signal response: edge \"abc\" is not a finite decimal number"),
+        (r#"{"recommendation":"BUY_YES","edge":"NaN"}"#, "signal response: edge \"NaN\" is not a finite decimal number"),
+        (r#"{"recommendation":"BUY_YES","edge":"inf"}"#, "signal response: edge \"inf\" is not a finite decimal number"),
         (
             r#"{"recommendation":"BUY_YES","edge":true}"#,
             "signal response: edge must be a number or a numeric string, got a boolean",
         ),
         (r#"{"recommendation":"BUY_YES","edge":1.5}"#, "signal response: edge 1.5 is outside [-1, 1]"),
         (r#"{"recommendation":"BUY_NO","edge":"-2"}"#, "signal response: edge -2 is outside [-1, 1]"),
-        (r#"{"recommendation":"BUY_YES","edge":1e300}"#, "signal response: edge 1e+300 does not fit a decimal"),
+        (r#"{"recommendation":"BUY_YES","edge":1e300}"#, "signal response: edge \"1e300\" is not a finite decimal number"),
     ];
     for (body, reason) in cases {
         assert_eq!(decode_bytes(body), Err(reason.to_string()), "{body}");

@@ -64,7 +64,7 @@ pub struct DecisionRecord {
     pub seq: u64,
     pub event_seq: u64,
     pub decision: Decision,
-    pub signal_raw: Option<serde_json::Value>,
+    pub signal_raw: Option<crate::wire::Json>,
 }
 
 /// A paper fill waiting to be mirrored to `/v1/trades/shadow`.

@@ -88,7 +88,7 @@ fn bad_events_are_invalid_with_a_reason() {
         ),
         (
             r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6,"change_pct":1e400}"#,
-            "payload is not JSON",
+            "change_pct \"1e400\" is not a finite decimal number",
         ),
         (
             r#"{"type":"price_shift","market_id":"M","platform":"kalshi","old_yes":0.5,"new_yes":0.6}"#,
@@ -227,4 +227,31 @@ fn a_market_id_mangled_by_invalid_utf8_is_invalid() {
         panic!("decoded: {event:?}")
     };
     assert!(reason.contains("U+FFFD"), "{reason}");
+}
+
+#[test]
+fn a_long_decimal_keeps_every_digit_in_events_signals_and_recordings() {
+    let data = SEED_EXAMPLE.replace("9.7", "0.1234567890123456789");
+    let EventBody::PriceShift(shift) = decode_event(&raw(Some("1"), &data)).body else {
+        panic!("not decoded: {data}")
+    };
+    assert_eq!(shift.change_pct.to_string(), "0.1234567890123456789");
+    let signal = crate::signal::decode_signal(
+        r#"{"recommendation":"BUY_YES","edge":0.1234567890123456789,"probability":0.1234567890123456789}"#,
+    )
+    .expect("decodes");
+    assert_eq!(signal.edge.to_string(), "0.1234567890123456789");
+    assert_eq!(
+        signal.probability.map(|p| p.to_string()).as_deref(),
+        Some("0.1234567890123456789")
+    );
+    let line = format!(
+        r#"{{"id":"1","type":"price_shift","data":{data},"received_at":"2026-03-21T14:30:05Z"}}"#
+    );
+    let mut tape = crate::replay::Tape::default();
+    assert_eq!(tape.push_line(&line), Ok(true));
+    let Some(EventBody::PriceShift(replayed)) = tape.event(0).map(|e| e.body) else {
+        panic!("not on the tape")
+    };
+    assert_eq!(replayed, shift);
 }

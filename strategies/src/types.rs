@@ -155,6 +155,16 @@ impl MarketKey {
     /// `platform/market_id` form ambiguous) or control characters.
     pub fn new(platform: Platform, market_id: impl Into<String>) -> Result<MarketKey, String> {
         let market_id = market_id.into();
+        MarketKey::check(&market_id)?;
+        Ok(MarketKey {
+            platform,
+            market_id,
+        })
+    }
+
+    /// The rules of [`MarketKey::new`] without building the key: a decoder reading borrowed
+    /// text checks an id once and copies it only when it keeps it.
+    pub fn check(market_id: &str) -> Result<(), String> {
         if market_id.trim().is_empty() {
             return Err("market_id is empty".to_string());
         }
@@ -170,10 +180,7 @@ impl MarketKey {
                 "market_id {market_id:?} contains U+FFFD (bytes that were not valid UTF-8)"
             ));
         }
-        Ok(MarketKey {
-            platform,
-            market_id,
-        })
+        Ok(())
     }
 }
 

@@ -1,17 +1,14 @@
 //! Reading a recording into a [`Tape`]: lines are cut from the reader's own buffer, not
-//! copied out one by one, and each is decoded where it lies by the fast path
-//! ([`fastline`]), or, when it declines, by the live decoders ([`Tape::push_line`]). Either
-//! way the tape holds the same thing; only a line cut by the end of the buffer is copied.
+//! copied out one by one, and each is decoded where it lies ([`Tape::push_line`]) by the
+//! decoders the live run used; only a line cut by the end of the buffer is copied.
 
 use std::io::BufRead;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use strategies::{SignalReply, Timestamp, WhaleAlert};
+use strategies::{SignalReply, Timestamp};
 
-use super::{Body, RecordedReply, Tape, TapeError};
-use crate::feed::RawEvent;
-use crate::replay::fastline::{self, FastBody};
+use super::{RecordedReply, Tape, TapeError};
 use crate::replay::settlement::{PlacedSettlement, Settlement};
 use crate::signal::decode_signal;
 use crate::wire;
@@ -47,24 +44,16 @@ struct LineIn<'a> {
 }
 
 /// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
-/// not a JSON object), anything else is the payload's JSON text.
-fn payload_text(data: &RawValue) -> Result<String, String> {
+/// not a JSON object), anything else is the payload's JSON text, borrowed.
+fn payload_text(data: &RawValue) -> Result<std::borrow::Cow<'_, str>, String> {
     let text = data.get();
     if text.starts_with('"') {
-        serde_json::from_str::<String>(text).map_err(|e| format!("data: {e}"))
+        serde_json::from_str::<String>(text)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| format!("data: {e}"))
     } else {
-        Ok(text.to_string())
+        Ok(std::borrow::Cow::Borrowed(text))
     }
-}
-
-/// What the fast path did with a line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::replay) enum FastPush {
-    /// Decoded and appended; it took this many bytes, newline included.
-    Pushed(usize),
-    /// Not a line it decodes: the live decoder's turn.
-    Declined,
-    Full,
 }
 
 /// Where reading is, for errors: the source's name and the last line number handed out.
@@ -186,123 +175,39 @@ impl Tape {
             return Ok(true);
         }
         let data = payload_text(parsed.data)?;
-        let raw = RawEvent {
-            id: Some(parsed.id.into_owned()),
-            sse_event: Some(parsed.event_type.into_owned()),
-            data,
-            received_at: parsed.received_at,
-        };
-        let event = wire::decode_event(&raw);
+        let event = wire::decode(Some(&parsed.id), Some(&parsed.event_type), &data);
         let at = parsed.signal_at.unwrap_or(parsed.received_at);
         let reply = match (parsed.signal, parsed.signal_error) {
-            (Some(response), _) => {
-                let json: serde_json::Value =
-                    serde_json::from_str(response.get()).map_err(|e| format!("signal: {e}"))?;
-                Some(match decode_signal(&json) {
-                    Ok(signal) => SignalReply::Signal(signal),
-                    Err(reason) => SignalReply::Failed {
-                        reason,
-                        pause_until: None,
-                    },
-                })
-            }
+            (Some(response), _) => Some(match decode_signal(response.get()) {
+                Ok(signal) => SignalReply::Signal(signal),
+                Err(reason) => SignalReply::Failed {
+                    reason,
+                    pause_until: None,
+                },
+            }),
             (None, Some(reason)) => Some(SignalReply::Failed {
                 reason,
                 pause_until: parsed.signal_pause_until,
             }),
             (None, None) => None,
         };
-        Ok(self.push(&event, reply.map(|reply| RecordedReply { at, reply })))
+        let reply = reply.map(|reply| RecordedReply { at, reply });
+        Ok(self.push(&event, parsed.received_at, reply))
     }
 
     fn push_text(&mut self, text: &str, lines: &mut Lines<'_>) -> Result<(), TapeError> {
-        let mut at = 0;
-        while let Some(rest) = text.get(at..).filter(|rest| !rest.is_empty()) {
+        for line in text.split_inclusive('\n') {
             lines.next();
-            match self.push_fast(rest) {
-                FastPush::Pushed(used) => at += used,
-                FastPush::Full => return Err(lines.full()),
-                FastPush::Declined => {
-                    let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
-                    let line = &rest[..end];
-                    at += end;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    match self.push_line(line) {
-                        Ok(true) => {}
-                        Ok(false) => return Err(lines.full()),
-                        Err(message) => return Err(lines.error(message)),
-                    }
-                }
+            if line.trim().is_empty() {
+                continue;
+            }
+            match self.push_line(line) {
+                Ok(true) => {}
+                Ok(false) => return Err(lines.full()),
+                Err(message) => return Err(lines.error(message)),
             }
         }
         Ok(())
-    }
-
-    /// Append the line at the start of `text` if the fast path decodes it (see
-    /// [`fastline`]); `Pushed` says how many bytes it took, its newline included.
-    pub(in crate::replay) fn push_fast(&mut self, text: &str) -> FastPush {
-        let Some((fast, used)) = fastline::parse_prefix(text, &mut self.layouts) else {
-            return FastPush::Declined;
-        };
-        let Some(market) = self.market_by_id(fast.platform, fast.market_id) else {
-            // A market id `MarketKey::new` refuses: the live decoder words the reason.
-            return FastPush::Declined;
-        };
-        let reply = match fast.reply {
-            None => None,
-            Some((at, signal)) => {
-                let compact = self.compact_signal(
-                    at,
-                    signal.recommendation,
-                    signal.edge,
-                    signal.probability,
-                    signal.expires_at,
-                    signal.freshness,
-                );
-                match compact {
-                    Some(compact) => Some(compact),
-                    None => return FastPush::Full,
-                }
-            }
-        };
-        let body = match fast.body {
-            FastBody::PriceShift {
-                old_yes,
-                new_yes,
-                change_pct,
-                timestamp,
-            } => Body::PriceShift {
-                market,
-                old_yes,
-                new_yes,
-                change_pct,
-                timestamp,
-            },
-            FastBody::WhaleAlert {
-                side,
-                flow,
-                price,
-                timestamp,
-            } => {
-                let Some(key) = self.markets.get(market as usize) else {
-                    return FastPush::Declined;
-                };
-                let alert = WhaleAlert {
-                    market: key.clone(),
-                    side,
-                    flow,
-                    price,
-                    timestamp,
-                };
-                Body::WhaleAlert(Box::new((market, alert)))
-            }
-        };
-        match self.append(fast.id, fast.event_type, fast.received_at, body, reply) {
-            true => FastPush::Pushed(used),
-            false => FastPush::Full,
-        }
     }
 }
 
