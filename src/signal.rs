@@ -8,7 +8,7 @@
 //! - `decode`: the pure response decoder ([`decode_signal`]).
 //! - `http`: plumbing shared with the shadow-trade [`crate::mirror`].
 
-mod decode;
+pub(crate) mod decode;
 pub(crate) mod http;
 #[cfg(test)]
 pub(crate) mod test_server;

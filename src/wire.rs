@@ -126,7 +126,7 @@ impl Decoded<'_> {
 /// a reason for that field (see [`json`]), not a failure of the whole payload. Unknown fields
 /// are ignored (the API adds fields); a known field given twice makes the payload invalid.
 #[derive(Deserialize)]
-struct PayloadIn<'a> {
+pub(crate) struct PayloadIn<'a> {
     #[serde(rename = "type", default, borrow, deserialize_with = "json::raw")]
     event_type: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "json::raw")]
@@ -180,13 +180,24 @@ pub fn decode<'a>(
             };
         }
     };
+    let id = event_id(id, payload.id, data);
+    decode_fields(id, carrier_type, &payload)
+}
+
+/// [`decode`] for a payload already read into its typed struct, as part of a larger document
+/// (a recording line read in one pass), known by `id`.
+pub(crate) fn decode_fields<'a>(
+    id: Cow<'a, str>,
+    carrier_type: Option<&'a str>,
+    payload: &PayloadIn<'a>,
+) -> Decoded<'a> {
     let event_type = match payload.event_type.and_then(json::text) {
         Some(t) if !t.is_empty() => t,
-        _ => fallback_type(),
+        _ => Cow::Borrowed(carrier_type.unwrap_or("unknown")),
     };
-    let body = decode_body(&event_type, &payload);
+    let body = decode_body(&event_type, payload);
     Decoded {
-        id: event_id(id, payload.id, data),
+        id,
         event_type,
         body,
     }
@@ -318,6 +329,6 @@ pub(crate) mod json;
 pub use json::Json;
 
 #[cfg(test)]
-mod prop_tests;
+pub(crate) mod prop_tests;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use crate::wire::json::{self, kind, shorten};
 
 /// The response's fields this decoder reads, each as its raw text (see [`crate::wire::json`]).
 #[derive(Deserialize)]
-struct SignalIn<'a> {
+pub(crate) struct SignalIn<'a> {
     #[serde(default, borrow, deserialize_with = "json::raw")]
     recommendation: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "json::raw")]
@@ -43,7 +43,12 @@ pub fn decode_signal(body: &str) -> Result<Signal, String> {
             format!("signal response: {err}")
         }
     })?;
+    decode_fields(&object)
+}
 
+/// [`decode_signal`] for a response already read into its typed struct (a recording line read
+/// in one pass).
+pub(crate) fn decode_fields(object: &SignalIn<'_>) -> Result<Signal, String> {
     let recommendation = match present(object.recommendation) {
         None => return Err("signal response: recommendation missing".into()),
         Some(value) => match json::text(value) {

@@ -130,8 +130,8 @@ fn timestamp_text() -> impl Strategy<Value = String> {
 
 /// A `price_shift` payload's fields as `(key, JSON text)`, with what each should decode to.
 #[derive(Clone, Debug)]
-struct Payload {
-    fields: Vec<(String, String)>,
+pub(crate) struct Payload {
+    pub fields: Vec<(String, String)>,
     market: String,
     old_yes: String,
     new_yes: String,
@@ -139,7 +139,7 @@ struct Payload {
     timestamp: Option<String>,
 }
 
-fn payload() -> impl Strategy<Value = Payload> {
+pub(crate) fn payload() -> impl Strategy<Value = Payload> {
     (
         market_id(),
         value_text(),
@@ -186,7 +186,7 @@ fn payload() -> impl Strategy<Value = Payload> {
         )
 }
 
-fn render(fields: &[(String, String)], spaced: bool) -> String {
+pub(crate) fn render(fields: &[(String, String)], spaced: bool) -> String {
     let (colon, comma) = if spaced {
         (" : ", " ,\n\t")
     } else {

@@ -10,8 +10,11 @@ use strategies::{SignalReply, Timestamp};
 
 use super::{RecordedReply, Tape, TapeError};
 use crate::replay::settlement::{PlacedSettlement, Settlement};
+use crate::signal::decode::{decode_fields as decode_signal_fields, SignalIn};
 use crate::signal::decode_signal;
 use crate::wire;
+use crate::wire::json::Object;
+use crate::wire::PayloadIn;
 
 /// The buffer to read a recording through (`shiftbot replay` and the replay benchmark). A
 /// buffer of lines and the chunk of tape decoded from it are used at once by the decoder and
@@ -43,6 +46,32 @@ struct LineIn<'a> {
     settlement: Option<&'a RawValue>,
 }
 
+/// The common line read in one pass: its payload and signal response straight into the
+/// decoders' own typed structs, so that no part of the line is scanned twice. Lines it does not
+/// fit (a payload that is not an object, a field given twice, a settlement, an id that is not
+/// usable and must be derived from the payload's text) are read as [`LineIn`]; either way the
+/// same functions decode the same fields.
+#[derive(Deserialize)]
+struct TypedLine<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: Object<PayloadIn<'a>>,
+    received_at: Timestamp,
+    #[serde(default, borrow)]
+    signal: Option<Object<SignalIn<'a>>>,
+    #[serde(default)]
+    signal_at: Option<Timestamp>,
+    #[serde(default)]
+    signal_error: Option<String>,
+    #[serde(default)]
+    signal_pause_until: Option<Timestamp>,
+    #[serde(default, borrow)]
+    settlement: Option<&'a RawValue>,
+}
+
 /// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
 /// not a JSON object), anything else is the payload's JSON text, borrowed.
 fn payload_text(data: &RawValue) -> Result<std::borrow::Cow<'_, str>, String> {
@@ -53,6 +82,26 @@ fn payload_text(data: &RawValue) -> Result<std::borrow::Cow<'_, str>, String> {
             .map_err(|e| format!("data: {e}"))
     } else {
         Ok(std::borrow::Cow::Borrowed(text))
+    }
+}
+
+/// A line's recorded reply: its decoded response, else its recorded failure, else none.
+fn reply(
+    response: Option<Result<strategies::Signal, String>>,
+    error: Option<String>,
+    pause_until: Option<Timestamp>,
+) -> Option<SignalReply> {
+    match (response, error) {
+        (Some(Ok(signal)), _) => Some(SignalReply::Signal(signal)),
+        (Some(Err(reason)), _) => Some(SignalReply::Failed {
+            reason,
+            pause_until: None,
+        }),
+        (None, Some(reason)) => Some(SignalReply::Failed {
+            reason,
+            pause_until,
+        }),
+        (None, None) => None,
     }
 }
 
@@ -165,6 +214,22 @@ impl Tape {
 
     /// Decode one NDJSON line and append it. `Ok(false)`: the tape is full.
     pub fn push_line(&mut self, line: &str) -> Result<bool, String> {
+        if let Ok(typed) = serde_json::from_str::<TypedLine<'_>>(line) {
+            if typed.settlement.is_none() && wire::usable_id(&typed.id) {
+                let event = wire::decode_fields(typed.id, Some(&typed.event_type), &typed.data.0);
+                let response = typed.signal.map(|s| decode_signal_fields(&s.0));
+                let reply = reply(response, typed.signal_error, typed.signal_pause_until);
+                let at = typed.signal_at.unwrap_or(typed.received_at);
+                let reply = reply.map(|reply| RecordedReply { at, reply });
+                return Ok(self.push(&event, typed.received_at, reply));
+            }
+        }
+        self.push_line_in_parts(line)
+    }
+
+    /// [`Tape::push_line`] for any line: the line first, then its payload and response from
+    /// their own text.
+    pub(in crate::replay) fn push_line_in_parts(&mut self, line: &str) -> Result<bool, String> {
         let parsed: LineIn<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
         if let Some(object) = parsed.settlement {
             let settlement = Settlement::from_line(&parsed.id, parsed.received_at, object.get())?;
@@ -177,20 +242,8 @@ impl Tape {
         let data = payload_text(parsed.data)?;
         let event = wire::decode(Some(&parsed.id), Some(&parsed.event_type), &data);
         let at = parsed.signal_at.unwrap_or(parsed.received_at);
-        let reply = match (parsed.signal, parsed.signal_error) {
-            (Some(response), _) => Some(match decode_signal(response.get()) {
-                Ok(signal) => SignalReply::Signal(signal),
-                Err(reason) => SignalReply::Failed {
-                    reason,
-                    pause_until: None,
-                },
-            }),
-            (None, Some(reason)) => Some(SignalReply::Failed {
-                reason,
-                pause_until: parsed.signal_pause_until,
-            }),
-            (None, None) => None,
-        };
+        let response = parsed.signal.map(|s| decode_signal(s.get()));
+        let reply = reply(response, parsed.signal_error, parsed.signal_pause_until);
         let reply = reply.map(|reply| RecordedReply { at, reply });
         Ok(self.push(&event, parsed.received_at, reply))
     }

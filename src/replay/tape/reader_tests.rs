@@ -159,3 +159,57 @@ fn an_object_spread_over_lines_is_not_a_line() {
     let err = Tape::read(spread.as_bytes(), "rec").expect_err("two broken lines");
     assert!(matches!(err, TapeError::Line { line: 1, .. }), "{err}");
 }
+
+/// A signal response field of a line: absent, null, valid, or one the one-pass read cannot take.
+fn signal_field() -> impl Strategy<Value = Option<String>> {
+    prop::sample::select(vec![
+        None,
+        Some("null"),
+        Some(r#"{"recommendation":"BUY_YES","edge":0.0620,"probability":"0.7","freshness":" Fresh "}"#),
+        Some(r#"{"recommendation":"BUY_NO","edge":-0.1234567890123456789,"expires_at":"2026-01-01T00:15:00Z"}"#),
+        Some(r#"{"recommendation":"BUY_YES","edge":0.1,"edge":0.2}"#),
+        Some(r#"{"recommendation":"BUY_YES","edge":1e-2,"volume":[1,{"a":2}]}"#),
+        Some(r#"["BUY_YES",0.1]"#),
+        Some(r#""BUY_YES""#),
+        Some(r#"{"edge":0.1}"#),
+    ])
+    .prop_map(|s| s.map(str::to_string))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    /// The one-pass read of a line and the read in parts (line, then payload and response from
+    /// their own text) put the same thing on the tape, or fail the same way.
+    #[test]
+    fn prop_the_one_pass_read_agrees_with_the_read_in_parts(
+        mut payload in crate::wire::prop_tests::payload(),
+        untyped in any::<bool>(),
+        as_text in prop::bool::weighted(0.1),
+        id in prop::sample::select(vec!["\"7\"", "\"\"", "\"a\\u0062c\""]),
+        signal in signal_field(),
+        signal_error in prop::option::weighted(0.1, Just("\"quota\"")),
+    ) {
+        if untyped {
+            // The line's type stands in for the payload's.
+            payload.fields.retain(|(key, _)| key != "type");
+        }
+        let data = crate::wire::prop_tests::render(&payload.fields, false);
+        let data = match as_text {
+            true => serde_json::Value::from(data).to_string(),
+            false => data,
+        };
+        let mut line = format!(r#"{{"id":{id},"type":"price_shift","data":{data},"received_at":"2026-01-01T00:00:02Z""#);
+        if let Some(signal) = signal {
+            line.push_str(&format!(r#","signal":{signal},"signal_at":"2026-01-01T00:00:02.5Z""#));
+        }
+        if let Some(error) = signal_error {
+            line.push_str(&format!(r#","signal_error":{error}"#));
+        }
+        line.push('}');
+        let (mut one_pass, mut in_parts) = (Tape::default(), Tape::default());
+        let (a, b) = (one_pass.push_line(&line), in_parts.push_line_in_parts(&line));
+        prop_assert_eq!(a, b, "{}", line);
+        prop_assert_eq!(snapshot(&one_pass), snapshot(&in_parts), "{}", line);
+    }
+}
