@@ -1,5 +1,7 @@
-//! `report --chart FILE.svg`: the equity curve above, the drawdown below, as a hand-written
-//! SVG (no plotting crate, no fonts needed to build: text is left to whatever renders the file).
+//! The one chart module: `report --chart FILE.svg` and `replay --chart FILE.svg` both draw a
+//! report's equity curve above its drawdown with [`report_svg`], the same axes (gridlines, round
+//! ticks, the starting bankroll line, the drawdown panel), as a hand-written SVG (no plotting
+//! crate, no fonts needed to build: text is left to whatever renders the file).
 //!
 //! Money stays `Decimal` everywhere else; here values are turned into `f64` only to place
 //! pixels, and every label is formatted from the exact `Decimal`-derived tick values.
@@ -8,8 +10,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::prelude::ToPrimitive;
-use strategies::report::EquityPoint;
+use strategies::report::{EquityPoint, Report};
 use strategies::Timestamp;
+
+use super::format::{money, percent};
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 600.0;
@@ -22,16 +26,46 @@ const EQUITY_BOTTOM: f64 = 370.0;
 const DRAWDOWN_TOP: f64 = 420.0;
 const DRAWDOWN_BOTTOM: f64 = 540.0;
 
+/// The title of `report --chart`.
+pub const BOOK_TITLE: &str = "shiftbot paper book: equity and drawdown";
+
+/// The chart of `report`: its curve, drawdown, starting bankroll and headline figures.
+pub fn report_svg(report: &Report, title: &str) -> String {
+    let (first, last) = match (report.curve.first(), report.curve.last()) {
+        (Some(a), Some(b)) => (a.at, b.at),
+        _ => (report.as_of, report.as_of),
+    };
+    let headline = format!(
+        "equity {} ({}) · max drawdown {} ({})",
+        money(report.equity),
+        report
+            .return_fraction
+            .map_or_else(|| "-".to_string(), percent),
+        money(report.max_drawdown.amount),
+        percent(report.max_drawdown.fraction)
+    );
+    svg(
+        &report.curve,
+        &ChartInfo {
+            title: title.to_string(),
+            starting_bankroll: report.starting_bankroll.to_f64().unwrap_or(0.0),
+            subtitle: subtitle(first, last, &headline),
+            now_label: format!("now {}", money(report.equity)),
+        },
+    )
+}
+
 /// What the chart shows besides the curve.
-pub struct ChartInfo {
-    pub starting_bankroll: f64,
-    pub subtitle: String,
+struct ChartInfo {
+    title: String,
+    starting_bankroll: f64,
+    subtitle: String,
     /// Label of the last point (its exact equity).
-    pub now_label: String,
+    now_label: String,
 }
 
 /// Draw the curve. Points must be in time order (the report's curve is).
-pub fn svg(points: &[EquityPoint], info: &ChartInfo) -> String {
+fn svg(points: &[EquityPoint], info: &ChartInfo) -> String {
     let series: Vec<(i64, f64, f64)> = points
         .iter()
         .map(|p| {
@@ -67,8 +101,9 @@ pub fn svg(points: &[EquityPoint], info: &ChartInfo) -> String {
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="28" font-size="18" font-weight="bold" text-anchor="middle">shiftbot paper book: equity and drawdown</text>"#,
-        WIDTH / 2.0
+        r#"<text x="{}" y="28" font-size="18" font-weight="bold" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        escape(&info.title)
     );
     let _ = writeln!(
         s,
@@ -307,7 +342,7 @@ fn time_ticks(t0: i64, t1: i64) -> Vec<(i64, String)> {
 }
 
 /// The subtitle: period and the headline numbers.
-pub fn subtitle(first: Timestamp, last: Timestamp, summary: &str) -> String {
+fn subtitle(first: Timestamp, last: Timestamp, summary: &str) -> String {
     let span = last - first;
     let span = if span < Duration::zero() {
         Duration::zero()

@@ -20,14 +20,14 @@
 //! - [`format`](mod@format): tables, number formats, CSV.
 
 pub mod args;
-mod chart;
+pub mod chart;
 pub mod control;
 mod decisions;
 pub mod format;
 mod ledger;
 pub mod maintenance;
 mod positions;
-mod report;
+pub mod report;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use strategies::report::{self, DailyReturn, Exposure, Period, Report, ReportInput, TradeCounts};
@@ -15,59 +14,66 @@ use super::positions::Book;
 use super::{json_line, CommandError, ReportArgs, ReviewRequest};
 use crate::store::Store;
 
-/// `report --json`. Money is exact; derived ratios are rounded to 6 decimals.
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    as_of: Timestamp,
-    period: Option<Period>,
-    starting_bankroll: Decimal,
-    cash: Decimal,
-    market_value: Decimal,
-    equity: Decimal,
-    realized_pnl: Decimal,
-    unrealized_pnl: Decimal,
-    total_pnl: Decimal,
-    fees: Decimal,
+/// The one JSON shape of a report's metrics: `report --json`, and the `book` of
+/// `replay --json`. Money is exact; derived ratios are rounded to 6 decimals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MetricsJson {
+    pub as_of: Timestamp,
+    pub period: Option<Period>,
+    pub starting_bankroll: Decimal,
+    pub cash: Decimal,
+    pub market_value: Decimal,
+    pub equity: Decimal,
+    pub realized_pnl: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub total_pnl: Decimal,
+    pub fees: Decimal,
     /// `(equity − bankroll) / bankroll` as a fraction (0.0043 = 0.43 %).
     #[serde(rename = "return")]
-    return_fraction: Option<Decimal>,
-    trades: &'a TradeCounts,
-    closed: ClosedJson,
-    average_entry_edge: Option<Decimal>,
-    max_drawdown: DrawdownJson,
-    sharpe: Option<Decimal>,
-    sharpe_days: u64,
-    open_positions: u64,
-    exposure: &'a BTreeMap<Platform, Exposure>,
-    daily: Vec<DailyJson>,
+    pub return_fraction: Option<Decimal>,
+    pub trades: TradeCounts,
+    pub closed: ClosedJson,
+    /// `closed.count`, `closed.win_rate`, `closed.profit_factor` and `closed.expectancy` also at
+    /// the top level, where `replay --json` has always had them.
+    pub closed_positions: u64,
+    pub win_rate: Option<Decimal>,
+    pub profit_factor: Option<Decimal>,
+    pub expectancy: Option<Decimal>,
+    pub average_entry_edge: Option<Decimal>,
+    pub max_drawdown: DrawdownJson,
+    pub sharpe: Option<Decimal>,
+    pub sharpe_days: u64,
+    pub open_positions: u64,
+    pub exposure: BTreeMap<Platform, Exposure>,
+    pub daily: Vec<DailyJson>,
 }
 
-#[derive(Serialize)]
-struct ClosedJson {
-    count: u64,
-    wins: u64,
-    losses: u64,
-    gross_profit: Decimal,
-    gross_loss: Decimal,
-    win_rate: Option<Decimal>,
-    profit_factor: Option<Decimal>,
-    expectancy: Option<Decimal>,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClosedJson {
+    pub count: u64,
+    pub wins: u64,
+    pub losses: u64,
+    pub gross_profit: Decimal,
+    pub gross_loss: Decimal,
+    pub win_rate: Option<Decimal>,
+    pub profit_factor: Option<Decimal>,
+    pub expectancy: Option<Decimal>,
 }
 
-#[derive(Serialize)]
-struct DrawdownJson {
-    amount: Decimal,
-    fraction: Decimal,
-    peak_at: Option<Timestamp>,
-    trough_at: Option<Timestamp>,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DrawdownJson {
+    pub amount: Decimal,
+    pub fraction: Decimal,
+    pub peak_at: Option<Timestamp>,
+    pub trough_at: Option<Timestamp>,
 }
 
-#[derive(Serialize)]
-struct DailyJson {
-    day: chrono::NaiveDate,
-    equity: Decimal,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DailyJson {
+    pub day: chrono::NaiveDate,
+    pub equity: Decimal,
     #[serde(rename = "return")]
-    ret: Decimal,
+    pub ret: Decimal,
 }
 
 /// Render the report; returns the chart's SVG when `--chart` asked for one.
@@ -108,57 +114,66 @@ pub(super) fn render(
     });
     let daily = report::daily_returns(&r.curve);
     if args.json {
-        json_line(out, &as_json(&r, &daily))?;
+        json_line(out, &MetricsJson::new(&r, &daily))?;
     } else {
         text(&r, out)?;
     }
-    Ok(args.chart.as_ref().map(|_| chart_svg(&r)))
+    Ok(args
+        .chart
+        .as_ref()
+        .map(|_| chart::report_svg(&r, chart::BOOK_TITLE)))
 }
 
-fn as_json<'a>(r: &'a Report, daily: &[DailyReturn]) -> ReportJson<'a> {
-    let c = &r.closed;
-    ReportJson {
-        as_of: r.as_of,
-        period: r.period,
-        starting_bankroll: r.starting_bankroll,
-        cash: r.cash,
-        market_value: r.market_value,
-        equity: r.equity,
-        realized_pnl: r.realized_pnl,
-        unrealized_pnl: r.unrealized_pnl,
-        total_pnl: r.equity - r.starting_bankroll,
-        fees: r.fees,
-        return_fraction: r.return_fraction.map(exact6),
-        trades: &r.trades,
-        closed: ClosedJson {
-            count: c.count,
-            wins: c.wins,
-            losses: c.losses,
-            gross_profit: c.gross_profit,
-            gross_loss: c.gross_loss,
+impl MetricsJson {
+    pub fn new(r: &Report, daily: &[DailyReturn]) -> MetricsJson {
+        let c = &r.closed;
+        MetricsJson {
+            as_of: r.as_of,
+            period: r.period,
+            starting_bankroll: r.starting_bankroll,
+            cash: r.cash,
+            market_value: r.market_value,
+            equity: r.equity,
+            realized_pnl: r.realized_pnl,
+            unrealized_pnl: r.unrealized_pnl,
+            total_pnl: r.equity - r.starting_bankroll,
+            fees: r.fees,
+            return_fraction: r.return_fraction.map(exact6),
+            trades: r.trades.clone(),
+            closed_positions: c.count,
             win_rate: c.win_rate.map(exact6),
             profit_factor: c.profit_factor.map(exact6),
             expectancy: c.expectancy.map(exact6),
-        },
-        average_entry_edge: r.average_entry_edge.map(exact6),
-        max_drawdown: DrawdownJson {
-            amount: r.max_drawdown.amount,
-            fraction: exact6(r.max_drawdown.fraction),
-            peak_at: r.max_drawdown.peak_at,
-            trough_at: r.max_drawdown.trough_at,
-        },
-        sharpe: r.sharpe.map(exact6),
-        sharpe_days: r.sharpe_days,
-        open_positions: r.open_positions,
-        exposure: &r.exposure,
-        daily: daily
-            .iter()
-            .map(|d| DailyJson {
-                day: d.day,
-                equity: d.equity,
-                ret: exact6(d.ret),
-            })
-            .collect(),
+            closed: ClosedJson {
+                count: c.count,
+                wins: c.wins,
+                losses: c.losses,
+                gross_profit: c.gross_profit,
+                gross_loss: c.gross_loss,
+                win_rate: c.win_rate.map(exact6),
+                profit_factor: c.profit_factor.map(exact6),
+                expectancy: c.expectancy.map(exact6),
+            },
+            average_entry_edge: r.average_entry_edge.map(exact6),
+            max_drawdown: DrawdownJson {
+                amount: r.max_drawdown.amount,
+                fraction: exact6(r.max_drawdown.fraction),
+                peak_at: r.max_drawdown.peak_at,
+                trough_at: r.max_drawdown.trough_at,
+            },
+            sharpe: r.sharpe.map(exact6),
+            sharpe_days: r.sharpe_days,
+            open_positions: r.open_positions,
+            exposure: r.exposure.clone(),
+            daily: daily
+                .iter()
+                .map(|d| DailyJson {
+                    day: d.day,
+                    equity: d.equity,
+                    ret: exact6(d.ret),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -308,26 +323,4 @@ fn text(r: &Report, out: &mut dyn Write) -> Result<(), CommandError> {
         &[1, 2, 3, 4],
     )?;
     Ok(())
-}
-
-fn chart_svg(r: &Report) -> String {
-    let (first, last) = match (r.curve.first(), r.curve.last()) {
-        (Some(a), Some(b)) => (a.at, b.at),
-        _ => (r.as_of, r.as_of),
-    };
-    let headline = format!(
-        "equity {} ({}) · max drawdown {} ({})",
-        money(r.equity),
-        r.return_fraction.map_or_else(|| "-".to_string(), percent),
-        money(r.max_drawdown.amount),
-        percent(r.max_drawdown.fraction)
-    );
-    chart::svg(
-        &r.curve,
-        &chart::ChartInfo {
-            starting_bankroll: r.starting_bankroll.to_f64().unwrap_or(0.0),
-            subtitle: chart::subtitle(first, last, &headline),
-            now_label: format!("now {}", money(r.equity)),
-        },
-    )
 }

@@ -170,11 +170,10 @@ pub fn replay_command(
     }
     if let Some(path) = &args.chart {
         let title = format!("replay of {}", args.events.display());
-        std::fs::write(path, super::chart::svg(&report, &title)).map_err(|e| {
-            ReplayCommandError::File {
-                path: path.clone(),
-                message: format!("cannot write the chart: {e}"),
-            }
+        let svg = crate::commands::chart::report_svg(&report, &title);
+        std::fs::write(path, svg).map_err(|e| ReplayCommandError::File {
+            path: path.clone(),
+            message: format!("cannot write the chart: {e}"),
         })?;
         tracing::info!(path = %path.display(), "chart written");
     }

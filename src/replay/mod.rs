@@ -18,10 +18,8 @@
 //! - [`engine`]: the replay driver (timeline, recorded replies, fallback).
 //! - [`summary`]: the report of a replay, as text or JSON.
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
-//! - [`chart`]: the SVG of `replay --chart`.
 //! - [`cli`]: the commands' arguments and the work behind them.
 
-pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod record;

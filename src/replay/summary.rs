@@ -6,17 +6,16 @@
 //! settlement may come after the last decision), so the same file and config always print the
 //! same report.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use rust_decimal::Decimal;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use strategies::report::{self, Drawdown, Marks, Report, ReportInput, TradeCounts};
-use strategies::{Platform, Position, Timestamp};
+use strategies::report::{self, Marks, Report, ReportInput};
+use strategies::{Position, Timestamp};
 
 use super::engine::{Fallback, ReplayRun, Tally};
-use crate::commands::format::{exact6, money, percent, ratio, signed_money, time};
+use crate::commands::format::{money, percent, ratio, signed_money, time};
+use crate::commands::report::MetricsJson;
 
 /// The book's report after a replay (see the module docs for marks and instant).
 pub fn replay_report(run: &ReplayRun) -> Report {
@@ -59,7 +58,8 @@ pub struct ReplaySummary {
     /// Decisions by outcome (only outcomes that occurred), then `total`.
     #[serde(serialize_with = "tally_map")]
     pub decisions: Tally,
-    pub book: BookJson,
+    /// The same shape as `report --json`.
+    pub book: MetricsJson,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -68,34 +68,8 @@ pub struct SpanJson {
     pub end: Timestamp,
 }
 
-/// The report's figures; money exact, derived ratios rounded to 6 decimals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BookJson {
-    pub starting_bankroll: Decimal,
-    pub cash: Decimal,
-    pub market_value: Decimal,
-    pub equity: Decimal,
-    pub realized_pnl: Decimal,
-    pub unrealized_pnl: Decimal,
-    pub fees: Decimal,
-    #[serde(rename = "return")]
-    pub return_fraction: Option<Decimal>,
-    pub trades: TradeCounts,
-    pub closed_positions: u64,
-    pub win_rate: Option<Decimal>,
-    pub profit_factor: Option<Decimal>,
-    pub expectancy: Option<Decimal>,
-    pub average_entry_edge: Option<Decimal>,
-    pub max_drawdown: Drawdown,
-    pub sharpe: Option<Decimal>,
-    pub sharpe_days: u64,
-    pub open_positions: u64,
-    pub exposure: BTreeMap<Platform, report::Exposure>,
-}
-
 impl ReplaySummary {
     pub fn new(run: &ReplayRun, fallback: Fallback, report: &Report) -> Self {
-        let closed = &report.closed;
         ReplaySummary {
             events: run.events,
             period: run.event_span.map(|(start, end)| SpanJson { start, end }),
@@ -103,30 +77,7 @@ impl ReplaySummary {
             recorded_replies: run.recorded_replies,
             fallback_replies: run.fallback_replies,
             decisions: run.tally.clone(),
-            book: BookJson {
-                starting_bankroll: report.starting_bankroll,
-                cash: report.cash,
-                market_value: report.market_value,
-                equity: report.equity,
-                realized_pnl: report.realized_pnl,
-                unrealized_pnl: report.unrealized_pnl,
-                fees: report.fees,
-                return_fraction: report.return_fraction.map(exact6),
-                trades: report.trades.clone(),
-                closed_positions: closed.count,
-                win_rate: closed.win_rate.map(exact6),
-                profit_factor: closed.profit_factor.map(exact6),
-                expectancy: closed.expectancy.map(exact6),
-                average_entry_edge: report.average_entry_edge.map(exact6),
-                max_drawdown: Drawdown {
-                    fraction: exact6(report.max_drawdown.fraction),
-                    ..report.max_drawdown.clone()
-                },
-                sharpe: report.sharpe.map(exact6),
-                sharpe_days: report.sharpe_days,
-                open_positions: report.open_positions,
-                exposure: report.exposure.clone(),
-            },
+            book: MetricsJson::new(report, &report::daily_returns(&report.curve)),
         }
     }
 

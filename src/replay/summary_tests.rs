@@ -89,18 +89,29 @@ fn json_and_text_show_the_decisions_and_the_book() {
 fn the_chart_draws_the_reports_curve() {
     let run = one_trade();
     let report = replay_report(&run);
-    let svg = crate::replay::chart::svg(&report, "replay of <test>");
+    // The one chart module, the same axes as `report --chart`.
+    let svg = crate::commands::chart::report_svg(&report, "replay of <test>");
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("replay of &lt;test&gt;"));
-    assert!(svg.contains("10018.79") && svg.contains("-13.61"), "{svg}");
-    let polyline = svg
+    for label in [
+        "now 10018.79",
+        "max drawdown 13.61",
+        "starting bankroll",
+        "equity ($)",
+        "drawdown ($)",
+        "time (UTC)",
+    ] {
+        assert!(svg.contains(label), "missing {label:?} in {svg}");
+    }
+    // The equity line: a move to the start, then a horizontal and a vertical step per point.
+    let path = svg
         .lines()
-        .find(|l| l.starts_with("<polyline"))
-        .expect("the equity line");
+        .find(|l| l.contains("stroke=\"#1f5fbf\""))
+        .expect("the equity path");
     assert_eq!(
-        polyline.matches(',').count(),
-        report.curve.len(),
-        "one vertex per curve point"
+        path.matches(" L").count(),
+        2 * (report.curve.len() - 1),
+        "{path}"
     );
 }

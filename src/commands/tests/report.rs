@@ -67,6 +67,8 @@ fn report_json_has_exact_money_and_rounded_ratios() {
             "gross_profit": "11.58", "gross_loss": "15.00",
             "win_rate": "0.5", "profit_factor": "0.772", "expectancy": "-1.71"
         },
+        // The same figures flat, as `replay --json`'s book has them: one shape for both.
+        "closed_positions": 2, "win_rate": "0.5", "profit_factor": "0.772", "expectancy": "-1.71",
         "average_entry_edge": "0.096667",
         "max_drawdown": {
             "amount": "17.24", "fraction": "0.017043",
