@@ -1,0 +1,318 @@
+//! [`Application::build`]: the wiring of a running bot, before the loop turns.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::info;
+
+use super::Application;
+use crate::admin::{BackupJob, ControlJob, ReloadJob};
+use crate::clock::SharedClock;
+use crate::configuration::{FeedKind, Secret, Settings};
+use crate::feed::{self, StreamSettings};
+use crate::metrics::Health;
+use crate::mirror::{self, MirrorSettings, OutboxAck};
+use crate::notify::outbox::Notifier;
+use crate::runner::{engine, restore_core, Engine, Reloads, RunError, SignalDone, StoreAck};
+use crate::signal::{SignalClient, SignalSettings};
+use crate::sim::{self, SimHandle};
+use crate::store::{Committer, Loaded, Store};
+
+/// The API the bot talks to: the embedded simulator (a real HTTP server) or the configured one.
+struct Api {
+    sim: Option<SimHandle>,
+    base_url: String,
+    key: Option<Secret>,
+}
+
+impl Application {
+    /// Open the store, restore the core and start every task; the loop is not turning yet.
+    pub(in crate::runner) async fn build(
+        settings: Settings,
+        clock: SharedClock,
+        reloads: Option<Reloads>,
+    ) -> Result<Application, RunError> {
+        let (store, mut loaded) = open_store(&settings, &clock)?;
+        let health = Arc::new(Health::new(clock.now(), settings.feed.stale_after));
+        let fresh = loaded.totals.is_none();
+        let core = restore_core(&settings, &loaded);
+        let retention = start_retention(&settings, &store);
+        let api = Api::start(&settings).await?;
+        let key_text = api.key.as_ref().map(Secret::expose);
+        let signal_client = SignalClient::new(
+            SignalSettings::new(
+                api.base_url.clone(),
+                api.key.clone(),
+                settings.signal.risk_limit.as_str(),
+                settings.signal.timeout,
+                settings.signal.max_retries,
+            )
+            .with_max_pause(settings.signal.max_pause),
+            clock.clone(),
+        )
+        .map_err(RunError::Config)?;
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mirror_tx = start_mirror(&settings, &api, &store, &loaded, &mut tasks, &stop_rx);
+        // While the bot holds the store, review commands are answered through it (read-only).
+        let (backup_tx, backup_rx) = mpsc::channel::<BackupJob>(4);
+        let (admin_reload_tx, admin_reload_rx) = mpsc::channel::<ReloadJob>(4);
+        let (control_tx, control_rx) = mpsc::channel::<ControlJob>(16);
+        tasks.spawn(crate::admin::serve(
+            settings.admin.listen.to_string(),
+            crate::admin::AdminState {
+                store: store.clone(),
+                clock: clock.clone(),
+                backups: Some(backup_tx),
+                health: Some(Arc::clone(&health)),
+                reloads: reloads.is_some().then_some(admin_reload_tx),
+                controls: Some(control_tx),
+                token: settings.admin_token.clone(),
+                local_writes: settings.admin.local_writes,
+            },
+            stop_rx.clone(),
+        ));
+        let notifier = Notifier::start(
+            &settings.notify,
+            &store,
+            &mut loaded.counters,
+            &mut tasks,
+            stop_rx.clone(),
+        )?;
+
+        let (cursor_tx, cursor_rx) = watch::channel(loaded.cursor.clone());
+        let (committer, durable_rx) = Committer::start(store.clone());
+        let mut engine = Engine::new(
+            core,
+            store.clone(),
+            committer,
+            clock.clone(),
+            loaded.counters.clone(),
+            cursor_tx,
+            mirror_tx,
+        );
+        engine.set_redactor(crate::signal::http::Redactor::new(key_text));
+        engine.set_health(Arc::clone(&health));
+        engine.set_notifier(notifier);
+        let retention_behind = retention.as_ref().map(|(_, behind, _)| behind.clone());
+        if let Some(behind) = &retention_behind {
+            engine.set_retention_behind(behind.clone());
+        }
+        health.paused_until(engine.core().pause().map(|pause| pause.until));
+        crate::metrics::book(engine.core());
+        if fresh {
+            engine.write_initial_totals();
+        }
+        info!(
+            cash = %engine.core().book().cash(),
+            positions = engine.core().book().positions.len(),
+            waiting = loaded.inbox.len(),
+            cursor = ?loaded.cursor,
+            "book loaded"
+        );
+        engine.resume(loaded.inbox);
+
+        // Markets with open positions are asked about their resolution, rarely; a resolved
+        // one with a decisive last price is settled by the engine.
+        let (held_tx, held_rx) = watch::channel(engine.core().open_markets());
+        let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
+        let resolution_client = crate::resolution::ResolutionClient::new(
+            &api.base_url,
+            key_text,
+            settings.signal.timeout,
+        )
+        .map_err(RunError::Config)?;
+        tasks.spawn(crate::resolution::run_poller(
+            resolution_client,
+            settings.exits.resolution_poll,
+            held_rx,
+            resolved_tx,
+            stop_rx.clone(),
+        ));
+
+        let (raw_tx, raw_rx) = mpsc::channel(4096);
+        let feed_task = tokio::spawn(feed::run_stream(
+            stream_settings(&settings, &api),
+            clock.clone(),
+            cursor_rx,
+            raw_tx,
+            stop_rx.clone(),
+        ));
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<SignalDone>();
+        Ok(Application {
+            max_in_flight: settings.signal.max_in_flight.max(1),
+            running: settings,
+            clock,
+            store,
+            health,
+            engine,
+            reloads,
+            tasks,
+            stop_tx,
+            stop_rx,
+            retention: retention.map(|(stop, _, thread)| (stop, thread)),
+            retention_behind,
+            sim_handle: api.sim,
+            signal_client,
+            signals: JoinSet::new(),
+            done_tx,
+            done_rx,
+            durable_rx,
+            held_tx,
+            resolved_rx,
+            raw_rx,
+            feed_task,
+            feed_open: true,
+            feed_joined: false,
+            key_rejected: None,
+            backup_rx,
+            admin_reload_rx,
+            control_rx,
+            pause_logged: None,
+        })
+    }
+}
+
+/// The `[feed]` stream of the API the bot talks to.
+fn stream_settings(settings: &Settings, api: &Api) -> StreamSettings {
+    StreamSettings {
+        base_url: api.base_url.clone(),
+        events: settings.feed.events.clone(),
+        api_key: api.key.clone(),
+        connect_timeout: settings.feed.connect_timeout,
+        idle_timeout: settings.feed.idle_timeout,
+        max_event_bytes: settings.feed.max_event_bytes,
+        backoff_initial: settings.feed.backoff_initial,
+        backoff_max: settings.feed.backoff_max,
+    }
+}
+
+/// Open the store, verify it and load what it holds; metrics restored from its counts.
+fn open_store(settings: &Settings, clock: &SharedClock) -> Result<(Store, Loaded), RunError> {
+    let opening = Instant::now();
+    let store = Store::open(&settings.storage.path)?;
+    // Never trade on a store that disagrees with itself (a damaged file, a lost snapshot).
+    let verified = crate::store::health::verify(&store, crate::store::health::Depth::Quick)?;
+    info!(
+        path = %store.path().display(),
+        events = verified.events,
+        decisions = verified.decisions,
+        trades = verified.trades,
+        took_ms = u64::try_from(opening.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "store verified"
+    );
+    let mut loaded = store.load()?;
+    // Metrics count what the store holds from the store's own counts (a restart keeps them).
+    if loaded.counters.outcomes.is_empty() && loaded.counters.next_decision_seq > 0 {
+        let (types, outcomes) = store.count_history()?;
+        info!(
+            decisions = loaded.counters.next_decision_seq,
+            "counted the store's events and decisions once, for /metrics"
+        );
+        loaded.counters.event_types = types;
+        loaded.counters.outcomes = outcomes;
+    }
+    crate::metrics::restore(
+        &loaded.counters.event_types,
+        &loaded.counters.outcomes,
+        &store.trades_by_action()?,
+    );
+    // A pause persisted before signal.max_pause existed (or under a longer one) is cut short.
+    if let Some(pause) = loaded.pause.as_mut() {
+        pause.until = crate::signal::cap_pause(pause.until, clock.now(), settings.signal.max_pause);
+    }
+    Ok((store, loaded))
+}
+
+/// Retention's thread, its stop flag and its "behind" flag, when `storage.retain` is set.
+fn start_retention(
+    settings: &Settings,
+    store: &Store,
+) -> Option<(
+    Arc<AtomicBool>,
+    watch::Receiver<bool>,
+    std::thread::JoinHandle<()>,
+)> {
+    settings.storage.retain.map(|retain| {
+        let retention =
+            crate::retention::Retention::new(store.clone(), retain, settings.storage.dedupe_window);
+        info!(
+            retain = %humantime::format_duration(retain),
+            dedupe_window = %humantime::format_duration(settings.storage.dedupe_window),
+            archive = %retention.dir().display(),
+            "retention on"
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        (
+            stop.clone(),
+            retention.behind(),
+            crate::retention::spawn(retention, stop),
+        )
+    })
+}
+
+impl Api {
+    async fn start(settings: &Settings) -> Result<Api, RunError> {
+        Ok(match settings.feed.kind {
+            FeedKind::Sim => {
+                let failed =
+                    |e: std::io::Error| RunError::Other(format!("cannot start the simulator: {e}"));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(failed)?;
+                let handle = sim::spawn(settings.sim_config(), listener)
+                    .await
+                    .map_err(failed)?;
+                let base_url = handle.base_url();
+                info!(base_url = %base_url, "embedded simulator started");
+                Api {
+                    sim: Some(handle),
+                    base_url,
+                    key: None,
+                }
+            }
+            FeedKind::Rekko => Api {
+                sim: None,
+                base_url: settings.feed.base_url.trim_end_matches('/').to_string(),
+                key: settings.api_key.clone(),
+            },
+        })
+    }
+}
+
+/// The mirror task when `execution.mirror` is on, fed what the outbox still holds.
+fn start_mirror(
+    settings: &Settings,
+    api: &Api,
+    store: &Store,
+    loaded: &Loaded,
+    tasks: &mut JoinSet<()>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Option<mpsc::UnboundedSender<crate::mirror::MirrorOrder>> {
+    if !settings.execution.mirror {
+        return None;
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mirror_settings = MirrorSettings {
+        base_url: api.base_url.clone(),
+        api_key: api.key.clone(),
+        timeout: settings.signal.timeout,
+        backoff_initial: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(60),
+    };
+    let ack: Arc<dyn OutboxAck> = Arc::new(StoreAck(store.clone()));
+    tasks.spawn(mirror::run_mirror(
+        mirror_settings,
+        rx,
+        ack,
+        stop_rx.clone(),
+    ));
+    for order in &loaded.outbox {
+        let _ = tx.send(engine::to_order(order));
+    }
+    Some(tx)
+}
