@@ -195,9 +195,9 @@ struct Mirror {
 }
 
 impl Mirror {
-    fn new(settings: &MirrorSettings) -> Result<Mirror, String> {
+    fn new(settings: &MirrorSettings) -> Result<Mirror, http::ClientError> {
         if settings.timeout.is_zero() {
-            return Err("mirror timeout must be positive".into());
+            return Err(http::ClientError::Timeout { what: "mirror" });
         }
         let url = http::endpoint(&settings.base_url, "/v1/trades/shadow")?;
         let client = http::build_client(&url, settings.timeout)?;

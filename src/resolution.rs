@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::signal::http::{
-    auth_headers, bearer, build_client, endpoint, read_capped, status_text, Redactor,
+    auth_headers, bearer, build_client, endpoint, read_capped, status_text, ClientError, Redactor,
     ERROR_BODY_CAP,
 };
 
@@ -150,7 +150,7 @@ impl ResolutionClient {
         base_url: &str,
         api_key: Option<&str>,
         timeout: Duration,
-    ) -> Result<ResolutionClient, String> {
+    ) -> Result<ResolutionClient, ClientError> {
         let base = endpoint(base_url, "")?;
         Ok(ResolutionClient {
             http: build_client(&base, timeout)?,
@@ -163,9 +163,9 @@ impl ResolutionClient {
     /// `GET .../v1/markets/{platform}/{market_id}/resolution`, once. The error text is safe to
     /// log (no key, no URL query).
     pub async fn fetch(&self, market: &MarketKey) -> Result<Resolution, String> {
-        let mut url = endpoint(&self.base_url, "/v1/markets")?;
+        let mut url = endpoint(&self.base_url, "/v1/markets").map_err(|e| e.to_string())?;
         url.path_segments_mut()
-            .map_err(|()| "base_url cannot take a path".to_string())?
+            .map_err(|()| ClientError::NoPath.to_string())?
             .push(market.platform.as_str())
             .push(&market.market_id)
             .push("resolution");

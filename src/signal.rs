@@ -28,6 +28,7 @@ use strategies::{MarketKey, SignalReply, Timestamp};
 use crate::clock::SharedClock;
 use crate::configuration::Secret;
 use crate::feed::backoff::equal_jitter;
+pub use http::ClientError;
 use http::{Redactor, RetryAfter};
 
 pub use decode::decode_signal;
@@ -156,12 +157,12 @@ impl Attempt {
 }
 
 impl SignalClient {
-    pub fn new(settings: SignalSettings, clock: SharedClock) -> Result<SignalClient, String> {
+    pub fn new(settings: SignalSettings, clock: SharedClock) -> Result<SignalClient, ClientError> {
         if settings.timeout.is_zero() {
-            return Err("signal timeout must be positive".into());
+            return Err(ClientError::Timeout { what: "signal" });
         }
         if settings.risk_limit.trim().is_empty() {
-            return Err("signal risk_limit is empty".into());
+            return Err(ClientError::RiskLimit);
         }
         let url = http::endpoint(&settings.base_url, "/v1/signals?wait=true")?;
         let http = http::build_client(&url, settings.timeout)?;

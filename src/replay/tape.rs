@@ -33,8 +33,12 @@ pub struct RecordedReply {
 /// Why a recording could not be read. `line` counts from 1.
 #[derive(Debug, thiserror::Error)]
 pub enum TapeError {
-    #[error("{origin}: cannot read: {message}")]
-    Io { origin: String, message: String },
+    #[error("{origin}: cannot read: {source}")]
+    Io {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{origin}:{line}: {message}")]
     Line {
         origin: String,

@@ -43,6 +43,9 @@ pub enum RunError {
     Unauthorized(String),
     #[error("{0}")]
     Config(String),
+    /// A client for the API cannot be made from the configuration (its address, its key).
+    #[error(transparent)]
+    Client(#[from] crate::signal::ClientError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A commit failed (disk full, I/O error): what was acknowledged before is intact, nothing
@@ -62,7 +65,7 @@ impl RunError {
         match self {
             RunError::StoreWrite(_) => crate::cli::exit::STORE_WRITE,
             RunError::Unauthorized(_) => 3,
-            RunError::Config(_) => 2,
+            RunError::Config(_) | RunError::Client(_) => 2,
             RunError::Store(_) | RunError::Other(_) => 1,
         }
     }
@@ -291,5 +294,35 @@ fn feed_error(err: FeedError) -> RunError {
             RunError::Config(err.to_string())
         }
         other => RunError::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::{FeedKind, LoadOptions, Secret};
+
+    /// A key the HTTP stack cannot send is unusable settings (exit code 2), named without the
+    /// key itself, and nothing is started.
+    #[tokio::test]
+    async fn an_api_key_that_cannot_be_a_header_is_a_settings_error_without_the_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::load(LoadOptions::default()).expect("default settings");
+        settings.feed.kind = FeedKind::Rekko;
+        settings.feed.base_url = "http://127.0.0.1:9".to_string();
+        settings.api_key = Some(Secret::from("sk-secret\nvalue"));
+        settings.storage.path = dir.path().join("store");
+        let clock = crate::clock::system();
+        let err = match Application::build(settings, clock, None).await {
+            Ok(_) => panic!("a key with a newline was accepted"),
+            Err(err) => err,
+        };
+        assert!(matches!(err, RunError::Client(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 2);
+        assert!(!err.to_string().contains("sk-secret"), "{err}");
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the header error is kept as the cause"
+        );
     }
 }

@@ -17,11 +17,47 @@ const EXCERPT_CHARS: usize = 160;
 /// small enough that a hostile or broken server cannot make us buffer much.
 pub(crate) const ERROR_BODY_CAP: usize = 64 * 1024;
 
+/// Why a client for an API cannot be made: the configured address or key, or the TLS stack.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("base_url {url:?} is not a URL: {source}")]
+    NotUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("base_url {url:?} must be http or https")]
+    Scheme { url: String },
+    #[error("base_url must not carry credentials; the key comes from the environment")]
+    Credentials,
+    #[error("cannot build the endpoint URL from base_url: {source}")]
+    Endpoint {
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("cannot build the HTTP client: {source}")]
+    Build {
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{what} timeout must be positive")]
+    Timeout { what: &'static str },
+    #[error("signal risk_limit is empty")]
+    RiskLimit,
+    #[error("base_url cannot take a path")]
+    NoPath,
+    #[error("the API key contains characters not allowed in an HTTP header")]
+    Key {
+        #[source]
+        source: reqwest::header::InvalidHeaderValue,
+    },
+}
+
 /// Build a client for one API: bounded per-request time, no redirects (a redirected POST would
 /// either change method or carry the bearer token to wherever the redirect points), and no
 /// proxy for loopback hosts (the embedded simulator and the tests must not go through a
 /// `HTTP_PROXY` set for the outside world).
-pub(crate) fn build_client(base: &Url, timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn build_client(base: &Url, timeout: Duration) -> Result<reqwest::Client, ClientError> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -32,26 +68,28 @@ pub(crate) fn build_client(base: &Url, timeout: Duration) -> Result<reqwest::Cli
     if is_loopback(base) {
         builder = builder.no_proxy();
     }
-    builder
-        .build()
-        .map_err(|err| format!("cannot build the HTTP client: {}", err.without_url()))
+    builder.build().map_err(|err| ClientError::Build {
+        source: err.without_url(),
+    })
 }
 
 /// Parse `base_url` and append `path` (which starts with `/`), tolerating a trailing slash.
-pub(crate) fn endpoint(base_url: &str, path_and_query: &str) -> Result<Url, String> {
+pub(crate) fn endpoint(base_url: &str, path_and_query: &str) -> Result<Url, ClientError> {
     let trimmed = base_url.trim().trim_end_matches('/');
-    let base =
-        Url::parse(trimmed).map_err(|err| format!("base_url {trimmed:?} is not a URL: {err}"))?;
+    let base = Url::parse(trimmed).map_err(|source| ClientError::NotUrl {
+        url: trimmed.to_string(),
+        source,
+    })?;
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(format!("base_url {trimmed:?} must be http or https"));
+        return Err(ClientError::Scheme {
+            url: trimmed.to_string(),
+        });
     }
     if !base.username().is_empty() || base.password().is_some() {
-        return Err(
-            "base_url must not carry credentials; the key comes from the environment".into(),
-        );
+        return Err(ClientError::Credentials);
     }
     Url::parse(&format!("{trimmed}{path_and_query}"))
-        .map_err(|err| format!("cannot build the endpoint URL from base_url: {err}"))
+        .map_err(|source| ClientError::Endpoint { source })
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -67,12 +105,12 @@ fn is_loopback(url: &Url) -> bool {
 
 /// `Authorization: Bearer <key>`, marked sensitive so that `Debug` output of the header map
 /// (and hyper's own logging) shows it as `Sensitive`.
-pub(crate) fn bearer(api_key: Option<&str>) -> Result<Option<HeaderValue>, String> {
+pub(crate) fn bearer(api_key: Option<&str>) -> Result<Option<HeaderValue>, ClientError> {
     let Some(key) = api_key.filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
     let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-        .map_err(|_| "the API key contains characters not allowed in an HTTP header".to_string())?;
+        .map_err(|source| ClientError::Key { source })?;
     value.set_sensitive(true);
     Ok(Some(value))
 }
@@ -379,21 +417,29 @@ mod tests {
     fn endpoint_joins_and_rejects_bad_bases() {
         let url = endpoint("http://127.0.0.1:8080/", "/v1/signals?wait=true");
         assert_eq!(
-            url.map(|u| u.to_string()),
-            Ok("http://127.0.0.1:8080/v1/signals?wait=true".into())
+            url.map(|u| u.to_string()).ok().as_deref(),
+            Some("http://127.0.0.1:8080/v1/signals?wait=true")
         );
-        assert!(endpoint("ftp://example.com", "/v1").is_err());
-        assert!(endpoint("not a url", "/v1").is_err());
-        assert!(endpoint("https://user:pw@example.com", "/v1").is_err());
+        assert!(matches!(
+            endpoint("ftp://example.com", "/v1"),
+            Err(ClientError::Scheme { .. })
+        ));
+        // The parser's own error stays the cause.
+        let not_url = endpoint("not a url", "/v1").expect_err("not a URL");
+        assert!(std::error::Error::source(&not_url).is_some(), "{not_url}");
+        assert!(matches!(
+            endpoint("https://user:pw@example.com", "/v1"),
+            Err(ClientError::Credentials)
+        ));
     }
 
     #[test]
     fn bearer_is_sensitive_and_absent_without_key() {
-        assert_eq!(bearer(None), Ok(None));
-        assert_eq!(bearer(Some("")), Ok(None));
+        assert!(matches!(bearer(None), Ok(None)));
+        assert!(matches!(bearer(Some("")), Ok(None)));
         let value = bearer(Some("k1")).ok().flatten();
         assert!(value.as_ref().is_some_and(HeaderValue::is_sensitive));
         assert!(!format!("{value:?}").contains("k1"));
-        assert!(bearer(Some("bad\nkey")).is_err_and(|e| !e.contains("bad")));
+        assert!(bearer(Some("bad\nkey")).is_err_and(|e| !e.to_string().contains("bad")));
     }
 }

@@ -153,9 +153,9 @@ impl<'a, R: BufRead> TapeReader<'a, R> {
     /// Append the lines of the reader's next buffer to `tape`. `false`: the input has ended
     /// (and its last line, if it had no newline, is appended too).
     pub fn read_more(&mut self, tape: &mut Tape) -> Result<bool, TapeError> {
-        let buffer = self.reader.fill_buf().map_err(|e| TapeError::Io {
+        let buffer = self.reader.fill_buf().map_err(|source| TapeError::Io {
             origin: self.lines.origin.to_string(),
-            message: e.to_string(),
+            source,
         })?;
         if buffer.is_empty() {
             if !self.carry.is_empty() {

@@ -52,8 +52,7 @@ impl Application {
             )
             .with_max_pause(settings.signal.max_pause),
             clock.clone(),
-        )
-        .map_err(RunError::Config)?;
+        )?;
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -124,8 +123,7 @@ impl Application {
             &api.base_url,
             key_text,
             settings.signal.timeout,
-        )
-        .map_err(RunError::Config)?;
+        )?;
         tasks.spawn(crate::resolution::run_poller(
             resolution_client,
             settings.exits.resolution_poll,
