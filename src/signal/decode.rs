@@ -4,7 +4,6 @@
 //! the API is young and adds or reshapes fields, and a malformed optional field must not cost
 //! a paid signal. Such a field is dropped with a debug log naming it.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -95,16 +94,12 @@ pub(crate) fn decode_fields(object: &SignalIn<'_>) -> Result<Signal, String> {
     let expires_at = match present(object.expires_at) {
         None => None,
         Some(value) => match json::text(value) {
-            Some(text) => Some(
-                DateTime::parse_from_rfc3339(text.trim())
-                    .map(|at| at.with_timezone(&Utc))
-                    .map_err(|err| {
-                        format!(
-                            "signal response: expires_at {:?} is not RFC 3339 ({err})",
-                            shorten(&text)
-                        )
-                    })?,
-            ),
+            Some(text) => Some(json::rfc3339(text.trim()).map_err(|err| {
+                format!(
+                    "signal response: expires_at {:?} is not RFC 3339 ({err})",
+                    shorten(&text)
+                )
+            })?),
             None => {
                 return Err(format!(
                     "signal response: expires_at must be an RFC 3339 string, got {}",

@@ -1,7 +1,7 @@
 //! Fixtures for `decode_signal`, fed as the bytes a server would send.
 
 use super::*;
-use chrono::TimeZone;
+use chrono::{TimeZone, Utc};
 use rust_decimal_macros::dec;
 
 fn decode_bytes(bytes: &str) -> Result<Signal, String> {

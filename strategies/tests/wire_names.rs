@@ -191,3 +191,15 @@ fn signal_decodes_with_only_the_required_fields() {
         (None, None, None)
     );
 }
+
+proptest::proptest! {
+    /// The one-pass check of the common id says what the rules say, for any text.
+    #[test]
+    fn prop_market_id_check_follows_the_rules(id in "[ -~]{0,12}|\\PC{0,12}|[a-z/\t\u{FFFD} ]{0,6}") {
+        let rules = !id.trim().is_empty()
+            && !id.contains('/')
+            && !id.chars().any(char::is_control)
+            && !id.contains(char::REPLACEMENT_CHARACTER);
+        proptest::prop_assert_eq!(strategies::MarketKey::check(&id).is_ok(), rules, "{:?}", id);
+    }
+}

@@ -13,7 +13,7 @@ use crate::replay::settlement::{PlacedSettlement, Settlement};
 use crate::signal::decode::{decode_fields as decode_signal_fields, SignalIn};
 use crate::signal::decode_signal;
 use crate::wire;
-use crate::wire::json::Object;
+use crate::wire::json::{self, Object};
 use crate::wire::PayloadIn;
 
 /// The buffer to read a recording through (`shiftbot replay` and the replay benchmark). A
@@ -59,10 +59,11 @@ struct TypedLine<'a> {
     event_type: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     data: Object<PayloadIn<'a>>,
+    #[serde(deserialize_with = "json::line_time")]
     received_at: Timestamp,
     #[serde(default, borrow)]
     signal: Option<Object<SignalIn<'a>>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json::line_time_opt")]
     signal_at: Option<Timestamp>,
     #[serde(default)]
     signal_error: Option<String>,
