@@ -6,8 +6,8 @@
 //!
 //! Typed, borrowed, exact: a payload is read into a `#[derive(Deserialize)]` struct whose
 //! fields borrow their raw JSON text from the input, and each field is read from that text by
-//! [`json`] (decimals from the number's own digits, never through `f64`).
-//! [`canonical`] is the sorted, spaceless form an id-less event's derived id hashes.
+//! `json` (decimals from the number's own digits, never through `f64`).
+//! `canonical` is the sorted, spaceless form an id-less event's derived id hashes.
 
 use std::borrow::Cow;
 use std::str::FromStr;
