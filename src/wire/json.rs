@@ -377,26 +377,12 @@ mod tests {
         assert_eq!(kind(&value("-1")), "a number");
     }
 
-    fn time_text() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        prop_oneof![
-            3 => (0i64..253_402_300_799_000, 0usize..10).prop_map(|(ms, digits)| {
-                let at = chrono::DateTime::from_timestamp_millis(ms).expect("in range");
-                let full = at.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
-                let cut = if digits == 0 { full.len() - 10 } else { full.len() - 9 + digits };
-                format!("{}Z", &full[..cut])
-            }),
-            2 => "[0-9]{4}-(0[0-9]|1[0-3])-[0-3][0-9][Tt ][0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,11})?(Z|z|\\+00:00|-01:30)?",
-            1 => "[0-9T:.Z-]{18,32}",
-        ]
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
 
         /// The common form's reader says what both of chrono's readers say, or leaves it to them.
         #[test]
-        fn prop_the_common_time_form_reads_as_chrono_reads_it(text in time_text()) {
+        fn prop_the_common_time_form_reads_as_chrono_reads_it(text in crate::wire::prop_tests::timestamp_text()) {
             if let Some(at) = common_time(&text) {
                 let rfc = DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc));
                 proptest::prop_assert_eq!(rfc, Ok(at), "{}", text);

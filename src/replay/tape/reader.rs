@@ -23,19 +23,25 @@ use crate::wire::PayloadIn;
 /// fast within noise on the 2-core VM.
 pub const READ_BUFFER: usize = 256 * 1024;
 
-/// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]).
+/// The borrowed shape of a line, for reading (the owned one is [`super::RecordLine`]), with its
+/// payload `D` and response `S` read as whole raw values ([`LineIn`]) or, for the common line in
+/// one pass, straight into the decoders' own typed structs ([`TypedLine`]), so that no part of
+/// the line is scanned twice. Lines the typed read does not fit (a payload that is not an
+/// object, a field given twice, a settlement, an id that is not usable and must be derived from
+/// the payload's text) are read as [`LineIn`]; either way the same functions decode the same
+/// fields.
 #[derive(Deserialize)]
-struct LineIn<'a> {
+struct Line<'a, D, S> {
     #[serde(borrow)]
     id: std::borrow::Cow<'a, str>,
     #[serde(rename = "type", borrow)]
     event_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
+    data: D,
+    #[serde(deserialize_with = "json::line_time")]
     received_at: Timestamp,
-    #[serde(default, borrow)]
-    signal: Option<&'a RawValue>,
-    #[serde(default)]
+    #[serde(default = "none")]
+    signal: Option<S>,
+    #[serde(default, deserialize_with = "json::line_time_opt")]
     signal_at: Option<Timestamp>,
     #[serde(default)]
     signal_error: Option<String>,
@@ -46,32 +52,13 @@ struct LineIn<'a> {
     settlement: Option<&'a RawValue>,
 }
 
-/// The common line read in one pass: its payload and signal response straight into the
-/// decoders' own typed structs, so that no part of the line is scanned twice. Lines it does not
-/// fit (a payload that is not an object, a field given twice, a settlement, an id that is not
-/// usable and must be derived from the payload's text) are read as [`LineIn`]; either way the
-/// same functions decode the same fields.
-#[derive(Deserialize)]
-struct TypedLine<'a> {
-    #[serde(borrow)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(rename = "type", borrow)]
-    event_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    data: Object<PayloadIn<'a>>,
-    #[serde(deserialize_with = "json::line_time")]
-    received_at: Timestamp,
-    #[serde(default, borrow)]
-    signal: Option<Object<SignalIn<'a>>>,
-    #[serde(default, deserialize_with = "json::line_time_opt")]
-    signal_at: Option<Timestamp>,
-    #[serde(default)]
-    signal_error: Option<String>,
-    #[serde(default)]
-    signal_pause_until: Option<Timestamp>,
-    #[serde(default, borrow)]
-    settlement: Option<&'a RawValue>,
+/// `Option::default` without requiring `S: Default`.
+fn none<S>() -> Option<S> {
+    None
 }
+
+type LineIn<'a> = Line<'a, &'a RawValue, &'a RawValue>;
+type TypedLine<'a> = Line<'a, Object<PayloadIn<'a>>, Object<SignalIn<'a>>>;
 
 /// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
 /// not a JSON object), anything else is the payload's JSON text, borrowed.
