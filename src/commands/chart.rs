@@ -3,6 +3,11 @@
 //! ticks, the starting bankroll line, the drawdown panel), as a hand-written SVG (no plotting
 //! crate, no fonts needed to build: text is left to whatever renders the file).
 //!
+//! Measured against plotters 0.3.7 (`svg_backend` + `line_series`, no font feature): it draws
+//! such a chart without system fonts too (text as `<text>` elements, 21 of them for a caption,
+//! two axis titles and the mesh labels), so fonts are no reason to keep this; moving to it, with
+//! these round time ticks, is still to be done.
+//!
 //! Money stays `Decimal` everywhere else; here values are turned into `f64` only to place
 //! pixels, and every label is formatted from the exact `Decimal`-derived tick values.
 
