@@ -28,10 +28,12 @@
 //! own, after every decision made before it and before every event taken after it, so this is
 //! the order it happened in, and replay applies it there.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use strategies::{Outcome, Timestamp, TradeAction};
 
@@ -95,11 +97,16 @@ pub fn payload_value(data: &str) -> Json {
 }
 
 /// The payload text to decode again from a line's `data` (the inverse of [`payload_value`]
-/// up to whitespace): an object is its own text, a string is the payload itself.
-pub fn payload_text(data: &Json) -> String {
-    match data.value() {
-        Value::String(text) => text,
-        _ => data.get().to_string(),
+/// up to whitespace): a JSON string is the payload itself (it was not a JSON object), anything
+/// else is the payload's JSON text, borrowed.
+pub fn payload_text(data: &RawValue) -> Result<Cow<'_, str>, String> {
+    let text = data.get();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text)
+            .map(Cow::Owned)
+            .map_err(|e| format!("data: {e}"))
+    } else {
+        Ok(Cow::Borrowed(text))
     }
 }
 

@@ -217,7 +217,7 @@ fn payloads_round_trip_through_the_data_field() {
             payload.starts_with('{'),
             "{payload}: {value}"
         );
-        let again = payload_text(&value);
+        let again = payload_text(value.raw()).expect("payload");
         let reparsed = serde_json::from_str::<serde_json::Value>(&again).ok();
         let original = serde_json::from_str::<serde_json::Value>(payload).ok();
         assert_eq!(reparsed, original, "{payload}");

@@ -36,7 +36,7 @@ fn the_session_is_the_simulators_own_event_sequence() {
         let live = decode(original.id.clone(), original.data.clone(), line.received_at);
         let recorded = decode(
             Some(line.id.clone()),
-            payload_text(&line.data),
+            payload_text(line.data.raw()).expect("payload").into_owned(),
             line.received_at,
         );
         assert_eq!(recorded, live, "event {}", line.id);

@@ -13,7 +13,7 @@ fn live_decode(line: &crate::replay::RecordLine) -> Event {
     wire::decode_event(&RawEvent {
         id: Some(line.id.clone()),
         sse_event: Some(line.event_type.clone()),
-        data: payload_text(&line.data),
+        data: payload_text(line.data.raw()).expect("payload").into_owned(),
         received_at: line.received_at,
     })
 }

@@ -43,6 +43,10 @@ impl Json {
         self.0.get()
     }
 
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
     /// As a `serde_json::Value`, for reading fields where exactness does not matter.
     pub fn value(&self) -> serde_json::Value {
         serde_json::from_str(self.get()).unwrap_or_default()

@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use strategies::{SignalReply, Timestamp};
 
 use super::{RecordedReply, Tape, TapeError};
+use crate::replay::record::payload_text;
 use crate::replay::settlement::{PlacedSettlement, Settlement};
 use crate::signal::decode::{decode_fields as decode_signal_fields, SignalIn};
 use crate::signal::decode_signal;
@@ -59,19 +60,6 @@ fn none<S>() -> Option<S> {
 
 type LineIn<'a> = Line<'a, &'a RawValue, &'a RawValue>;
 type TypedLine<'a> = Line<'a, Object<PayloadIn<'a>>, Object<SignalIn<'a>>>;
-
-/// The payload text a line's `data` stands for: a JSON string is the payload itself (it was
-/// not a JSON object), anything else is the payload's JSON text, borrowed.
-fn payload_text(data: &RawValue) -> Result<std::borrow::Cow<'_, str>, String> {
-    let text = data.get();
-    if text.starts_with('"') {
-        serde_json::from_str::<String>(text)
-            .map(std::borrow::Cow::Owned)
-            .map_err(|e| format!("data: {e}"))
-    } else {
-        Ok(std::borrow::Cow::Borrowed(text))
-    }
-}
 
 /// A line's recorded reply: its decoded response, else its recorded failure, else none.
 fn reply(
