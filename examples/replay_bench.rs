@@ -243,7 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             run.recorded_replies,
             run.tally.get(ReplayOutcome::Core(Outcome::Traded)),
             run.trades.len(),
-            run.core.book().positions.len()
+            run.core().book().positions.len()
         );
         println!("  trades digest: {}", digest(&run.trades)?);
     }

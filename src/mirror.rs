@@ -201,23 +201,13 @@ impl Mirror {
         }
         let url = http::endpoint(&settings.base_url, "/v1/trades/shadow")?;
         let client = http::build_client(&url, settings.timeout)?;
-        let mut headers = http::auth_headers(&http::bearer(
-            settings
-                .api_key
-                .as_ref()
-                .map(crate::configuration::Secret::expose),
-        )?);
+        let mut headers = http::auth_headers(&http::bearer(settings.api_key.as_ref())?);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Mirror {
             http: client,
             url,
             headers,
-            redactor: Redactor::new(
-                settings
-                    .api_key
-                    .as_ref()
-                    .map(crate::configuration::Secret::expose),
-            ),
+            redactor: Redactor::new(settings.api_key.as_ref()),
         })
     }
 

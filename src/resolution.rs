@@ -12,6 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::configuration::Secret;
 use chrono::DateTime;
 use reqwest::header::HeaderValue;
 use serde_json::Value;
@@ -148,7 +149,7 @@ pub struct ResolutionClient {
 impl ResolutionClient {
     pub fn new(
         base_url: &str,
-        api_key: Option<&str>,
+        api_key: Option<&Secret>,
         timeout: Duration,
     ) -> Result<ResolutionClient, ClientError> {
         let base = endpoint(base_url, "")?;

@@ -1,6 +1,7 @@
 //! Settlement in the shell: a resolved market's open positions are paid 1 per winning contract
-//! and 0 per losing one by the pure core (`strategies::exits::settle`), and the settle trades,
-//! the positions they close and the new totals are written in ONE store transaction.
+//! and 0 per losing one by the pure core (`Input::Settle`), and the settle trades with the
+//! core's audit of what they changed (the positions closed, the new totals) are written in ONE
+//! store transaction.
 //!
 //! Two ways in:
 //! - the runner, when the resolution poller reports a market `determined`/`finalized` and its
@@ -13,29 +14,25 @@
 
 use std::io::Write;
 
-use strategies::{Book, Core, MarketKey, Side, Timestamp, Trade};
+use strategies::{
+    Book, Core, CoreConfig, Input, MarketKey, Output, Side, Timeline, Timestamp, Trade,
+};
 use tracing::info;
 
 use crate::configuration::Settings;
 use crate::resolution::Resolution;
 use crate::store::{Batch, Store, StoreError};
 
-/// The writes that persist settlement `trades` made on `book`: the trades, the positions they
-/// closed (now absent), the new totals. Nothing goes to the mirror outbox: the shadow-trade
-/// endpoint records buys, and a settlement is not one.
-pub fn settlement_batch(book: &Book, trades: &[Trade]) -> Batch {
-    let mut batch = Batch::default();
-    if trades.is_empty() {
-        return batch;
-    }
-    for trade in trades {
-        let market = trade.market();
-        let position = book.position(&market, trade.side).cloned();
-        batch.positions.push(((market, trade.side), position));
-    }
-    batch.trades = trades.to_vec();
-    batch.totals = Some(book.totals.clone());
-    batch
+/// The writes that persist a settlement: its trades and what the core says they changed.
+/// `None` when it paid nothing. Nothing goes to the mirror outbox: the shadow-trade endpoint
+/// records buys, and a settlement is not one.
+fn settlement_batch(output: Output) -> Option<Batch> {
+    let trades = output.effect.trades();
+    (!trades.is_empty()).then(|| Batch {
+        trades: trades.to_vec(),
+        state: output.changes,
+        ..Batch::default()
+    })
 }
 
 /// The ledger's `event_id` for a settlement the poller triggered.
@@ -49,9 +46,31 @@ pub fn manual_event_id(market: &MarketKey) -> String {
 }
 
 /// What the runner does with a poll answer: when the market is resolved and its last price is
-/// at or beyond `exits.settle_at`, settle it and return the writes; otherwise (not resolved, not
-/// decisive yet, nothing held) return `None` and wait for the next poll.
-pub fn settle_resolved(core: &mut Core, resolution: &Resolution, now: Timestamp) -> Option<Batch> {
+/// at or beyond `exits.settle_at`, settle it on the timeline and return the writes; otherwise
+/// (not resolved, not decisive yet, nothing held) return `None` and wait for the next poll.
+pub fn settle_resolved(
+    timeline: &mut Timeline,
+    resolution: &Resolution,
+    now: Timestamp,
+) -> Option<Batch> {
+    let winner = decisive(timeline.core(), resolution)?;
+    let id = resolution_event_id(resolution);
+    let market = &resolution.market;
+    let output = timeline.apply(
+        Input::Settle {
+            market,
+            winner,
+            id: &id,
+        },
+        now,
+    );
+    log_settlement(market, winner, output.effect.trades());
+    settlement_batch(output)
+}
+
+/// The side a resolved market settles to by its last price, or `None` (not resolved, or the
+/// price is not decisive yet: said in the log).
+fn decisive(core: &Core, resolution: &Resolution) -> Option<Side> {
     if !resolution.status.is_resolved() {
         return None;
     }
@@ -66,9 +85,7 @@ pub fn settle_resolved(core: &mut Core, resolution: &Resolution, now: Timestamp)
         );
         return None;
     };
-    let trades = core.settle(market, winner, &resolution_event_id(resolution), now);
-    log_settlement(market, winner, &trades);
-    (!trades.is_empty()).then(|| settlement_batch(core.book(), &trades))
+    Some(winner)
 }
 
 /// Settle `market` to `winner` in a store no process is running on. Returns the settle trades
@@ -83,11 +100,27 @@ pub fn settle_in_store(
     let Some(totals) = loaded.totals else {
         return Ok(Vec::new());
     };
-    let mut book = Book::restore(totals, loaded.positions);
-    let trades =
-        strategies::exits::settle(&mut book, market, winner, &manual_event_id(market), now);
-    if !trades.is_empty() {
-        store.commit(&settlement_batch(&book, &trades))?;
+    let book = Book::restore(totals, loaded.positions);
+    // Settling reads no rule: the default ones stand in for the config.
+    let mut core = Core::restore(
+        CoreConfig::default(),
+        book,
+        Default::default(),
+        Default::default(),
+        None,
+    );
+    let id = manual_event_id(market);
+    let output = core.apply(
+        Input::Settle {
+            market,
+            winner,
+            id: &id,
+        },
+        now,
+    );
+    let trades = output.effect.trades().to_vec();
+    if let Some(batch) = settlement_batch(output) {
+        store.commit(&batch)?;
         log_settlement(market, winner, &trades);
     }
     Ok(trades)

@@ -166,9 +166,7 @@ impl SignalClient {
         }
         let url = http::endpoint(&settings.base_url, "/v1/signals?wait=true")?;
         let http = http::build_client(&url, settings.timeout)?;
-        let mut headers = http::auth_headers(&http::bearer(
-            settings.api_key.as_ref().map(Secret::expose),
-        )?);
+        let mut headers = http::auth_headers(&http::bearer(settings.api_key.as_ref())?);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(SignalClient {
             inner: Arc::new(Inner {
@@ -181,7 +179,7 @@ impl SignalClient {
                 backoff_initial: settings.backoff_initial.max(Duration::from_millis(1)),
                 backoff_max: settings.backoff_max.max(settings.backoff_initial),
                 max_pause: settings.max_pause,
-                redactor: Redactor::new(settings.api_key.as_ref().map(Secret::expose)),
+                redactor: Redactor::new(settings.api_key.as_ref()),
                 clock,
             }),
         })

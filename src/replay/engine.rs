@@ -1,12 +1,14 @@
 //! The replay driver: the live core, a virtual clock, recorded or fallback signal replies.
 //!
 //! # The timeline
-//! Events are fed in file order, each at its `received_at` (the live engine's decision clock
-//! for an event). A signal request is answered by the event's recorded reply, delivered at its
-//! recorded `signal_at`: before every later event whose `received_at` is after `signal_at`,
-//! in `signal_at` order, so markets stay busy, cooldowns run and prices move exactly as they
-//! did live. A reply is never delivered before its own event. Replies still pending at the end
-//! of the file are delivered then, in order.
+//! The core is driven through the same [`Timeline`] as the live engine. Events are fed in file
+//! order, each at its `received_at` (the live engine's decision clock for an event). A signal
+//! request is answered by the event's recorded reply, scheduled on the timeline at its
+//! recorded `signal_at`: decided before every later event whose `received_at` is after
+//! `signal_at`, in `signal_at` order, so markets stay busy, cooldowns run and prices move
+//! exactly as they did live. A reply is never decided before its own event. Replies still
+//! pending at the end of the file are decided then, in order. Nothing is persisted, so the
+//! core keeps no audit ([`Core::set_audit`]).
 //!
 //! # Settlements
 //! A recording's settlement lines ([`super::settlement`]) are applied where they sit in the
@@ -29,13 +31,13 @@
 //! - `model`: the request is answered at once by the local baseline model
 //!   ([`strategies::model`]) from the market's prices seen so far in the file.
 
-use std::collections::VecDeque;
 use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 use strategies::model::{ModelParams, PriceHistory};
 use strategies::{
-    Core, CoreConfig, Decision, Outcome, SignalReply, SignalTicket, Step, Timestamp, Trade,
+    Core, CoreConfig, Decision, Effect, Input, Outcome, SignalReply, SignalTicket, Timeline,
+    Timestamp, Trade,
 };
 
 use super::settlement::Settlement;
@@ -182,8 +184,8 @@ pub struct ReplayDecision {
 /// Everything a replay produced.
 #[derive(Clone, Debug)]
 pub struct ReplayRun {
-    /// The core after the last event: book, markets and their last prices.
-    pub core: Core,
+    /// The core after the last event, on its timeline.
+    timeline: Timeline,
     pub tally: Tally,
     /// Every trade, in the order made.
     pub trades: Vec<Trade>,
@@ -198,11 +200,11 @@ pub struct ReplayRun {
     pub fallback_replies: u64,
 }
 
-/// A recorded reply waiting for its time.
-struct Pending {
-    at: Timestamp,
-    ticket: SignalTicket,
-    reply: SignalReply,
+impl ReplayRun {
+    /// The core after the last event: book, markets and their last prices.
+    pub fn core(&self) -> &Core {
+        self.timeline.core()
+    }
 }
 
 /// Replay `tape` through a fresh core built from `config`.
@@ -244,11 +246,12 @@ impl<'a> Replayer<'a> {
         let mut core = Core::new(config);
         // Nobody reads the reasons of decisions not kept: don't build them.
         core.set_explain(options.keep_decisions);
+        core.set_audit(false);
         Replayer {
             driver: Driver {
                 options,
                 run: ReplayRun {
-                    core,
+                    timeline: Timeline::new(core),
                     tally: Tally::default(),
                     trades: Vec::new(),
                     decisions: Vec::new(),
@@ -258,7 +261,6 @@ impl<'a> Replayer<'a> {
                     recorded_replies: 0,
                     fallback_replies: 0,
                 },
-                pending: VecDeque::new(),
                 history: Vec::new(),
             },
             scratch: blank_event(),
@@ -288,9 +290,11 @@ impl<'a> Replayer<'a> {
                 Some((first, _)) => (first, now),
             });
             driver.deliver_until(Some(now));
-            match driver.run.core.on_event(scratch, now) {
-                Step::Decided(decision) => driver.record(decision, None),
-                Step::NeedSignal(ticket) => driver.answer(tape, index, ticket, now),
+            let output = driver.run.timeline.apply(Input::Event(scratch), now);
+            match output.effect {
+                Effect::Decided(decision) => driver.record(decision, None),
+                Effect::NeedSignal(ticket) => driver.answer(tape, index, ticket, output.at),
+                Effect::Settled(trades) => driver.run.trades.extend(trades),
             }
             if let (Some(market), Some(price)) = (tape.market_of(index), scratch.yes_price()) {
                 if let Some(history) = driver.history.get_mut(market) {
@@ -313,10 +317,8 @@ impl<'a> Replayer<'a> {
 
 struct Driver<'a> {
     options: &'a ReplayOptions,
-    /// The run so far, its core included.
+    /// The run so far, its timeline (and its recorded replies not yet decided) included.
     run: ReplayRun,
-    /// Recorded replies not yet delivered, in delivery order.
-    pending: VecDeque<Pending>,
     /// Per interned market, for the model fallback (empty otherwise).
     history: Vec<PriceHistory>,
 }
@@ -325,17 +327,9 @@ impl Driver<'_> {
     /// A signal request for `tape`'s event `index`, made at `now`.
     fn answer(&mut self, tape: &Tape, index: usize, ticket: SignalTicket, now: Timestamp) {
         if let Some(recorded) = tape.reply(index) {
-            let at = recorded.at.max(now);
-            // Stable: among equal times, the earlier request's reply goes first.
-            let position = self.pending.partition_point(|p| p.at <= at);
-            self.pending.insert(
-                position,
-                Pending {
-                    at,
-                    ticket,
-                    reply: recorded.reply,
-                },
-            );
+            self.run
+                .timeline
+                .schedule(ticket, recorded.reply, recorded.at);
             return;
         }
         self.run.fallback_replies += 1;
@@ -345,8 +339,7 @@ impl Driver<'_> {
                     reason: NO_RECORDED_SIGNAL_REASON.to_string(),
                     pause_until: None,
                 };
-                let decision = self.run.core.on_signal(&ticket, reply, now);
-                self.record(decision, Some(ReplayOutcome::NoRecordedSignal));
+                self.reply(&ticket, reply, now, Some(ReplayOutcome::NoRecordedSignal));
             }
             Fallback::Model => {
                 let history = tape
@@ -354,7 +347,7 @@ impl Driver<'_> {
                     .and_then(|m| self.history.get(m))
                     .copied()
                     .unwrap_or_default();
-                let reply = match self.run.core.last_yes(&ticket.market) {
+                let reply = match self.run.core().last_yes(&ticket.market) {
                     Some(current) => {
                         SignalReply::Signal(history.signal(&self.options.model, current))
                     }
@@ -363,40 +356,49 @@ impl Driver<'_> {
                         pause_until: None,
                     },
                 };
-                let decision = self.run.core.on_signal(&ticket, reply, now);
-                self.record(decision, None);
+                self.reply(&ticket, reply, now, None);
             }
+        }
+    }
+
+    /// Decide a reply the replay made up, now.
+    fn reply(
+        &mut self,
+        ticket: &SignalTicket,
+        reply: SignalReply,
+        now: Timestamp,
+        outcome: Option<ReplayOutcome>,
+    ) {
+        let output = self.run.timeline.apply(Input::Reply(ticket, reply), now);
+        self.follow(output.effect, outcome);
+    }
+
+    fn follow(&mut self, effect: Effect, outcome: Option<ReplayOutcome>) {
+        match effect {
+            Effect::Decided(decision) => self.record(decision, outcome),
+            // Neither a reply nor a settlement asks for a signal.
+            Effect::NeedSignal(_) => {}
+            Effect::Settled(trades) => self.run.trades.extend(trades),
         }
     }
 
     /// Apply a recorded settlement at its time, after the replies due by then.
     fn settle(&mut self, settlement: &Settlement) {
         self.deliver_until(Some(settlement.at));
-        let trades = self.run.core.settle(
-            &settlement.market,
-            settlement.winner,
-            &settlement.id,
-            settlement.at,
-        );
-        self.run.trades.extend(trades);
+        let input = Input::Settle {
+            market: &settlement.market,
+            winner: settlement.winner,
+            id: &settlement.id,
+        };
+        let output = self.run.timeline.apply(input, settlement.at);
+        self.follow(output.effect, None);
     }
 
-    /// Deliver the pending replies due at or before `until` (all when `None`).
+    /// Decide the recorded replies due at or before `until` (all when `None`).
     fn deliver_until(&mut self, until: Option<Timestamp>) {
-        while self
-            .pending
-            .front()
-            .is_some_and(|p| until.is_none_or(|until| p.at <= until))
-        {
-            let Some(pending) = self.pending.pop_front() else {
-                break;
-            };
+        while let Some(output) = self.run.timeline.due(until) {
             self.run.recorded_replies += 1;
-            let decision = self
-                .run
-                .core
-                .on_signal(&pending.ticket, pending.reply, pending.at);
-            self.record(decision, None);
+            self.follow(output.effect, None);
         }
     }
 

@@ -24,6 +24,18 @@ fn row(id: &str, outcome: &'static str, millis: i64) -> (String, &'static str, T
     (id.to_string(), outcome, at(millis))
 }
 
+/// A decision `nanos` after `millis`: the decision clock moves a decision that would tie
+/// with the one before it just past it (`strategies::timeline`), as live.
+fn row_after(
+    id: &str,
+    outcome: &'static str,
+    millis: i64,
+    nanos: i64,
+) -> (String, &'static str, Timestamp) {
+    let (id, outcome, at) = row(id, outcome, millis);
+    (id, outcome, at + chrono::Duration::nanoseconds(nanos))
+}
+
 #[test]
 fn recorded_replies_arrive_at_their_recorded_time() {
     let lines = vec![
@@ -49,7 +61,8 @@ fn recorded_replies_arrive_at_their_recorded_time() {
             row("2", "cooldown", 500),
             row("1", "traded", 1_000),
             row("3", "cooldown", 2_000),
-            row("4", "no_recorded_signal", 3_000),
+            // The fallback answers after its request, as any reply does.
+            row_after("4", "no_recorded_signal", 3_000, 1),
             row("5", "cooldown", 4_000),
         ]
     );
@@ -93,14 +106,15 @@ fn the_market_is_busy_until_its_recorded_reply_and_free_from_then_on() {
         shift("4", "kalshi/A", "0.64", "0.70", 2_600),
     ];
     let run = replay(&tape(&lines), config, &keep(Fallback::Skip));
-    // A reply due at the same instant as an event goes first, so event 3 finds A free.
+    // A reply due at the same instant as an event goes first, so event 3 finds A free (and
+    // is decided just after it, its fallback reply just after that).
     assert_eq!(
         outcomes(&run),
         vec![
             row("2", "market_busy", 2_000),
             row("1", "no_trade", 2_500),
-            row("3", "no_recorded_signal", 2_500),
-            row("4", "no_recorded_signal", 2_600),
+            row_after("3", "no_recorded_signal", 2_500, 2),
+            row_after("4", "no_recorded_signal", 2_600, 1),
         ]
     );
 }
@@ -130,8 +144,8 @@ fn replies_due_together_are_delivered_in_request_order_and_never_early() {
         outcomes(&run),
         vec![
             row("1", "no_trade", 1_000),
-            row("2", "no_trade", 1_000),
-            row("3", "no_trade", 2_000),
+            row_after("2", "no_trade", 1_000, 1),
+            row_after("3", "no_trade", 2_000, 1),
         ]
     );
 }
@@ -215,7 +229,7 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
     assert!(a.decisions.is_empty());
     assert_eq!(a.trades, b.trades);
     assert_eq!(a.tally, b.tally);
-    assert_eq!(a.core.book(), b.core.book());
+    assert_eq!(a.core().book(), b.core().book());
     assert!(a.trades.iter().any(|t| t.action == TradeAction::Close));
     assert_eq!(a.tally.total(), 200);
     let full = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
@@ -324,14 +338,14 @@ fn recorded_settlements_pay_out_at_their_place_in_the_timeline() {
     assert_eq!(lost.cash_after, lost.cash_before);
     // Only C is still held; the book agrees with the trades.
     let held: Vec<&str> = run
-        .core
+        .core()
         .book()
         .positions
         .keys()
         .map(|(m, _)| m.market_id.as_str())
         .collect();
     assert_eq!(held, ["C"]);
-    assert_eq!(run.core.book().cash(), lost.cash_after);
+    assert_eq!(run.core().book().cash(), lost.cash_after);
 
     // The report counts them as settle trades, as of the last settlement.
     let report = crate::replay::replay_report(&run);
@@ -354,7 +368,7 @@ fn under_another_config_a_recorded_winner_settles_only_what_the_replay_holds() {
     choosy.filter.min_shift_pct = dec!(50);
     let run = replay(&tape, choosy, &keep(Fallback::Skip));
     assert!(run.trades.is_empty(), "{:?}", run.trades);
-    assert_eq!(run.core.book().cash(), dec!(10000));
+    assert_eq!(run.core().book().cash(), dec!(10000));
     assert_eq!(run.tally.total(), 3);
 
     // With the default 60 s cooldown event 3 is refused: A's second position never opens, so

@@ -22,7 +22,7 @@ fn recording(settings: &Settings, events: u64) -> String {
     let half = Tape::read(first_half.as_bytes(), "half").expect("valid");
     let run = replay(&half, settings.core_config(), &ReplayOptions::default());
     let market: MarketKey = run
-        .core
+        .core()
         .book()
         .positions
         .keys()
@@ -88,7 +88,7 @@ fn a_streamed_replay_is_the_replay_of_the_whole_tape() {
             assert_eq!(streamed.event_span, tape.span(), "{what}");
             assert_eq!(streamed.recorded_replies, whole.recorded_replies, "{what}");
             assert_eq!(streamed.fallback_replies, whole.fallback_replies, "{what}");
-            assert_eq!(streamed.core.book(), whole.core.book(), "{what}");
+            assert_eq!(streamed.core().book(), whole.core().book(), "{what}");
         }
     }
 }

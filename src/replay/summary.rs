@@ -19,10 +19,10 @@ use crate::commands::report::MetricsJson;
 
 /// The book's report after a replay (see the module docs for marks and instant).
 pub fn replay_report(run: &ReplayRun) -> Report {
-    let book = run.core.book();
+    let book = run.core().book();
     let positions: Vec<Position> = book.positions.values().cloned().collect();
     let marks = Marks::new(
-        run.core
+        run.core()
             .markets()
             .iter()
             .filter_map(|(market, state)| state.last_yes.map(|price| (market, price))),

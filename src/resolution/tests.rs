@@ -1,6 +1,7 @@
 //! The resolution decoder on exact bodies, and the client and poller against a real scripted
 //! server on 127.0.0.1:0.
 
+use crate::configuration::Secret;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -82,8 +83,12 @@ fn refuses_bodies_it_cannot_trust() {
 #[tokio::test]
 async fn fetch_asks_the_right_path_with_the_key() {
     let server = ScriptServer::start(vec![], Reply::json(r#"{"status":"closed"}"#)).await;
-    let client = ResolutionClient::new(&server.base_url, Some("sk-test"), Duration::from_secs(10))
-        .expect("client");
+    let client = ResolutionClient::new(
+        &server.base_url,
+        Some(&Secret::from("sk-test")),
+        Duration::from_secs(10),
+    )
+    .expect("client");
     // A market id with characters that must be escaped in a path.
     let odd = market("WILL IT?RAIN#1");
     let r = client.fetch(&odd).await.expect("resolution");
@@ -114,7 +119,7 @@ async fn fetch_errors_are_readable_and_never_show_the_key() {
     .await;
     let client = ResolutionClient::new(
         &server.base_url,
-        Some("sk-secret-1"),
+        Some(&Secret::from("sk-secret-1")),
         Duration::from_secs(10),
     )
     .expect("client");

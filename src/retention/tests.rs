@@ -71,12 +71,12 @@ fn store_spaced(dir: &Path, n: u64, every: u64) -> Store {
     let sizing = sizing();
     let trade = book.open("e1", &market, Side::Yes, &sizing, dec!(0.55), at(60));
     batch.trades.push(trade);
-    batch.positions = book
+    batch.state.positions = book
         .positions
         .values()
         .map(|p| ((p.market.clone(), p.side), Some(p.clone())))
         .collect();
-    batch.totals = Some(book.totals.clone());
+    batch.state.totals = Some(book.totals.clone());
     batch.counters = Some(Counters {
         next_event_seq: n,
         next_decision_seq: n,

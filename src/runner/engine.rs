@@ -11,6 +11,9 @@
 //!    is the last event it contains, so the server resends exactly what was lost.
 //! 4. Nothing leaves the process (cursor, mirror order, notification, an operator's answer)
 //!    before its batch is durable.
+//! 5. The core is driven only through its [`Timeline`] (the decision clock replay and the
+//!    property tests share), and the core's state reaches the store only as its audit
+//!    ([`strategies::Changes`]) of the input being recorded: nothing here assembles state.
 //!
 //! Operator actions and notifications are in [`operator`].
 
@@ -22,7 +25,9 @@ mod backpressure_tests;
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
-use strategies::{Core, Decision, Event, Outcome, SignalTicket, Step, TradeAction};
+use strategies::{
+    Core, Decision, Effect, Input, Outcome, Output, SignalTicket, Timeline, TradeAction,
+};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -74,7 +79,7 @@ struct Pending {
 }
 
 pub struct Engine {
-    core: Core,
+    timeline: Timeline,
     store: Store,
     committer: Committer,
     clock: SharedClock,
@@ -92,7 +97,6 @@ pub struct Engine {
     /// Signal requests the caller should start, in order.
     pub jobs: VecDeque<SignalJob>,
     pub stats: RunStats,
-    last_decision_time: Option<strategies::Timestamp>,
     /// Removes every secret the bot holds from raw bodies before they are stored.
     redactor: Redactor,
     health: Option<std::sync::Arc<crate::metrics::Health>>,
@@ -115,7 +119,7 @@ impl Engine {
         mirror_tx: Option<mpsc::UnboundedSender<MirrorOrder>>,
     ) -> Engine {
         Engine {
-            core,
+            timeline: Timeline::new(core),
             store,
             committer,
             counters,
@@ -129,7 +133,6 @@ impl Engine {
             mirror_tx,
             jobs: VecDeque::new(),
             stats: RunStats::default(),
-            last_decision_time: None,
             redactor: Redactor::default(),
             health: None,
             notifier: Notifier::none(),
@@ -155,28 +158,27 @@ impl Engine {
     }
 
     pub fn core(&self) -> &Core {
-        &self.core
+        self.timeline.core()
     }
 
     /// New rules for the next event (a config reload).
     pub fn reconfigure(&mut self, config: strategies::CoreConfig) {
-        self.core.reconfigure(config);
+        self.timeline.core_mut().reconfigure(config);
     }
 
-    /// The decision clock: `at`, moved just past the previous decision time when it is not
-    /// already later, so that decision times strictly increase in the order decisions are made.
-    fn decision_time(&mut self, at: strategies::Timestamp) -> strategies::Timestamp {
-        let next = self.next_decision_time(at);
-        self.last_decision_time = Some(next);
-        next
-    }
-
-    /// What [`Engine::decision_time`] would return, without taking it.
-    fn next_decision_time(&self, at: strategies::Timestamp) -> strategies::Timestamp {
-        match self.last_decision_time {
-            Some(last) if at <= last => last + chrono::Duration::nanoseconds(1),
-            _ => at,
-        }
+    /// Decide `input` on the timeline; what it changed joins the batch being built.
+    fn apply(
+        &mut self,
+        input: Input<'_>,
+        at: strategies::Timestamp,
+    ) -> (strategies::Timestamp, Effect) {
+        let Output {
+            at,
+            effect,
+            changes,
+        } = self.timeline.apply(input, at);
+        self.batch.state.absorb(changes);
+        (at, effect)
     }
 
     /// The resolution poller says a held market resolved: settle it by its last price when
@@ -187,9 +189,8 @@ impl Engine {
     /// still queued is moved past it). A recording places it by that time, so replay settles
     /// at the same point of the timeline. A poll that settles nothing takes no time.
     pub fn on_resolution(&mut self, resolution: crate::resolution::Resolution) {
-        let at = self.next_decision_time(self.clock.now());
-        if let Some(batch) = crate::settle::settle_resolved(&mut self.core, &resolution, at) {
-            self.last_decision_time = Some(at);
+        let now = self.clock.now();
+        if let Some(batch) = crate::settle::settle_resolved(&mut self.timeline, &resolution, now) {
             let reason = format!("{} resolved ({})", resolution.market, resolution.status);
             for trade in &batch.trades {
                 self.notify_trade(trade, &reason);
@@ -211,26 +212,38 @@ impl Engine {
             let mut event = wire::decode_event(&raw);
             event.id = record.id.clone();
             let arrived = Instant::now();
-            match self.core.resume(&event, now) {
-                Step::NeedSignal(ticket) => {
+            let (_, effect) = self.apply(Input::Resume(&event), now);
+            match &effect {
+                Effect::NeedSignal(ticket) => {
                     info!(event_id = %event.id, market = %ticket.market, "resuming signal request after restart");
-                    self.jobs.push_back(SignalJob {
-                        ticket,
-                        event_seq: record.seq,
-                        arrived,
-                    });
                 }
-                Step::Decided(decision) => {
-                    self.batch.inbox_remove.push(record.seq);
-                    self.record(decision, record.seq, None, arrived);
-                }
+                _ => self.batch.inbox_remove.push(record.seq),
             }
+            self.follow(effect, record.seq, None, arrived);
+        }
+    }
+
+    /// Carry out what the core did with an input of the event numbered `event_seq`.
+    fn follow(
+        &mut self,
+        effect: Effect,
+        event_seq: u64,
+        signal_raw: Option<crate::wire::Json>,
+        arrived: Instant,
+    ) {
+        match effect {
+            Effect::Decided(decision) => self.record(decision, event_seq, signal_raw, arrived),
+            Effect::NeedSignal(ticket) => self.jobs.push_back(SignalJob {
+                ticket,
+                event_seq,
+                arrived,
+            }),
+            Effect::Settled(trades) => self.batch.trades.extend(trades),
         }
     }
 
     /// Take one raw event from a source.
     pub fn on_raw(&mut self, mut raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
-        raw.received_at = self.decision_time(raw.received_at);
         if self.redactor.finds(&raw.data) {
             warn!("an event carried a secret of the bot's; it is redacted before it is stored");
             raw.data = self.redactor.clean(&raw.data);
@@ -246,7 +259,7 @@ impl Engine {
                 ),
             }
         }
-        let event = wire::decode_event(&raw);
+        let mut event = wire::decode_event(&raw);
         if self.unflushed_ids.contains(&event.id) || self.store.is_seen(&event.id)? {
             self.stats.duplicates += 1;
             debug!(event_id = %event.id, "duplicate event ignored");
@@ -256,12 +269,14 @@ impl Engine {
         self.counters.next_event_seq += 1;
         count(&mut self.counters.event_types, &event.event_type);
         crate::metrics::event_received(&event.event_type);
+        // The receive time, moved on the decision clock, is the event's decision time, so a
+        // replay of the recorded events (which carry it) makes the same decisions.
+        let (received_at, effect) = self.apply(Input::Event(&mut event), raw.received_at);
         if let Some(health) = &self.health {
-            health.event_received(raw.received_at);
+            health.event_received(received_at);
         }
-        self.last_event_at = raw.received_at;
+        self.last_event_at = received_at;
         self.stats.received += 1;
-        let received_at = raw.received_at;
         if let Some(server_id) = &raw.id {
             self.batch.cursor = Some(server_id.clone());
             self.current.cursor = Some(server_id.clone());
@@ -277,34 +292,24 @@ impl Engine {
         });
         self.unflushed_ids.insert(event.id.clone());
         self.current.event_ids.push(event.id.clone());
-        // The receive time is the decision clock for an event, so a replay of the recorded
-        // events (which carry it) makes the same decisions.
-        let step = self.core.on_event(&event, received_at);
-        self.touch_market(&event);
-        match step {
-            Step::Decided(decision) => self.record(decision, seq, None, arrived),
-            Step::NeedSignal(ticket) => {
-                self.batch.inbox_add.push(seq);
-                self.batch.budget = Some(self.core.budget().clone());
-                self.jobs.push_back(SignalJob {
-                    ticket,
-                    event_seq: seq,
-                    arrived,
-                });
-            }
+        if let Effect::NeedSignal(_) = effect {
+            self.batch.inbox_add.push(seq);
         }
+        self.follow(effect, seq, None, arrived);
         Ok(())
     }
 
     /// Take the reply to a signal request.
     pub fn on_signal(&mut self, done: SignalDone) {
         let SignalDone { job, fetch } = done;
-        let now = self.decision_time(self.clock.now());
-        let paused_before = self.core.pause().map(|p| p.until);
-        let decision = self.core.on_signal(&job.ticket, fetch.reply, now);
+        let paused_before = self.core().pause().map(|p| p.until);
+        let (now, effect) = self.apply(Input::Reply(&job.ticket, fetch.reply), self.clock.now());
         self.batch.inbox_remove.push(job.event_seq);
-        self.batch.pause = Some(self.core.pause().cloned());
-        if let Some(pause) = self.core.pause().filter(|p| Some(p.until) != paused_before) {
+        let paused = self
+            .core()
+            .pause()
+            .filter(|p| Some(p.until) != paused_before);
+        if let Some(pause) = paused.cloned() {
             let text = format!(
                 "signal requests paused until {}: {}",
                 pause
@@ -319,15 +324,7 @@ impl Engine {
             );
             self.notify(NotifyOn::Error, &message);
         }
-        self.record(decision, job.event_seq, fetch.raw, job.arrived);
-    }
-
-    fn touch_market(&mut self, event: &Event) {
-        if let Some(market) = event.market() {
-            if let Some(state) = self.core.market(market) {
-                self.batch.markets.push((market.clone(), state.clone()));
-            }
-        }
+        self.follow(effect, job.event_seq, fetch.raw, job.arrived);
     }
 
     fn record(
@@ -343,9 +340,6 @@ impl Engine {
             self.stats.traded += 1;
         }
         for trade in &decision.trades {
-            let market = trade.market();
-            let position = self.core.book().position(&market, trade.side).cloned();
-            self.batch.positions.push(((market, trade.side), position));
             // The shadow-trade endpoint records buys; exits (closes) are paper-only.
             if self.mirror_enabled && trade.action == TradeAction::Open {
                 let order = OutboxRecord {
@@ -362,9 +356,6 @@ impl Engine {
         }
         for trade in &decision.trades {
             self.notify_trade(trade, &decision.reason);
-        }
-        if !decision.trades.is_empty() {
-            self.batch.totals = Some(self.core.book().totals.clone());
         }
         let seq = self.counters.next_decision_seq;
         self.counters.next_decision_seq += 1;
@@ -411,7 +402,7 @@ impl Engine {
 
     /// Persist the starting book of a fresh store, so `ledger`/`report` know the bankroll.
     pub fn write_initial_totals(&mut self) {
-        self.batch.totals = Some(self.core.book().totals.clone());
+        self.batch.state.totals = Some(self.core().book().totals.clone());
     }
 
     /// The writer made every batch up to `number` durable: now, and only now, those events

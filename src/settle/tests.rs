@@ -83,13 +83,16 @@ fn mark(core: &mut Core, yes: rust_decimal::Decimal, sec: i64) {
 fn store_with(core: &Core, dir: &tempfile::TempDir) -> Store {
     let store = Store::open(&dir.path().join("store")).expect("open");
     let batch = Batch {
-        positions: core
-            .book()
-            .positions
-            .values()
-            .map(|p| ((p.market.clone(), p.side), Some(p.clone())))
-            .collect(),
-        totals: Some(core.book().totals.clone()),
+        state: strategies::Changes {
+            positions: core
+                .book()
+                .positions
+                .values()
+                .map(|p| ((p.market.clone(), p.side), Some(p.clone())))
+                .collect(),
+            totals: Some(core.book().totals.clone()),
+            ..Default::default()
+        },
         ..Batch::default()
     };
     store.commit(&batch).expect("commit");
@@ -264,27 +267,38 @@ fn a_locked_store_says_to_stop_the_bot() {
 /// decisive or the market not resolved, and settles only once.
 #[test]
 fn the_runner_settles_resolved_markets_by_the_last_price() {
-    let mut core = core_holding_yes();
+    let mut timeline = strategies::Timeline::new(core_holding_yes());
     for status in [ResolutionStatus::Active, ResolutionStatus::Closed] {
-        mark(&mut core, dec!(0.99), 5);
-        assert!(settle_resolved(&mut core, &resolution(status), t(10)).is_none());
+        mark(timeline.core_mut(), dec!(0.99), 5);
+        assert!(settle_resolved(&mut timeline, &resolution(status), t(10)).is_none());
     }
-    mark(&mut core, dec!(0.98), 6);
-    assert!(settle_resolved(&mut core, &resolution(ResolutionStatus::Determined), t(10)).is_none());
-    assert_eq!(core.book().positions.len(), 1, "waits for a decisive price");
+    mark(timeline.core_mut(), dec!(0.98), 6);
+    let determined = resolution(ResolutionStatus::Determined);
+    assert!(settle_resolved(&mut timeline, &determined, t(10)).is_none());
+    assert_eq!(
+        timeline.core().book().positions.len(),
+        1,
+        "waits for a decisive price"
+    );
 
-    mark(&mut core, dec!(0.01), 7);
-    let batch = settle_resolved(&mut core, &resolution(ResolutionStatus::Finalized), t(10))
-        .expect("settles NO");
+    mark(timeline.core_mut(), dec!(0.01), 7);
+    let batch = settle_resolved(
+        &mut timeline,
+        &resolution(ResolutionStatus::Finalized),
+        t(10),
+    )
+    .expect("settles NO");
+    let core = timeline.core();
     assert_eq!(batch.trades.len(), 1);
     let trade = &batch.trades[0];
     assert_eq!((trade.side, trade.price), (Side::Yes, dec!(0)));
     assert_eq!(trade.event_id, "resolution:kalshi/KXFED-26MAR19:finalized");
     assert_eq!(trade.realized_pnl, Some(dec!(-499.75)));
-    assert_eq!(batch.positions, vec![((fed(), Side::Yes), None)]);
-    assert_eq!(batch.totals.as_ref(), Some(&core.book().totals));
+    assert_eq!(batch.state.positions, vec![((fed(), Side::Yes), None)]);
+    assert_eq!(batch.state.totals.as_ref(), Some(&core.book().totals));
     assert!(batch.outbox.is_empty() && batch.decisions.is_empty());
-    assert!(settle_resolved(&mut core, &resolution(ResolutionStatus::Finalized), t(11)).is_none());
+    let again = resolution(ResolutionStatus::Finalized);
+    assert!(settle_resolved(&mut timeline, &again, t(11)).is_none());
 }
 
 // ---------------------------------------------------------------------------------------------

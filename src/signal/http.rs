@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::configuration::secret::REDACTED;
+use crate::configuration::Secret;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Response, Url};
@@ -105,8 +107,8 @@ fn is_loopback(url: &Url) -> bool {
 
 /// `Authorization: Bearer <key>`, marked sensitive so that `Debug` output of the header map
 /// (and hyper's own logging) shows it as `Sensitive`.
-pub(crate) fn bearer(api_key: Option<&str>) -> Result<Option<HeaderValue>, ClientError> {
-    let Some(key) = api_key.filter(|k| !k.is_empty()) else {
+pub(crate) fn bearer(api_key: Option<&Secret>) -> Result<Option<HeaderValue>, ClientError> {
+    let Some(key) = api_key.map(Secret::expose).filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
     let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
@@ -204,22 +206,23 @@ pub(crate) fn parse_retry_after(text: &str) -> Option<RetryAfter> {
         .map(|naive| RetryAfter::Until(naive.and_utc()))
 }
 
-/// Removes a secret from any text before it is logged or stored.
+/// Removes a secret from any text before it is logged or stored, writing what
+/// [`Secret`] shows instead ([`REDACTED`]).
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
-    secret: Option<String>,
+    secret: Option<Secret>,
 }
 
 impl Redactor {
-    pub fn new(secret: Option<&str>) -> Redactor {
+    pub fn new(secret: Option<&Secret>) -> Redactor {
         Redactor {
-            secret: secret.filter(|s| !s.is_empty()).map(str::to_owned),
+            secret: secret.filter(|s| !s.expose().is_empty()).cloned(),
         }
     }
 
     pub fn clean(&self, text: &str) -> String {
         match &self.secret {
-            Some(secret) => text.replace(secret.as_str(), "[redacted]"),
+            Some(secret) => text.replace(secret.expose(), REDACTED),
             None => text.to_owned(),
         }
     }
@@ -227,8 +230,8 @@ impl Redactor {
     /// Whether `text` holds the secret.
     pub fn finds(&self, text: &str) -> bool {
         self.secret
-            .as_deref()
-            .is_some_and(|secret| text.contains(secret))
+            .as_ref()
+            .is_some_and(|secret| text.contains(secret.expose()))
     }
 
     /// Cleans every string (and key) of a JSON document in place.
@@ -381,7 +384,7 @@ mod tests {
 
     #[test]
     fn excerpt_is_short_single_line_and_redacted() {
-        let redactor = Redactor::new(Some("sk-SECRET"));
+        let redactor = Redactor::new(Some(&Secret::from("sk-SECRET")));
         let body = b"<html>\n<body>bad key sk-SECRET\tseen</body></html>";
         assert_eq!(
             redactor.excerpt(body),
@@ -436,10 +439,11 @@ mod tests {
     #[test]
     fn bearer_is_sensitive_and_absent_without_key() {
         assert!(matches!(bearer(None), Ok(None)));
-        assert!(matches!(bearer(Some("")), Ok(None)));
-        let value = bearer(Some("k1")).ok().flatten();
+        assert!(matches!(bearer(Some(&Secret::from(""))), Ok(None)));
+        let value = bearer(Some(&Secret::from("k1"))).ok().flatten();
         assert!(value.as_ref().is_some_and(HeaderValue::is_sensitive));
         assert!(!format!("{value:?}").contains("k1"));
-        assert!(bearer(Some("bad\nkey")).is_err_and(|e| !e.to_string().contains("bad")));
+        let bad = Secret::from("bad\nkey");
+        assert!(bearer(Some(&bad)).is_err_and(|e| !e.to_string().contains("bad")));
     }
 }

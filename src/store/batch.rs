@@ -1,8 +1,7 @@
 //! A batch of writes that belong together, encoded before the transaction so that the
 //! transaction body (which sled may retry) does nothing but insert and remove bytes.
 
-use strategies::budget::SignalBudget;
-use strategies::{BookTotals, MarketKey, MarketState, Position, QuotaPause, Side, Trade};
+use strategies::{Changes, Trade};
 
 use super::{
     corrupt, position_key, Counters, DecisionRecord, EventRecord, OutboxRecord, StoreError,
@@ -49,19 +48,14 @@ pub struct Batch {
     pub inbox_remove: Vec<u64>,
     pub decisions: Vec<DecisionRecord>,
     pub trades: Vec<Trade>,
-    /// A position's new state; `None` when it was closed.
-    pub positions: Vec<((MarketKey, Side), Option<Position>)>,
-    pub markets: Vec<(MarketKey, MarketState)>,
+    /// The core's state as its audit says the decisions changed it (markets, positions,
+    /// totals, budget, pauses): derived from [`strategies::Output::changes`], never assembled
+    /// beside it.
+    pub state: Changes,
     pub outbox: Vec<OutboxRecord>,
     pub notify: Vec<NotifyEntry>,
-    pub totals: Option<BookTotals>,
-    pub budget: Option<SignalBudget>,
-    /// `Some(None)` clears a pause.
-    pub pause: Option<Option<QuotaPause>>,
     pub cursor: Option<String>,
     pub counters: Option<Counters>,
-    /// The operator's pause, when it changed.
-    pub halted: Option<bool>,
 }
 
 impl Batch {
@@ -71,16 +65,11 @@ impl Batch {
             && self.inbox_remove.is_empty()
             && self.decisions.is_empty()
             && self.trades.is_empty()
-            && self.positions.is_empty()
-            && self.markets.is_empty()
+            && self.state.is_empty()
             && self.outbox.is_empty()
             && self.notify.is_empty()
-            && self.totals.is_none()
-            && self.budget.is_none()
-            && self.pause.is_none()
             && self.cursor.is_none()
             && self.counters.is_none()
-            && self.halted.is_none()
     }
 
     /// Append a later batch to this one.
@@ -90,16 +79,11 @@ impl Batch {
         self.inbox_remove.extend(later.inbox_remove);
         self.decisions.extend(later.decisions);
         self.trades.extend(later.trades);
-        self.positions.extend(later.positions);
-        self.markets.extend(later.markets);
+        self.state.absorb(later.state);
         self.outbox.extend(later.outbox);
         self.notify.extend(later.notify);
-        self.totals = later.totals.or(self.totals.take());
-        self.budget = later.budget.or(self.budget.take());
-        self.pause = later.pause.or(self.pause.take());
         self.cursor = later.cursor.or(self.cursor.take());
         self.counters = later.counters.or(self.counters.take());
-        self.halted = later.halted.or(self.halted.take());
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
@@ -140,11 +124,12 @@ impl Batch {
                 compact(trade, "trade")?,
             );
         }
-        for (market, state) in &self.markets {
+        let state = &self.state;
+        for (market, market_state) in &state.markets {
             put(
                 TreeId::Markets,
                 market.to_string().into_bytes(),
-                compact(state, "market state")?,
+                compact(market_state, "market state")?,
             );
         }
         for order in &self.outbox {
@@ -161,16 +146,16 @@ impl Batch {
                 json(&entry.message, "notification")?,
             );
         }
-        if let Some(halted) = &self.halted {
+        if let Some(halted) = &state.halted {
             put(TreeId::Meta, META_HALTED.into(), json(halted, "halted")?);
         }
-        if let Some(totals) = &self.totals {
+        if let Some(totals) = &state.totals {
             put(TreeId::Meta, META_TOTALS.into(), compact(totals, "totals")?);
         }
-        if let Some(budget) = &self.budget {
+        if let Some(budget) = &state.budget {
             put(TreeId::Meta, META_BUDGET.into(), compact(budget, "budget")?);
         }
-        if let Some(pause) = &self.pause {
+        if let Some(pause) = &state.pause {
             put(TreeId::Meta, META_PAUSE.into(), json(pause, "pause")?);
         }
         if let Some(cursor) = &self.cursor {
@@ -183,7 +168,7 @@ impl Batch {
                 compact(counters, "counters")?,
             );
         }
-        for ((market, side), position) in &self.positions {
+        for ((market, side), position) in &state.positions {
             let key = position_key(market, *side).into_bytes();
             let value = position
                 .as_ref()

@@ -28,9 +28,24 @@ const MARKER: u8 = 0x01;
 /// 64 MiB, plus its record): a damaged header must not make us allocate more.
 const MAX_RECORD: usize = 80 * 1024 * 1024;
 
+/// Why a stored block cannot be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("a record over 4 GiB")]
+    TooLarge,
+    #[error("a compressed record cut short")]
+    CutShort,
+    #[error("a compressed record claiming {0} bytes")]
+    Claims(usize),
+    #[error("a compressed record does not decompress: {0}")]
+    Decompress(#[source] lz4_flex::block::DecompressError),
+    #[error("a compressed record decompresses to {got} bytes, not the {claimed} it claims")]
+    Length { got: usize, claimed: usize },
+}
+
 /// Compress one record's JSON.
-pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, String> {
-    let length = u32::try_from(json.len()).map_err(|_| "a record over 4 GiB".to_string())?;
+pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let length = u32::try_from(json.len()).map_err(|_| CodecError::TooLarge)?;
     let mut out = Vec::with_capacity(5 + lz4_flex::block::get_maximum_output_size(json.len()));
     out.push(MARKER);
     out.extend_from_slice(&length.to_le_bytes());
@@ -39,24 +54,22 @@ pub(crate) fn compress(json: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 /// The JSON of a stored value: itself, or its decompressed block.
-pub(crate) fn json_of(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+pub(crate) fn json_of(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CodecError> {
     let Some((&MARKER, rest)) = bytes.split_first() else {
         return Ok(std::borrow::Cow::Borrowed(bytes));
     };
-    let (length, block) = rest
-        .split_first_chunk::<4>()
-        .ok_or("a compressed record cut short")?;
+    let (length, block) = rest.split_first_chunk::<4>().ok_or(CodecError::CutShort)?;
     let length = u32::from_le_bytes(*length) as usize;
     if length > MAX_RECORD {
-        return Err(format!("a compressed record claiming {length} bytes"));
+        return Err(CodecError::Claims(length));
     }
     let json = lz4_flex::block::decompress_with_dict(block, length, DICTIONARY)
-        .map_err(|e| format!("a compressed record does not decompress: {e}"))?;
+        .map_err(CodecError::Decompress)?;
     if json.len() != length {
-        return Err(format!(
-            "a compressed record decompresses to {} bytes, not the {length} it claims",
-            json.len()
-        ));
+        return Err(CodecError::Length {
+            got: json.len(),
+            claimed: length,
+        });
     }
     Ok(std::borrow::Cow::Owned(json))
 }

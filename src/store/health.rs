@@ -167,9 +167,9 @@ pub fn verify(store: &Store, depth: Depth) -> Result<Verified, StoreError> {
                 path: store.path.clone(),
                 problem: format!("a record cannot be read: {source}"),
             },
-            StoreError::Corrupt { what, message } => StoreError::Damaged {
+            StoreError::Corrupt { what, source } => StoreError::Damaged {
                 path: store.path.clone(),
-                problem: format!("an unreadable {what}: {message}"),
+                problem: format!("an unreadable {what}: {source}"),
             },
             other => other,
         }

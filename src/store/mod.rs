@@ -180,8 +180,24 @@ pub enum StoreError {
          makes one), or move it aside and start a fresh book with `shiftbot reset --yes`"
     )]
     Damaged { path: PathBuf, problem: String },
-    #[error("store holds an unreadable {what}: {message}")]
-    Corrupt { what: String, message: String },
+    #[error("store holds an unreadable {what}: {source}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Unreadable,
+    },
+}
+
+/// Why a stored record cannot be read (or written).
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Codec(#[from] codec::CodecError),
+    /// Not a record's shape: a key or a reference that is wrong.
+    #[error("{0}")]
+    Shape(&'static str),
 }
 
 pub(crate) const META_TOTALS: &str = "totals";
@@ -387,7 +403,9 @@ impl Store {
             let key = std::str::from_utf8(&key)
                 .ok()
                 .and_then(|k| k.parse::<MarketKey>().ok())
-                .ok_or_else(|| corrupt("market key", "not platform/market_id"))?;
+                .ok_or_else(|| {
+                    corrupt("market key", Unreadable::Shape("not platform/market_id"))
+                })?;
             loaded.markets.push((key, decode(&value, "market state")?));
         }
         for item in self.inbox.iter() {
@@ -396,7 +414,12 @@ impl Store {
                 .events
                 .get(&seq)
                 .map_err(|e| self.io_err(e))?
-                .ok_or_else(|| corrupt("inbox entry", "its event record is missing"))?;
+                .ok_or_else(|| {
+                    corrupt(
+                        "inbox entry",
+                        Unreadable::Shape("its event record is missing"),
+                    )
+                })?;
             loaded.inbox.push(decode(&record, "event")?);
         }
         loaded.outbox = self.values(&self.outbox, "outbox entry")?;
@@ -508,7 +531,7 @@ impl Store {
         let flushing = std::time::Instant::now();
         self.db.flush().map_err(|e| self.io_err(e))?;
         crate::metrics::committed(batch.events.len(), flushing.elapsed());
-        if batch.totals.is_some() && !self.marked.load(Ordering::Relaxed) {
+        if batch.state.totals.is_some() && !self.marked.load(Ordering::Relaxed) {
             health::write_marker(&self.path)?;
             self.marked.store(true, Ordering::Relaxed);
         }
@@ -686,10 +709,10 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError
     serde_json::from_slice(&json).map_err(|e| corrupt(what, e))
 }
 
-fn corrupt(what: &str, message: impl std::fmt::Display) -> StoreError {
+fn corrupt(what: &str, source: impl Into<Unreadable>) -> StoreError {
     StoreError::Corrupt {
         what: what.to_string(),
-        message: message.to_string(),
+        source: source.into(),
     }
 }
 

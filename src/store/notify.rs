@@ -33,7 +33,9 @@ impl Store {
                 .get(key.len().saturating_sub(8)..)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_be_bytes)
-                .ok_or_else(|| super::corrupt("notification key", "too short"))?;
+                .ok_or_else(|| {
+                    super::corrupt("notification key", super::Unreadable::Shape("too short"))
+                })?;
             out.push((seq, decode(&value, "notification")?));
         }
         Ok(out)

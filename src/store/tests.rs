@@ -67,17 +67,21 @@ fn a_committed_batch_survives_reopening() {
             inbox_add: vec![2],
             decisions: vec![decision(0, 0, "e1"), decision(1, 1, "e2")],
             trades: vec![trade.clone()],
-            positions: vec![(
-                (market.clone(), Side::Yes),
-                book.position(&market, Side::Yes).cloned(),
-            )],
-            markets: vec![(
-                market.clone(),
-                MarketState {
-                    last_yes: Some(Price::new(dec!(0.4)).unwrap()),
-                    ..Default::default()
-                },
-            )],
+            state: strategies::Changes {
+                positions: vec![(
+                    (market.clone(), Side::Yes),
+                    book.position(&market, Side::Yes).cloned(),
+                )],
+                markets: vec![(
+                    market.clone(),
+                    MarketState {
+                        last_yes: Some(Price::new(dec!(0.4)).unwrap()),
+                        ..Default::default()
+                    },
+                )],
+                totals: Some(book.totals.clone()),
+                ..Default::default()
+            },
             outbox: vec![OutboxRecord {
                 trade_id: trade.trade_id,
                 ticker: "KX".into(),
@@ -85,7 +89,6 @@ fn a_committed_batch_survives_reopening() {
                 side: Side::Yes,
                 size_usd: dec!(4.0),
             }],
-            totals: Some(book.totals.clone()),
             cursor: Some("e3".to_string()),
             counters: Some(Counters {
                 next_event_seq: 3,
@@ -134,7 +137,10 @@ fn a_committed_batch_survives_reopening() {
     // Taking the event out of the inbox and closing the position, later.
     let later = Batch {
         inbox_remove: vec![2],
-        positions: vec![((market.clone(), Side::Yes), None)],
+        state: strategies::Changes {
+            positions: vec![((market.clone(), Side::Yes), None)],
+            ..Default::default()
+        },
         ..Batch::default()
     };
     store.commit(&later).unwrap();

@@ -34,6 +34,7 @@
 
 mod control;
 mod dirty;
+mod input;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +43,8 @@ use rust_decimal::Decimal;
 
 pub use control::Control;
 use dirty::DirtyMarkets;
+use input::Touched;
+pub use input::{Changes, Effect, Input, Output};
 pub use state::{CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step};
 
 use crate::book::{Book, Position};
@@ -73,6 +76,10 @@ pub struct Core {
     hold_due_at: Option<Timestamp>,
     /// The operator's pause (see [`control`]): no new positions while set.
     halted: bool,
+    /// Whether [`Core::apply`] reports what it changed (see [`Core::set_audit`]).
+    audit: bool,
+    /// What the input being decided wrote, for its [`Changes`].
+    touched: Touched,
 }
 
 impl Core {
@@ -104,6 +111,8 @@ impl Core {
             explain: true,
             hold_due_at: None,
             halted: false,
+            audit: true,
+            touched: Touched::default(),
         }
     }
 
@@ -237,6 +246,7 @@ impl Core {
             ));
         }
         self.check_pause(now)?;
+        self.touched.budget = true;
         self.budget
             .try_spend(self.config.budget, now)
             .map_err(|why| Refusal::new(Outcome::SignalBudget, why))?;
@@ -257,6 +267,7 @@ impl Core {
                 ));
             }
             self.pause = None;
+            self.touched.pause = true;
         }
         Ok(())
     }
@@ -332,6 +343,7 @@ impl Core {
                         until,
                         reason: reason.clone(),
                     });
+                    self.touched.pause = true;
                 }
                 (None, Err(Refusal::new(Outcome::SignalError, reason)))
             }

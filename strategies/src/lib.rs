@@ -11,7 +11,10 @@
 //! - [`report`]: review metrics (equity, P&L, win rate, drawdown, Sharpe) from the ledger.
 //! - [`model`]: the local baseline signal model used by replay when no signal was recorded.
 //! - [`decision`]: outcomes, trades and the recorded decision.
-//! - [`core`]: the pipeline that ties them together, driven by the caller's clock.
+//! - [`core`]: the pipeline that ties them together: an [`Input`] and the caller's clock in,
+//!   the decision and the audit of what it changed ([`Changes`]) out.
+//! - [`timeline`]: the one driver around the core (decision clock, replies known ahead) that
+//!   the live engine, replay and the property tests share.
 #![forbid(unsafe_code)]
 
 pub mod book;
@@ -24,13 +27,16 @@ pub mod filter;
 pub mod model;
 pub mod report;
 pub mod sizing;
+pub mod timeline;
 pub mod types;
 
 pub use crate::core::{
-    Control, Core, CoreConfig, MarketState, QuotaPause, SignalReply, SignalTicket, Step,
+    Changes, Control, Core, CoreConfig, Effect, Input, MarketState, Output, QuotaPause,
+    SignalReply, SignalTicket, Step,
 };
 pub use book::{Book, BookTotals, Position};
 pub use decision::{Decision, Outcome, Reason, Refusal, Trade, TradeAction};
 pub use event::{Event, EventBody, PriceShift, WhaleAlert};
 pub use exits::{ExitReason, ExitRules};
+pub use timeline::Timeline;
 pub use types::{MarketKey, Platform, Price, Recommendation, Side, Signal, Timestamp};

@@ -237,13 +237,16 @@ pub fn build(path: &std::path::Path) -> Store {
     let batch = Batch {
         decisions,
         trades: vec![t1, t2, t3, t4, t5],
-        positions,
-        markets: vec![
-            (a, mark(dec!(0.58), day(2, 9))),
-            (b, mark(dec!(0.995), day(4, 11))),
-            (c, mark(dec!(0.25), day(5, 10))),
-        ],
-        totals: Some(book.totals.clone()),
+        state: strategies::Changes {
+            positions,
+            markets: vec![
+                (a, mark(dec!(0.58), day(2, 9))),
+                (b, mark(dec!(0.995), day(4, 11))),
+                (c, mark(dec!(0.25), day(5, 10))),
+            ],
+            totals: Some(book.totals.clone()),
+            ..Default::default()
+        },
         ..Batch::default()
     };
     let store = Store::open(path).expect("a fresh store opens");

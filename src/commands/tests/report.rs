@@ -194,11 +194,14 @@ fn reports_stay_consistent_while_trades_are_being_committed() {
             };
             let batch = crate::store::Batch {
                 trades: trade.into_iter().collect(),
-                positions: vec![(
-                    (market.clone(), Side::Yes),
-                    book.position(market, Side::Yes).cloned(),
-                )],
-                totals: Some(book.totals.clone()),
+                state: strategies::Changes {
+                    positions: vec![(
+                        (market.clone(), Side::Yes),
+                        book.position(market, Side::Yes).cloned(),
+                    )],
+                    totals: Some(book.totals.clone()),
+                    ..Default::default()
+                },
                 ..crate::store::Batch::default()
             };
             writer_store.commit(&batch).expect("commit");

@@ -41,7 +41,6 @@ impl Application {
         let core = restore_core(&settings, &loaded);
         let retention = start_retention(&settings, &store);
         let api = Api::start(&settings).await?;
-        let key_text = api.key.as_ref().map(Secret::expose);
         let signal_client = SignalClient::new(
             SignalSettings::new(
                 api.base_url.clone(),
@@ -94,7 +93,7 @@ impl Application {
             cursor_tx,
             mirror_tx,
         );
-        engine.set_redactor(crate::signal::http::Redactor::new(key_text));
+        engine.set_redactor(crate::signal::http::Redactor::new(api.key.as_ref()));
         engine.set_health(Arc::clone(&health));
         engine.set_notifier(notifier);
         let retention_behind = retention.as_ref().map(|(_, behind, _)| behind.clone());
@@ -121,7 +120,7 @@ impl Application {
         let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
         let resolution_client = crate::resolution::ResolutionClient::new(
             &api.base_url,
-            key_text,
+            api.key.as_ref(),
             settings.signal.timeout,
         )?;
         tasks.spawn(crate::resolution::run_poller(

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use strategies::{Control, Decision, Timestamp, Trade, TradeAction};
+use strategies::{Control, Effect, Input, Timestamp, Trade, TradeAction};
 use tokio::sync::oneshot;
 
 use super::{count, Engine};
@@ -105,8 +105,9 @@ impl Engine {
     }
 
     fn daily_summary(&self, now: Timestamp) -> Result<DailySummary, crate::store::StoreError> {
-        let book = self.core.book();
-        let equity = book.equity(|m| self.core.last_yes(m));
+        let core = self.core();
+        let book = core.book();
+        let equity = book.equity(|m| core.last_yes(m));
         let trades = self.store.trades_since(now - chrono::Duration::hours(24))?;
         Ok(DailySummary {
             date: now.date_naive().to_string(),
@@ -124,7 +125,7 @@ impl Engine {
     /// Apply an operator action: recorded as a `control` event with its decision, answered on
     /// `reply` once durable.
     pub fn on_control(&mut self, control: &Control, reply: Option<oneshot::Sender<ControlDone>>) {
-        let now = self.decision_time(self.clock.now());
+        let now = self.timeline.next_time(self.clock.now());
         let id = format!(
             "control:{}:{}",
             control.name(),
@@ -142,15 +143,17 @@ impl Engine {
             data: serde_json::to_string(control).unwrap_or_default(),
             received_at: now,
         });
-        let decision: Decision = self.core.control(control, &id, now);
-        self.batch.halted = Some(self.core.halted());
+        let (_, effect) = self.apply(Input::Control { control, id: &id }, now);
         let done = ControlDone {
             action: control.name().to_string(),
-            paused: self.core.halted(),
-            reason: decision.reason.clone(),
-            trades: decision.trades.clone(),
+            paused: self.core().halted(),
+            reason: match &effect {
+                Effect::Decided(decision) => decision.reason.clone(),
+                _ => String::new(),
+            },
+            trades: effect.trades().to_vec(),
         };
-        self.record(decision, seq, None, Instant::now());
+        self.follow(effect, seq, None, Instant::now());
         if let Some(tx) = reply {
             self.current.replies.push(Reply { tx, done });
         }

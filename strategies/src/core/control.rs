@@ -77,6 +77,7 @@ impl Core {
     /// outcome `control`; a close carries its trades (none when nothing is held or no price
     /// is known, said in the reason). Exits due at `now` ride along, as on every decision.
     pub fn control(&mut self, control: &Control, event_id: &str, now: Timestamp) -> Decision {
+        self.touched.halted = matches!(control, Control::Pause | Control::Resume);
         let mut closes = Closes::default();
         self.run_exits(event_id, now, &mut closes);
         let (market, reason) = match control {

@@ -13,9 +13,9 @@ use strategies::budget::BudgetLimits;
 use strategies::filter::{Direction, FilterRules, MarketPattern};
 use strategies::sizing::SizingRules;
 use strategies::{
-    Book, Core, CoreConfig, Decision, Event, EventBody, ExitRules, MarketKey, Platform, Price,
-    PriceShift, Recommendation, Side, Signal, SignalReply, SignalTicket, Step, Timestamp,
-    WhaleAlert,
+    Book, Core, CoreConfig, Decision, Effect, Event, EventBody, ExitRules, Input, MarketKey,
+    Platform, Price, PriceShift, Recommendation, Side, Signal, SignalReply, SignalTicket, Step,
+    Timeline, Timestamp, WhaleAlert,
 };
 
 use crate::support::*;
@@ -325,31 +325,36 @@ pub fn drive(config: &CoreConfig, actions: &[Action]) -> (Vec<Record>, Core) {
     drive_with(config, actions, true)
 }
 
-/// [`drive`] with [`Core::set_explain`] set to `explain`.
+/// [`drive`] with [`Core::set_explain`] set to `explain`. The core is driven through the
+/// [`Timeline`] the live engine and replay use, so each record's `now` is its decision time.
 pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Vec<Record>, Core) {
     let mut core = Core::new(config.clone());
     core.set_explain(explain);
+    let mut timeline = Timeline::new(core);
     let mut now = t0();
     let mut pending: Vec<SignalTicket> = Vec::new();
     let mut last_yes: BTreeMap<MarketKey, Price> = BTreeMap::new();
     let mut records = Vec::new();
     let mut seq = 0;
-    let deliver = |core: &mut Core,
+    let deliver = |timeline: &mut Timeline,
                    records: &mut Vec<Record>,
                    last_yes: &BTreeMap<MarketKey, Price>,
                    ticket: SignalTicket,
                    reply: SignalReply,
                    now: Timestamp| {
-        let book_before = core.book().clone();
-        let decision = core.on_signal(&ticket, reply.clone(), now);
+        let book_before = timeline.core().book().clone();
+        let output = timeline.apply(Input::Reply(&ticket, reply.clone()), now);
+        let Effect::Decided(decision) = output.effect else {
+            panic!("a reply is always decided: {:?}", output.effect);
+        };
         records.push(Record::Reply {
-            now,
+            now: output.at,
             last_yes: last_yes.get(&ticket.market).copied(),
             ticket,
             reply,
             decision,
             book_before,
-            book_after: core.book().clone(),
+            book_after: timeline.core().book().clone(),
         });
     };
     for action in actions {
@@ -358,18 +363,20 @@ pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Ve
             Action::Reply { pick, reply } => {
                 if !pending.is_empty() {
                     let ticket = pending.remove(pick % pending.len());
+                    let at = timeline.next_time(now);
                     deliver(
-                        &mut core,
+                        &mut timeline,
                         &mut records,
                         &last_yes,
                         ticket,
-                        reply_for(reply, now),
-                        now,
+                        reply_for(reply, at),
+                        at,
                     );
                 }
             }
             _ => {
-                let Some(event) = event_for(action, seq, now) else {
+                let at = timeline.next_time(now);
+                let Some(mut event) = event_for(action, seq, at) else {
                     continue;
                 };
                 seq += 1;
@@ -377,19 +384,24 @@ pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Ve
                     last_yes.insert(m.clone(), p);
                 }
                 let busy = pending.iter().map(|t| t.market.clone()).collect();
-                let book_before = core.book().clone();
-                let step = core.on_event(&event, now);
-                if let Step::NeedSignal(ticket) = &step {
-                    pending.push(ticket.clone());
-                }
+                let book_before = timeline.core().book().clone();
+                let output = timeline.apply(Input::Event(&mut event), at);
+                let step = match output.effect {
+                    Effect::Decided(decision) => Step::Decided(decision),
+                    Effect::NeedSignal(ticket) => {
+                        pending.push(ticket.clone());
+                        Step::NeedSignal(ticket)
+                    }
+                    Effect::Settled(trades) => panic!("an event settled: {trades:?}"),
+                };
                 records.push(Record::Event {
-                    now,
+                    now: output.at,
                     event,
                     step,
                     busy,
-                    in_flight_after: core.in_flight(),
+                    in_flight_after: timeline.core().in_flight(),
                     book_before,
-                    book_after: core.book().clone(),
+                    book_after: timeline.core().book().clone(),
                 });
             }
         }
@@ -402,14 +414,15 @@ pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Ve
         freshness: None,
     };
     for ticket in std::mem::take(&mut pending) {
+        let at = timeline.next_time(now);
         deliver(
-            &mut core,
+            &mut timeline,
             &mut records,
             &last_yes,
             ticket,
-            reply_for(&no_trade, now),
-            now,
+            reply_for(&no_trade, at),
+            at,
         );
     }
-    (records, core)
+    (records, timeline.into_core())
 }
