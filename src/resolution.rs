@@ -137,6 +137,31 @@ pub fn decode_resolution(market: &MarketKey, body: &[u8]) -> Result<Resolution, 
     })
 }
 
+/// Why one resolution poll failed. Every text is cleaned of the key (an error body may echo it)
+/// and carries no URL, so it is safe to log.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolutionError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No answer: connection, timeout, or the body broke off.
+    #[error("{detail}")]
+    Transport {
+        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{}: {excerpt}", status_text(*status))]
+    Status {
+        status: reqwest::StatusCode,
+        excerpt: String,
+    },
+    #[error("resolution body is larger than {ERROR_BODY_CAP} bytes")]
+    TooLarge,
+    /// The answer is not a resolution (the reason names the field).
+    #[error("{reason}")]
+    Decode { reason: String },
+}
+
 /// The HTTP client for the resolution endpoint.
 #[derive(Clone)]
 pub struct ResolutionClient {
@@ -163,10 +188,10 @@ impl ResolutionClient {
 
     /// `GET .../v1/markets/{platform}/{market_id}/resolution`, once. The error text is safe to
     /// log (no key, no URL query).
-    pub async fn fetch(&self, market: &MarketKey) -> Result<Resolution, String> {
-        let mut url = endpoint(&self.base_url, "/v1/markets").map_err(|e| e.to_string())?;
+    pub async fn fetch(&self, market: &MarketKey) -> Result<Resolution, ResolutionError> {
+        let mut url = endpoint(&self.base_url, "/v1/markets")?;
         url.path_segments_mut()
-            .map_err(|()| ClientError::NoPath.to_string())?
+            .map_err(|()| ClientError::NoPath)?
             .push(market.platform.as_str())
             .push(&market.market_id)
             .push("resolution");
@@ -176,24 +201,31 @@ impl ResolutionClient {
             .headers(auth_headers(&self.auth))
             .send()
             .await
-            .map_err(|e| self.redactor.error_text(e))?;
+            .map_err(|e| self.transport(e))?;
         let status = response.status();
         let body = read_capped(&mut response, ERROR_BODY_CAP)
             .await
-            .map_err(|e| self.redactor.error_text(e))?;
+            .map_err(|e| self.transport(e))?;
         if !status.is_success() {
-            return Err(format!(
-                "{}: {}",
-                status_text(status),
-                self.redactor.excerpt(&body.bytes)
-            ));
+            return Err(ResolutionError::Status {
+                status,
+                excerpt: self.redactor.excerpt(&body.bytes),
+            });
         }
         if body.truncated {
-            return Err(format!(
-                "resolution body is larger than {ERROR_BODY_CAP} bytes"
-            ));
+            return Err(ResolutionError::TooLarge);
         }
-        decode_resolution(market, &body.bytes).map_err(|e| self.redactor.clean(&e))
+        decode_resolution(market, &body.bytes).map_err(|e| ResolutionError::Decode {
+            reason: self.redactor.clean(&e),
+        })
+    }
+
+    fn transport(&self, err: reqwest::Error) -> ResolutionError {
+        let source = err.without_url();
+        ResolutionError::Transport {
+            detail: self.redactor.chain_text(&source),
+            source,
+        }
     }
 }
 

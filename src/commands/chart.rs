@@ -1,41 +1,68 @@
 //! The one chart module: `report --chart FILE.svg` and `replay --chart FILE.svg` both draw a
-//! report's equity curve above its drawdown with [`report_svg`], the same axes (gridlines, round
-//! ticks, the starting bankroll line, the drawdown panel), as a hand-written SVG (no plotting
-//! crate, no fonts needed to build: text is left to whatever renders the file).
+//! report's equity curve above its drawdown with [`report_svg`]: the same axes (gridlines, round
+//! ticks with thousands separators, the starting bankroll line, the drawdown panel), drawn with
+//! plotters' SVG backend.
 //!
-//! Measured against plotters 0.3.7 (`svg_backend` + `line_series`, no font feature): it draws
-//! such a chart without system fonts too (text as `<text>` elements, 21 of them for a caption,
-//! two axis titles and the mesh labels), so fonts are no reason to keep this; moving to it, with
-//! these round time ticks, is still to be done.
+//! plotters is built without its font features (`svg_backend`, `line_series`, `area_series`
+//! only): the SVG backend writes text as `<text>` elements and leaves the glyphs to whatever
+//! renders the file, so no system font or font library is needed to build or to draw. Its text
+//! measurement is then a fixed estimate, which is why the label areas are sized here.
+//!
+//! The ticks are chosen here, not by plotters (`with_key_points`): round money steps (1, 2 or 5 ×
+//! 10^k) and round times (minutes, hours, half days, days) whatever the span.
 //!
 //! Money stays `Decimal` everywhere else; here values are turned into `f64` only to place
-//! pixels, and every label is formatted from the exact `Decimal`-derived tick values.
-
-use std::fmt::Write as _;
+//! pixels. Labels print the round tick values and the exact `Decimal` figures of the report.
 
 use chrono::{DateTime, Duration, Utc};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::prelude::ToPrimitive;
 use strategies::report::{EquityPoint, Report};
 use strategies::Timestamp;
 
 use super::format::{money, percent};
 
-const WIDTH: f64 = 960.0;
-const HEIGHT: f64 = 600.0;
-const LEFT: f64 = 90.0;
-const RIGHT: f64 = 50.0;
-/// Space inside the frame before the first and after the last point.
-const INSET: f64 = 10.0;
-const EQUITY_TOP: f64 = 70.0;
-const EQUITY_BOTTOM: f64 = 370.0;
-const DRAWDOWN_TOP: f64 = 420.0;
-const DRAWDOWN_BOTTOM: f64 = 540.0;
+const WIDTH: u32 = 960;
+const HEIGHT: u32 = 600;
+/// Title and subtitle above the panels.
+const HEADER: u32 = 62;
+/// The equity panel's height; the drawdown panel and the time axis take the rest.
+const EQUITY_PANEL: u32 = 320;
+/// Room for the money labels and the rotated axis title, left of each panel.
+const Y_LABELS: u32 = 92;
+const X_LABELS: u32 = 46;
+const RIGHT_MARGIN: u32 = 40;
+
+const FONT: &str = "sans-serif";
+const LINE: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
+const GRID: RGBColor = RGBColor(0xee, 0xee, 0xee);
+const FRAME: RGBColor = RGBColor(0x33, 0x33, 0x33);
+const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+const BANKROLL: RGBColor = RGBColor(0x88, 0x88, 0x88);
+const LOSS_FILL: RGBColor = RGBColor(0xd9, 0x53, 0x4f);
+const LOSS_EDGE: RGBColor = RGBColor(0xc9, 0x30, 0x2c);
 
 /// The title of `report --chart`.
 pub const BOOK_TITLE: &str = "shiftbot paper book: equity and drawdown";
 
-/// The chart of `report`: its curve, drawdown, starting bankroll and headline figures.
-pub fn report_svg(report: &Report, title: &str) -> String {
+/// plotters could not lay the chart out (its SVG backend writes to a string, so this is a
+/// drawing-area or layout failure, not I/O).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the chart: {source}")]
+pub struct ChartError {
+    #[source]
+    source: DrawingAreaErrorKind<std::io::Error>,
+}
+
+impl From<DrawingAreaErrorKind<std::io::Error>> for ChartError {
+    fn from(source: DrawingAreaErrorKind<std::io::Error>) -> Self {
+        ChartError { source }
+    }
+}
+
+/// The chart of a report: its curve, drawdown, starting bankroll and headline figures.
+pub fn report_svg(report: &Report, title: &str) -> Result<String, ChartError> {
     let (first, last) = match (report.curve.first(), report.curve.last()) {
         (Some(a), Some(b)) => (a.at, b.at),
         _ => (report.as_of, report.as_of),
@@ -52,8 +79,8 @@ pub fn report_svg(report: &Report, title: &str) -> String {
     svg(
         &report.curve,
         &ChartInfo {
-            title: title.to_string(),
-            starting_bankroll: report.starting_bankroll.to_f64().unwrap_or(0.0),
+            title,
+            starting_bankroll: cents(report.starting_bankroll),
             subtitle: subtitle(first, last, &headline),
             now_label: format!("now {}", money(report.equity)),
         },
@@ -61,200 +88,181 @@ pub fn report_svg(report: &Report, title: &str) -> String {
 }
 
 /// What the chart shows besides the curve.
-struct ChartInfo {
-    title: String,
-    starting_bankroll: f64,
+struct ChartInfo<'a> {
+    title: &'a str,
+    /// In cents.
+    starting_bankroll: i64,
     subtitle: String,
     /// Label of the last point (its exact equity).
     now_label: String,
 }
 
+/// One point placed: seconds since the epoch, equity and drawdown (as a negative amount) in
+/// cents. Whole cents are the axes' units: exact from the `Decimal`, and finer than a pixel.
+type Placed = (i64, i64, i64);
+
 /// Draw the curve. Points must be in time order (the report's curve is).
-fn svg(points: &[EquityPoint], info: &ChartInfo) -> String {
-    let series: Vec<(i64, f64, f64)> = points
+fn svg(points: &[EquityPoint], info: &ChartInfo) -> Result<String, ChartError> {
+    let series: Vec<Placed> = points
         .iter()
-        .map(|p| {
-            (
-                p.at.timestamp(),
-                p.equity.to_f64().unwrap_or(0.0),
-                -p.drawdown.to_f64().unwrap_or(0.0),
-            )
-        })
+        .map(|p| (p.at.timestamp(), cents(p.equity), cents(-p.drawdown)))
         .collect();
     let t0 = series.first().map_or(0, |s| s.0);
     let t1 = series.last().map_or(1, |s| s.0).max(t0 + 1);
-    let x = |t: i64| {
-        LEFT + INSET + (t - t0) as f64 / (t1 - t0) as f64 * (WIDTH - LEFT - RIGHT - 2.0 * INSET)
+    // A little room before the first and after the last point, so neither sits on the frame.
+    let inset = ((t1 - t0) / 80).max(1);
+    let x_range = (t0 - inset)..(t1 + inset);
+    let times = time_ticks(t0, t1);
+    let time_label = |t: &i64| {
+        times
+            .iter()
+            .find(|(at, _)| at == t)
+            .map_or_else(String::new, |(_, label)| label.clone())
     };
+    let tick_times: Vec<i64> = times.iter().map(|(t, _)| *t).collect();
 
+    let dollars = |c: i64| c as f64 / 100.0;
     let equity_values = series
         .iter()
-        .map(|s| s.1)
-        .chain(std::iter::once(info.starting_bankroll));
+        .map(|s| dollars(s.1))
+        .chain(std::iter::once(dollars(info.starting_bankroll)));
     let (e_lo, e_hi, e_ticks) = nice_axis(equity_values);
-    let (d_lo, d_hi, d_ticks) = nice_axis(series.iter().map(|s| s.2).chain([0.0]));
-    let y_equity =
-        |v: f64| EQUITY_BOTTOM - (v - e_lo) / (e_hi - e_lo) * (EQUITY_BOTTOM - EQUITY_TOP);
-    let y_drawdown =
-        |v: f64| DRAWDOWN_BOTTOM - (v - d_lo) / (d_hi - d_lo) * (DRAWDOWN_BOTTOM - DRAWDOWN_TOP);
+    let (d_lo, d_hi, d_ticks) = nice_axis(series.iter().map(|s| dollars(s.2)).chain([0.0]));
+    let e_label = |c: &i64| tick_label(dollars(*c), &e_ticks);
+    let d_label = |c: &i64| tick_label(dollars(*c), &d_ticks);
+    let in_cents =
+        |ticks: &[f64]| -> Vec<i64> { ticks.iter().map(|t| (t * 100.0).round() as i64).collect() };
+    let (e_range, d_range) = (in_cents(&[e_lo, e_hi]), in_cents(&[d_lo, d_hi]));
 
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="28" font-size="18" font-weight="bold" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        escape(&info.title)
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="{}" y="48" text-anchor="middle" fill="#555">{}</text>"##,
-        WIDTH / 2.0,
-        escape(&info.subtitle)
-    );
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (header, body) = root.split_vertically(HEADER);
+        let centre = (WIDTH / 2) as i32;
+        header.draw(&Text::new(
+            info.title,
+            (centre, 12),
+            TextStyle::from((FONT, 18).into_font().style(FontStyle::Bold))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        header.draw(&Text::new(
+            info.subtitle.as_str(),
+            (centre, 40),
+            text(13, &RGBColor(0x55, 0x55, 0x55)).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+        let (upper, lower) = body.split_vertically(EQUITY_PANEL);
 
-    // Time axis, shared, under the drawdown panel; vertical grid through both panels.
-    for (t, label) in time_ticks(t0, t1) {
-        let tx = x(t);
-        for (top, bottom) in [(EQUITY_TOP, EQUITY_BOTTOM), (DRAWDOWN_TOP, DRAWDOWN_BOTTOM)] {
-            let _ = writeln!(
-                s,
-                r##"<line x1="{tx:.1}" x2="{tx:.1}" y1="{top}" y2="{bottom}" stroke="#eee"/>"##
-            );
+        // Equity: grid, the bankroll line, the curve as steps, the last point.
+        let mut equity = ChartBuilder::on(&upper)
+            .margin_right(RIGHT_MARGIN)
+            .margin_top(6)
+            .y_label_area_size(Y_LABELS)
+            .build_cartesian_2d(
+                x_range.clone().with_key_points(tick_times.clone()),
+                (e_range[0]..e_range[1]).with_key_points(in_cents(&e_ticks)),
+            )?;
+        equity
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .axis_style(FRAME)
+            .label_style(text(14, &BLACK))
+            .axis_desc_style(text(14, &BLACK))
+            .y_label_formatter(&e_label)
+            .y_desc("equity ($)")
+            .draw()?;
+        let (x_lo, x_hi) = (x_range.start, x_range.end);
+        equity.draw_series(DashedLineSeries::new(
+            vec![
+                (x_lo, info.starting_bankroll),
+                (x_hi, info.starting_bankroll),
+            ],
+            6,
+            4,
+            BANKROLL.stroke_width(1),
+        ))?;
+        equity.draw_series(std::iter::once(
+            EmptyElement::at((x_hi, info.starting_bankroll))
+                + Text::new(
+                    "starting bankroll",
+                    (-6, -4),
+                    text(13, &MUTED).pos(Pos::new(HPos::Right, VPos::Bottom)),
+                ),
+        ))?;
+        equity.draw_series(LineSeries::new(
+            steps(&series, |p| p.1),
+            LINE.stroke_width(2),
+        ))?;
+        if let Some(&(t, value, _)) = series.last() {
+            equity.draw_series(std::iter::once(
+                EmptyElement::at((t, value))
+                    + Circle::new((0, 0), 4, LINE.filled())
+                    + Text::new(
+                        info.now_label.clone(),
+                        (-8, -8),
+                        text(14, &LINE).pos(Pos::new(HPos::Right, VPos::Bottom)),
+                    ),
+            ))?;
         }
-        let _ = writeln!(
-            s,
-            r#"<text x="{tx:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            DRAWDOWN_BOTTOM + 18.0,
-            escape(&label)
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">time (UTC)</text>"#,
-        (LEFT + WIDTH - RIGHT) / 2.0,
-        DRAWDOWN_BOTTOM + 44.0
-    );
-    // Equity panel: grid, axis labels, the bankroll line, the curve as steps.
-    grid(&mut s, &e_ticks, y_equity, EQUITY_TOP, EQUITY_BOTTOM);
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(20 {}) rotate(-90)" text-anchor="middle">equity ($)</text>"#,
-        (EQUITY_TOP + EQUITY_BOTTOM) / 2.0
-    );
-    let bankroll_y = y_equity(info.starting_bankroll);
-    let _ = writeln!(
-        s,
-        r##"<line x1="{LEFT}" x2="{}" y1="{bankroll_y:.1}" y2="{bankroll_y:.1}" stroke="#888" stroke-dasharray="6 4"/>"##,
-        WIDTH - RIGHT
-    );
-    let _ = writeln!(
-        s,
-        r##"<text x="{}" y="{:.1}" text-anchor="end" fill="#666">starting bankroll</text>"##,
-        WIDTH - RIGHT - 4.0,
-        bankroll_y - 5.0
-    );
-    let equity_path = steps(&series, &x, |p| y_equity(p.1));
-    let _ = writeln!(
-        s,
-        r##"<path d="{equity_path}" fill="none" stroke="#1f5fbf" stroke-width="2"/>"##
-    );
-    if let Some(last) = series.last() {
-        let (lx, ly) = (x(last.0), y_equity(last.1));
-        let _ = writeln!(
-            s,
-            r##"<circle cx="{lx:.1}" cy="{ly:.1}" r="3.5" fill="#1f5fbf"/>"##
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#1f5fbf">{}</text>"##,
-            lx - 6.0,
-            ly - 8.0,
-            escape(&info.now_label)
-        );
-    }
 
-    // Drawdown panel: the fall below the running peak, filled down from zero.
-    grid(&mut s, &d_ticks, y_drawdown, DRAWDOWN_TOP, DRAWDOWN_BOTTOM);
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(20 {}) rotate(-90)" text-anchor="middle">drawdown ($)</text>"#,
-        (DRAWDOWN_TOP + DRAWDOWN_BOTTOM) / 2.0
-    );
-    if let (Some(first), Some(last)) = (series.first(), series.last()) {
-        let zero = y_drawdown(0.0);
-        let body = steps(&series, &x, |p| y_drawdown(p.2));
-        let area = format!(
-            "M{:.1},{zero:.1} L{} L{:.1},{zero:.1} Z",
-            x(first.0),
-            body.trim_start_matches('M'),
-            x(last.0)
-        );
-        let _ = writeln!(
-            s,
-            r##"<path d="{area}" fill="#d9534f" fill-opacity="0.35" stroke="#c9302c" stroke-width="1.5"/>"##
-        );
+        // Drawdown: the fall below the running peak, filled down from zero; the time axis.
+        let mut drawdown = ChartBuilder::on(&lower)
+            .margin_right(RIGHT_MARGIN)
+            .margin_top(30)
+            .margin_bottom(8)
+            .x_label_area_size(X_LABELS)
+            .y_label_area_size(Y_LABELS)
+            .build_cartesian_2d(
+                x_range.with_key_points(tick_times),
+                (d_range[0]..d_range[1]).with_key_points(in_cents(&d_ticks)),
+            )?;
+        drawdown
+            .configure_mesh()
+            .bold_line_style(GRID)
+            .axis_style(FRAME)
+            .label_style(text(14, &BLACK))
+            .axis_desc_style(text(14, &BLACK))
+            .x_label_formatter(&time_label)
+            .y_label_formatter(&d_label)
+            .x_desc("time (UTC)")
+            .y_desc("drawdown ($)")
+            .draw()?;
+        drawdown.draw_series(
+            AreaSeries::new(steps(&series, |p| p.2), 0, LOSS_FILL.mix(0.35))
+                .border_style(LOSS_EDGE.stroke_width(1)),
+        )?;
+        root.present()?;
     }
-
-    for (top, bottom) in [(EQUITY_TOP, EQUITY_BOTTOM), (DRAWDOWN_TOP, DRAWDOWN_BOTTOM)] {
-        let _ = writeln!(
-            s,
-            r##"<rect x="{LEFT}" y="{top}" width="{}" height="{}" fill="none" stroke="#333"/>"##,
-            WIDTH - LEFT - RIGHT,
-            bottom - top
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+    Ok(out)
 }
 
-/// Horizontal grid lines with their labels on the left axis.
-fn grid(s: &mut String, ticks: &[f64], y: impl Fn(f64) -> f64, top: f64, bottom: f64) {
-    for &tick in ticks {
-        let ty = y(tick);
-        if ty < top - 0.5 || ty > bottom + 0.5 {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" x2="{}" y1="{ty:.1}" y2="{ty:.1}" stroke="#eee"/>"##,
-            WIDTH - RIGHT
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 6.0,
-            ty + 4.0,
-            tick_label(tick, ticks)
-        );
-    }
+/// Whole cents of an amount (saturating: no book holds 92 quadrillion dollars).
+fn cents(amount: rust_decimal::Decimal) -> i64 {
+    (amount * rust_decimal::Decimal::ONE_HUNDRED)
+        .round()
+        .to_i64()
+        .unwrap_or(if amount.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
 }
 
-/// An SVG path through the points as a step function: each value holds until the next point.
-fn steps(
-    series: &[(i64, f64, f64)],
-    x: &impl Fn(i64) -> f64,
-    y: impl Fn(&(i64, f64, f64)) -> f64,
-) -> String {
-    let mut path = String::new();
-    let mut previous_y = None;
-    for point in series {
-        let (px, py) = (x(point.0), y(point));
-        match previous_y {
-            None => {
-                let _ = write!(path, "M{px:.1},{py:.1}");
-            }
-            Some(prev) => {
-                let _ = write!(path, " L{px:.1},{prev:.1} L{px:.1},{py:.1}");
-            }
+/// The chart's text style: its one family at `size` pixels.
+fn text(size: u32, color: &RGBColor) -> TextStyle<'_> {
+    TextStyle::from((FONT, size).into_font()).color(color)
+}
+
+/// The points as a step function: each value holds until the next point.
+fn steps(series: &[Placed], value: impl Fn(&Placed) -> i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(series.len() * 2);
+    for (i, point) in series.iter().enumerate() {
+        if i > 0 {
+            out.push((point.0, value(&series[i - 1])));
         }
-        previous_y = Some(py);
+        out.push((point.0, value(point)));
     }
-    path
+    out
 }
 
 /// A range covering the values with "nice" round ticks (1, 2 or 5 × 10^k apart).
@@ -297,7 +305,26 @@ fn tick_label(value: f64, ticks: &[f64]) -> String {
         (-step.log10().floor()) as usize
     };
     let value = if value.abs() < step / 1e6 { 0.0 } else { value };
-    format!("{value:.decimals$}")
+    thousands(&format!("{value:.decimals$}"))
+}
+
+/// `1234567.5` → `1,234,567.5`: commas between groups of three in the integer part.
+fn thousands(number: &str) -> String {
+    let (sign, rest) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number),
+    };
+    let (int, frac) = rest.split_at(rest.find('.').unwrap_or(rest.len()));
+    let mut grouped = String::with_capacity(number.len() + int.len() / 3);
+    grouped.push_str(sign);
+    for (i, digit) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped.push_str(frac);
+    grouped
 }
 
 /// Round time ticks: at most about eight, labelled for the span.
@@ -362,11 +389,61 @@ fn subtitle(first: Timestamp, last: Timestamp, summary: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The text of every `<text>` element (plotters writes each on its own line), unescaped of
+/// nothing: what a reader of the file sees, for tests.
+#[cfg(test)]
+pub(crate) fn texts(svg: &str) -> Vec<&str> {
+    let mut lines = svg.lines();
+    let mut out = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with("<text") {
+            if let Some(text) = lines.next() {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// The pixel points of the equity line (the one polyline in the curve's colour), for tests.
+#[cfg(test)]
+pub(crate) fn equity_line(svg: &str) -> Option<Vec<(f64, f64)>> {
+    polyline(svg, LINE)
+}
+
+/// The pixel points of the first dash of the starting bankroll line, for tests.
+#[cfg(test)]
+pub(crate) fn bankroll_line(svg: &str) -> Option<Vec<(f64, f64)>> {
+    polyline(svg, BANKROLL)
+}
+
+#[cfg(test)]
+fn polyline(svg: &str, colour: RGBColor) -> Option<Vec<(f64, f64)>> {
+    let colour = format!(
+        "stroke=\"#{:02X}{:02X}{:02X}\"",
+        colour.0, colour.1, colour.2
+    );
+    let line = svg
+        .lines()
+        .find(|l| l.starts_with("<polyline") && l.contains(&colour))?;
+    let points = line.split("points=\"").nth(1)?.split('"').next()?;
+    points
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `y` of the `<text>` whose content is `label`, for tests.
+#[cfg(test)]
+pub(crate) fn text_y(svg: &str, label: &str) -> Option<f64> {
+    let lines: Vec<&str> = svg.lines().collect();
+    let at = lines
+        .windows(2)
+        .find(|w| w[1] == label && w[0].starts_with("<text"))?;
+    at[0].split(" y=\"").nth(1)?.split('"').next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -409,7 +486,15 @@ mod tests {
     }
 
     #[test]
-    fn escapes_markup_in_labels() {
-        assert_eq!(escape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
+    fn money_labels_group_thousands() {
+        assert_eq!(thousands("995"), "995");
+        assert_eq!(thousands("1000"), "1,000");
+        assert_eq!(thousands("-1234567.25"), "-1,234,567.25");
+        assert_eq!(thousands("100000"), "100,000");
+        assert_eq!(thousands("0.05"), "0.05");
+        let (_, _, ticks) = nice_axis([9_800.0, 10_200.0].into_iter());
+        assert_eq!(tick_label(10_000.0, &ticks), "10,000");
+        let (_, _, ticks) = nice_axis([1_000.0, 1_000.2].into_iter());
+        assert_eq!(tick_label(1_000.25, &ticks), "1,000.25");
     }
 }

@@ -66,8 +66,14 @@ pub enum CommandError {
     /// The running bot traded during every one of several attempts to read a consistent book.
     #[error("the book changed during each of {attempts} attempts to read it; try again")]
     Busy { attempts: usize },
-    #[error("cannot write the chart to {path}: {message}")]
-    Chart { path: PathBuf, message: String },
+    #[error(transparent)]
+    Draw(#[from] chart::ChartError),
+    #[error("cannot write the chart to {path}: {source}")]
+    Chart {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("no store at {0} (check storage.path and the working directory)")]
     NoStore(PathBuf),
     #[error("{0}")]
@@ -169,9 +175,9 @@ pub fn review(
     };
     let chart = fetch_or_render_to(target, &request, out)?;
     if let (Some(path), Some(svg)) = (chart_path, chart) {
-        std::fs::write(&path, svg).map_err(|e| CommandError::Chart {
+        std::fs::write(&path, svg).map_err(|source| CommandError::Chart {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         })?;
         tracing::info!(path = %path.display(), "chart written");
     }

@@ -121,7 +121,8 @@ pub(super) fn render(
     Ok(args
         .chart
         .as_ref()
-        .map(|_| chart::report_svg(&r, chart::BOOK_TITLE)))
+        .map(|_| chart::report_svg(&r, chart::BOOK_TITLE))
+        .transpose()?)
 }
 
 impl MetricsJson {

@@ -79,6 +79,14 @@ pub enum ReplayCommandError {
     NoStore(PathBuf),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error(transparent)]
+    Draw(#[from] crate::commands::chart::ChartError),
+    #[error("cannot write the chart to {path}: {source}")]
+    Chart {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),
 }
@@ -170,10 +178,10 @@ pub fn replay_command(
     }
     if let Some(path) = &args.chart {
         let title = format!("replay of {}", args.events.display());
-        let svg = crate::commands::chart::report_svg(&report, &title);
-        std::fs::write(path, svg).map_err(|e| ReplayCommandError::File {
+        let svg = crate::commands::chart::report_svg(&report, &title)?;
+        std::fs::write(path, svg).map_err(|source| ReplayCommandError::Chart {
             path: path.clone(),
-            message: format!("cannot write the chart: {e}"),
+            source,
         })?;
         tracing::info!(path = %path.display(), "chart written");
     }

@@ -124,12 +124,10 @@ async fn fetch_errors_are_readable_and_never_show_the_key() {
     )
     .expect("client");
     let m = market("KXGONE");
-    assert_eq!(
-        client.fetch(&m).await,
-        Err("HTTP 404 Not Found: market not found".to_string())
-    );
+    let err = client.fetch(&m).await.expect_err("404");
+    assert_eq!(err.to_string(), "HTTP 404 Not Found: market not found");
     let err = client.fetch(&m).await.expect_err("401");
-    assert_eq!(err, "HTTP 401 Unauthorized: bad key [redacted]");
+    assert_eq!(err.to_string(), "HTTP 401 Unauthorized: bad key [redacted]");
 }
 
 #[tokio::test]
@@ -141,7 +139,11 @@ async fn fetch_times_out() {
     .await;
     let client =
         ResolutionClient::new(&server.base_url, None, Duration::from_millis(200)).expect("client");
-    let err = client.fetch(&market("KXSLOW")).await.expect_err("timeout");
+    let err = client
+        .fetch(&market("KXSLOW"))
+        .await
+        .expect_err("timeout")
+        .to_string();
     assert!(
         err.contains("timed out") || err.contains("timeout"),
         "{err}"

@@ -277,9 +277,13 @@ impl Redactor {
 
     /// The error and its sources on one line, without the URL, cleaned of the secret.
     pub fn error_text(&self, err: reqwest::Error) -> String {
-        let err = err.without_url();
+        self.chain_text(&err.without_url())
+    }
+
+    /// An error and its sources on one line, cleaned of the secret.
+    pub fn chain_text(&self, err: &dyn std::error::Error) -> String {
         let mut text = err.to_string();
-        let mut source = std::error::Error::source(&err);
+        let mut source = err.source();
         while let Some(cause) = source {
             let cause_text = cause.to_string();
             if !text.contains(&cause_text) {

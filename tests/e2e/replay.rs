@@ -294,7 +294,7 @@ fn a_recorded_session_replays_and_sweeps_from_the_command_line() {
     );
     let svg = std::fs::read_to_string(dir.join("equity.svg")).expect("chart written");
     // The one chart module: the same axes as `report --chart`.
-    assert!(svg.starts_with("<svg") && svg.contains("stroke=\"#1f5fbf\""));
+    assert!(svg.starts_with("<svg") && svg.contains("stroke=\"#1F5FBF\""));
     assert!(svg.contains("starting bankroll") && svg.contains("replay of events.ndjson"));
     // Same file, same config: the same report.
     let (_, again, _) = app.output(&["replay", "--events", "events.ndjson", "--json"]);

@@ -100,8 +100,9 @@ fn report_chart_is_an_svg_of_the_curve_with_axes_and_title() {
         }),
     );
     let svg = rendered.chart.expect("a chart when --chart is given");
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.starts_with("<svg ") && svg.contains(r#"xmlns="http://www.w3.org/2000/svg""#));
     assert!(svg.ends_with("</svg>\n"));
+    let texts = crate::commands::chart::texts(&svg);
     for label in [
         "shiftbot paper book: equity and drawdown",
         "equity ($)",
@@ -109,18 +110,29 @@ fn report_chart_is_an_svg_of_the_curve_with_axes_and_title() {
         "time (UTC)",
         "starting bankroll",
         "now 1004.34",
-        ">1015<",
-        ">-20<",
-        ">03-02 00:00<",
+        // Round ticks, thousands grouped.
+        "1,015",
+        "990",
+        "-20",
+        "03-02 00:00",
     ] {
-        assert!(svg.contains(label), "missing {label:?}");
+        assert!(texts.contains(&label), "missing {label:?} in {texts:?}");
     }
-    // The equity line: a move to the start, then a horizontal and a vertical step per point.
-    let path = svg
-        .lines()
-        .find(|l| l.contains("stroke=\"#1f5fbf\""))
-        .expect("the equity path");
-    assert_eq!(path.matches(" L").count(), 2 * 6, "{path}");
+    // The equity line: the start, then a horizontal and a vertical step per later point.
+    let line = crate::commands::chart::equity_line(&svg).expect("the equity line");
+    assert_eq!(line.len(), 1 + 2 * 6, "{line:?}");
+    // Steps: every other segment is horizontal, then vertical, left to right.
+    for pair in line.windows(2) {
+        assert!(pair[1].0 >= pair[0].0, "{line:?}");
+    }
+    // The axes are the values': the bankroll line (1,000) lies on the "1,000" tick, and the
+    // last point (1,004.34) between the "1,000" and "1,005" ticks, near the latter.
+    let y = |label| crate::commands::chart::text_y(&svg, label).expect(label);
+    let bankroll = crate::commands::chart::bankroll_line(&svg).expect("the bankroll line");
+    assert!((bankroll[0].1 - y("1,000")).abs() <= 1.0, "{bankroll:?}");
+    let now = line.last().expect("a last point").1;
+    let fraction = (y("1,000") - now) / (y("1,000") - y("1,005"));
+    assert!((fraction - 0.868).abs() < 0.05, "{fraction}");
     // Every element opened is closed (a cheap well-formedness check).
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
 }
