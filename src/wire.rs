@@ -323,7 +323,7 @@ fn timestamp_field(value: Option<&RawValue>) -> Result<Option<Timestamp>, String
     }
 }
 
-pub(crate) mod canonical;
+pub mod canonical;
 pub(crate) mod json;
 
 pub use json::Json;
