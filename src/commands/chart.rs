@@ -15,6 +15,8 @@
 //! pixels. Labels print the round tick values and the exact `Decimal` figures of the report.
 
 use chrono::{DateTime, Duration, Utc};
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::RangedCoordi64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rust_decimal::prelude::ToPrimitive;
@@ -162,15 +164,7 @@ fn svg(points: &[EquityPoint], info: &ChartInfo) -> Result<String, ChartError> {
                 x_range.clone().with_key_points(tick_times.clone()),
                 (e_range[0]..e_range[1]).with_key_points(in_cents(&e_ticks)),
             )?;
-        equity
-            .configure_mesh()
-            .bold_line_style(GRID)
-            .axis_style(FRAME)
-            .label_style(text(14, &BLACK))
-            .axis_desc_style(text(14, &BLACK))
-            .y_label_formatter(&e_label)
-            .y_desc("equity ($)")
-            .draw()?;
+        mesh(&mut equity, &e_label, "equity ($)", None)?;
         let (x_lo, x_hi) = (x_range.start, x_range.end);
         equity.draw_series(DashedLineSeries::new(
             vec![
@@ -216,17 +210,7 @@ fn svg(points: &[EquityPoint], info: &ChartInfo) -> Result<String, ChartError> {
                 x_range.with_key_points(tick_times),
                 (d_range[0]..d_range[1]).with_key_points(in_cents(&d_ticks)),
             )?;
-        drawdown
-            .configure_mesh()
-            .bold_line_style(GRID)
-            .axis_style(FRAME)
-            .label_style(text(14, &BLACK))
-            .axis_desc_style(text(14, &BLACK))
-            .x_label_formatter(&time_label)
-            .y_label_formatter(&d_label)
-            .x_desc("time (UTC)")
-            .y_desc("drawdown ($)")
-            .draw()?;
+        mesh(&mut drawdown, &d_label, "drawdown ($)", Some(&time_label))?;
         drawdown.draw_series(
             AreaSeries::new(steps(&series, |p| p.2), 0, LOSS_FILL.mix(0.35))
                 .border_style(LOSS_EDGE.stroke_width(1)),
@@ -246,6 +230,35 @@ fn cents(amount: rust_decimal::Decimal) -> i64 {
         } else {
             i64::MAX
         })
+}
+
+/// A panel: time (seconds) across, cents up, both with the ticks chosen here.
+type Panel<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<WithKeyPoints<RangedCoordi64>, WithKeyPoints<RangedCoordi64>>,
+>;
+
+/// Both panels' gridlines, frame and labels; `time` labels the shared time axis (the lower
+/// panel only).
+fn mesh(
+    panel: &mut Panel<'_, '_>,
+    money: &dyn Fn(&i64) -> String,
+    title: &str,
+    time: Option<&dyn Fn(&i64) -> String>,
+) -> Result<(), ChartError> {
+    let mut style = panel.configure_mesh();
+    style
+        .bold_line_style(GRID)
+        .axis_style(FRAME)
+        .label_style(text(14, &BLACK))
+        .axis_desc_style(text(14, &BLACK))
+        .y_label_formatter(money)
+        .y_desc(title);
+    if let Some(time) = time {
+        style.x_label_formatter(time).x_desc("time (UTC)");
+    }
+    Ok(style.draw()?)
 }
 
 /// The chart's text style: its one family at `size` pixels.
