@@ -10,6 +10,7 @@
 //! - [`clock`]: the injected clock.
 //! - [`wire`]: decoding wire JSON (events, signals) into validated `strategies` types.
 //! - [`feed`]: event sources (the Rekko SSE/JSON-lines stream) producing raw events.
+//! - [`intake`]: the other intakes (signed webhooks), producers of the same raw events.
 //! - [`signal`]: the `/v1/signals` client with retries, timeouts and quota handling.
 //! - [`mirror`]: best-effort mirroring of paper fills to `/v1/trades/shadow`.
 //! - [`store`]: the sled store and its group-commit writer.
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod commands;
 pub mod configuration;
 pub mod feed;
+pub mod intake;
 pub mod metrics;
 pub mod mirror;
 pub mod notify;

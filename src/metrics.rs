@@ -35,6 +35,8 @@ pub const FLUSH_SECONDS: &str = "shiftbot_flush_seconds";
 pub const OUTBOX_BACKLOG: &str = "shiftbot_outbox_backlog";
 pub const EVENTS_DROPPED: &str = "shiftbot_events_dropped_total";
 pub const NOTIFICATIONS_DROPPED: &str = "shiftbot_notifications_dropped_total";
+pub const WEBHOOK_REQUESTS: &str = "shiftbot_webhook_requests_total";
+pub const WEBHOOK_DURABLE: &str = "shiftbot_webhook_durable_seconds";
 
 /// The intake label of today's one intake.
 pub const STREAM: &str = "stream";
@@ -57,6 +59,7 @@ pub fn handle() -> &'static PrometheusHandle {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(SIGNAL_LATENCY.into()), &seconds)
             .and_then(|b| b.set_buckets_for_metric(Matcher::Full(FLUSH_SECONDS.into()), &seconds))
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(WEBHOOK_DURABLE.into()), &seconds))
             .and_then(|b| {
                 b.set_buckets_for_metric(Matcher::Full(COMMIT_BATCH_EVENTS.into()), &sizes)
             });
@@ -114,8 +117,21 @@ pub fn restore(
     }
 }
 
-pub fn event_received(event_type: &str) {
-    counter!(EVENTS_RECEIVED, "intake" => STREAM, "type" => type_label(event_type)).increment(1);
+/// An event taken in through `intake` (the `[feed]` stream when `None`).
+pub fn event_received(intake: Option<&str>, event_type: &str) {
+    let intake = intake.unwrap_or(STREAM).to_string();
+    counter!(EVENTS_RECEIVED, "intake" => intake, "type" => type_label(event_type)).increment(1);
+}
+
+/// A webhook request answered with `status` (200, 401, 413, 503) by `intake`.
+pub fn webhook_request(intake: &str, status: u16) {
+    counter!(WEBHOOK_REQUESTS, "intake" => intake.to_string(), "status" => status.to_string())
+        .increment(1);
+}
+
+/// From a webhook's arrival to its answer once durable.
+pub fn webhook_durable(intake: &str, took: Duration) {
+    histogram!(WEBHOOK_DURABLE, "intake" => intake.to_string()).record(took.as_secs_f64());
 }
 
 pub fn decided(outcome: Outcome, trades: &[strategies::Trade]) {

@@ -149,6 +149,37 @@ pub(crate) struct PayloadIn<'a> {
     price: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "json::raw")]
     timestamp: Option<&'a RawValue>,
+    /// An envelope's event fields (`{"type" | "event_type", "id"?, "data": {...}}`, the shape
+    /// of VecTrade's, ARA's and Standard Webhooks' webhooks): see [`envelope`].
+    #[serde(default, borrow, deserialize_with = "json::raw")]
+    data: Option<&'a RawValue>,
+    /// ARA's envelope names its type `event_type`.
+    #[serde(rename = "event_type", default, borrow, deserialize_with = "json::raw")]
+    envelope_type: Option<&'a RawValue>,
+}
+
+/// The event fields of an envelope, when `payload` is one: a `data` object and no
+/// `market_id` of its own. The envelope's type (`type`, else `event_type`) and id stand for
+/// the event's; the fields' own `type` and `id` are used only when the envelope has none.
+/// `Err` is the reason an envelope's `data` cannot be read.
+fn envelope<'a>(payload: &PayloadIn<'a>) -> Option<Result<PayloadIn<'a>, String>> {
+    let data = payload.data.filter(|_| payload.market_id.is_none())?;
+    if !data.get().starts_with('{') {
+        return None;
+    }
+    Some(match json::object::<PayloadIn<'a>>(data.get()) {
+        Ok(mut inner) => {
+            inner.event_type = payload
+                .event_type
+                .or(payload.envelope_type)
+                .or(inner.event_type);
+            inner.id = payload.id.or(inner.id);
+            inner.data = None;
+            Ok(inner)
+        }
+        Err(json::NotObject::Fields(err)) => Err(format!("data: {err}")),
+        Err(_) => Err("data is not a JSON object".to_string()),
+    })
 }
 
 /// Decode one raw event. Always returns an event; bad input becomes `Invalid` with the reason.
@@ -180,7 +211,11 @@ pub fn decode<'a>(
             };
         }
     };
-    let id = event_id(id, payload.id, data);
+    let payload_id = match envelope(&payload) {
+        Some(Ok(inner)) => payload.id.or(inner.id),
+        _ => payload.id,
+    };
+    let id = event_id(id, payload_id, data);
     decode_fields(id, carrier_type, &payload)
 }
 
@@ -191,6 +226,23 @@ pub(crate) fn decode_fields<'a>(
     carrier_type: Option<&'a str>,
     payload: &PayloadIn<'a>,
 ) -> Decoded<'a> {
+    match envelope(payload) {
+        Some(Ok(inner)) => return decode_fields(id, carrier_type, &inner),
+        Some(Err(reason)) => {
+            let event_type = payload
+                .event_type
+                .or(payload.envelope_type)
+                .and_then(json::text)
+                .filter(|t| !t.is_empty())
+                .unwrap_or(Cow::Borrowed(carrier_type.unwrap_or("unknown")));
+            return Decoded {
+                id,
+                event_type,
+                body: Body::Invalid(None, reason),
+            };
+        }
+        None => {}
+    }
     let event_type = match payload.event_type.and_then(json::text) {
         Some(t) if !t.is_empty() => t,
         _ => Cow::Borrowed(carrier_type.unwrap_or("unknown")),

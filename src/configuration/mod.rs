@@ -14,6 +14,7 @@
 //! - [`problems`]: `ConfigProblem` / `ConfigErrors`.
 //! - [`secret`]: the redacting `Secret`.
 
+mod intake;
 mod notify;
 pub mod problems;
 mod reader;
@@ -37,6 +38,7 @@ use strategies::filter::FilterRules;
 use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
+pub use intake::{IntakeKind, IntakeSettings, WebhookSettings};
 pub use notify::{NotifyOn, NotifySink, SinkKind};
 pub use problems::{ConfigErrors, ConfigProblem};
 pub use reload::{ReloadPlan, ReloadReport};
@@ -90,6 +92,9 @@ pub struct Settings {
     /// `[[notify]]`: the notification sinks (none by default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<NotifySink>,
+    /// `[[intake]]`: where events come from (none: the `[feed]` stream alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intake: Vec<IntakeSettings>,
 }
 
 /// Inputs to [`Settings::load`], so tests never have to touch the process environment.
@@ -114,9 +119,15 @@ impl Settings {
         let mut reader = Reader::new(root);
         let settings = schema::read(&mut reader);
         let notify = notify::read_notify(&mut reader, &options.env);
+        let intake = intake::read_intakes(&mut reader, &options.env);
         let settings = settings
             .zip(notify)
-            .map(|(settings, notify)| Settings { notify, ..settings });
+            .zip(intake)
+            .map(|((settings, notify), intake)| Settings {
+                notify,
+                intake,
+                ..settings
+            });
         reader.report_unknown_keys(schema::explain_unknown);
         let mut problems = reader.into_problems();
         if let Some(settings) = &settings {

@@ -92,6 +92,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         replay: replay?,
         sim: sim?,
         notify: Vec::new(),
+        intake: Vec::new(),
     })
 }
 

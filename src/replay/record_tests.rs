@@ -18,6 +18,7 @@ fn event(seq: u64, data: &str, millis: i64) -> EventRecord {
         sse_event: Some("price_shift".to_string()),
         data: data.to_string(),
         received_at: at(millis),
+        source: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn event(seq: u64, received: u64) -> EventRecord {
             seq % 7
         ),
         received_at: at(received),
+        source: None,
     }
 }
 

@@ -57,6 +57,8 @@ pub(super) struct Application {
     held_tx: watch::Sender<BTreeSet<MarketKey>>,
     resolved_rx: mpsc::UnboundedReceiver<Resolution>,
     raw_rx: mpsc::Receiver<RawEvent>,
+    /// Webhook deliveries, from every webhook intake.
+    delivery_rx: mpsc::Receiver<crate::intake::webhook::Delivery>,
     feed_task: JoinHandle<Result<(), FeedError>>,
     feed_open: bool,
     feed_joined: bool,
@@ -147,6 +149,10 @@ impl Application {
                     Some(raw) => self.on_raw(raw)?,
                     None => self.feed_open = false,
                 },
+                // Webhooks wait under the same bounds; their senders get 503 past the deadline.
+                Some(delivery) = self.delivery_rx.recv(), if self.engine.has_room() => {
+                    self.on_delivery(delivery)?;
+                }
                 joined = &mut self.feed_task, if !self.feed_joined => self.on_feed_ended(joined)?,
             }
         }
@@ -220,6 +226,21 @@ impl Application {
         Ok(())
     }
 
+    /// A webhook delivery, and those queued behind it (bounded like [`Self::on_raw`]).
+    fn on_delivery(&mut self, delivery: crate::intake::webhook::Delivery) -> Result<(), RunError> {
+        self.engine.on_delivery(delivery, Instant::now())?;
+        for _ in 1..MAX_EVENTS_PER_TURN {
+            if !self.engine.has_room() {
+                break;
+            }
+            let Ok(delivery) = self.delivery_rx.try_recv() else {
+                break;
+            };
+            self.engine.on_delivery(delivery, Instant::now())?;
+        }
+        Ok(())
+    }
+
     /// The feed's task ended: only an error (or a panic) ends it before shutdown.
     fn on_feed_ended(
         &mut self,
@@ -288,6 +309,7 @@ impl Application {
             mut signals,
             mut durable_rx,
             raw_rx,
+            delivery_rx,
             mut feed_task,
             feed_joined,
             key_rejected,
@@ -302,6 +324,8 @@ impl Application {
         });
         signals.abort_all();
         drop(raw_rx);
+        // Senders still waiting get 503 (not durable) and deliver again after the restart.
+        drop(delivery_rx);
         if matches!(outcome, Err(RunError::StoreWrite(_))) {
             // No final commit or flush: it cannot succeed and sled would wait on it for ever.
             engine.abandon();

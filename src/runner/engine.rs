@@ -9,8 +9,9 @@
 //! 3. Batches are committed in order and each one atomically, so after `kill -9` the store is
 //!    a consistent prefix of what the engine did; the cursor (`Last-Event-ID`) in that prefix
 //!    is the last event it contains, so the server resends exactly what was lost.
-//! 4. Nothing leaves the process (cursor, mirror order, notification, an operator's answer)
-//!    before its batch is durable.
+//! 4. Nothing leaves the process (cursor, mirror order, notification, an operator's answer,
+//!    a webhook's 200) before its batch is durable. A webhook delivery already seen (by its
+//!    delivery key, or its event's id) is answered once the first copy is durable.
 //! 5. The core is driven only through its [`Timeline`] (the decision clock replay and the
 //!    property tests share), and the core's state reaches the store only as its audit
 //!    ([`strategies::Changes`]) of the input being recorded: nothing here assembles state.
@@ -34,6 +35,7 @@ use tracing::{debug, info, warn};
 use crate::clock::SharedClock;
 use crate::configuration::NotifyOn;
 use crate::feed::RawEvent;
+use crate::intake::webhook::{Ack, Delivery};
 use crate::mirror::MirrorOrder;
 use crate::notify::outbox::Notifier;
 use crate::notify::Message;
@@ -76,6 +78,18 @@ struct Pending {
     notify: Vec<NotifyEntry>,
     replies: Vec<operator::Reply>,
     decided_arrivals: Vec<Instant>,
+    /// Webhook senders waiting for this batch to be durable, and the delivery keys it holds.
+    acks: Vec<(tokio::sync::oneshot::Sender<Ack>, Ack)>,
+    delivery_keys: Vec<String>,
+}
+
+/// What became of a raw event offered to the engine.
+enum Taken {
+    New,
+    /// Its id is in a batch not yet durable.
+    DuplicatePending,
+    /// Its id is in the store.
+    DuplicateDurable,
 }
 
 pub struct Engine {
@@ -91,6 +105,7 @@ pub struct Engine {
     current: Pending,
     pending: VecDeque<Pending>,
     unflushed_ids: HashSet<String>,
+    unflushed_deliveries: HashSet<String>,
     mirror_enabled: bool,
     cursor_tx: watch::Sender<Option<String>>,
     mirror_tx: Option<mpsc::UnboundedSender<MirrorOrder>>,
@@ -128,6 +143,7 @@ impl Engine {
             current: Pending::default(),
             pending: VecDeque::new(),
             unflushed_ids: HashSet::new(),
+            unflushed_deliveries: HashSet::new(),
             mirror_enabled: mirror_tx.is_some(),
             cursor_tx,
             mirror_tx,
@@ -242,8 +258,74 @@ impl Engine {
         }
     }
 
-    /// Take one raw event from a source.
-    pub fn on_raw(&mut self, mut raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
+    /// Take one raw event from the `[feed]` stream.
+    pub fn on_raw(&mut self, raw: RawEvent, arrived: Instant) -> Result<(), RunError> {
+        self.take(raw, None, arrived).map(drop)
+    }
+
+    /// Take one webhook delivery: a new event is recorded like a streamed one and its sender
+    /// answered when the batch is durable; a redelivery (same delivery key, or an event id
+    /// already taken) is answered once the first copy is durable, and decided never again.
+    pub fn on_delivery(&mut self, delivery: Delivery, arrived: Instant) -> Result<(), RunError> {
+        let Delivery {
+            intake,
+            raw,
+            key,
+            ack,
+        } = delivery;
+        if let Some((key, _)) = &key {
+            if self.unflushed_deliveries.contains(key) {
+                self.stats.duplicates += 1;
+                self.answer_after_pending(ack);
+                return Ok(());
+            }
+            if self.store.is_delivered(key)? {
+                self.stats.duplicates += 1;
+                let _ = ack.send(Ack::Duplicate);
+                return Ok(());
+            }
+        }
+        let received_at = raw.received_at;
+        match self.take(raw, Some(&intake), arrived)? {
+            Taken::New => {
+                if let Some((key, keep)) = key {
+                    let expires = chrono::Duration::from_std(keep)
+                        .ok()
+                        .and_then(|keep| received_at.checked_add_signed(keep))
+                        .unwrap_or(received_at);
+                    self.batch.deliveries.push((key.clone(), expires));
+                    self.unflushed_deliveries.insert(key.clone());
+                    self.current.delivery_keys.push(key);
+                }
+                self.current.acks.push((ack, Ack::Recorded));
+            }
+            Taken::DuplicatePending => self.answer_after_pending(ack),
+            Taken::DuplicateDurable => {
+                let _ = ack.send(Ack::Duplicate);
+            }
+        }
+        Ok(())
+    }
+
+    /// Answer a redelivery once everything taken so far is durable (the first copy is in the
+    /// batch being built or in one already handed to the writer).
+    fn answer_after_pending(&mut self, ack: tokio::sync::oneshot::Sender<Ack>) {
+        if !self.batch.is_empty() {
+            self.current.acks.push((ack, Ack::Duplicate));
+        } else if let Some(last) = self.pending.back_mut() {
+            last.acks.push((ack, Ack::Duplicate));
+        } else {
+            let _ = ack.send(Ack::Duplicate);
+        }
+    }
+
+    /// Take one raw event from an intake (`source`: its name; `None` for the `[feed]` stream).
+    fn take(
+        &mut self,
+        mut raw: RawEvent,
+        source: Option<&str>,
+        arrived: Instant,
+    ) -> Result<Taken, RunError> {
         if self.redactor.finds(&raw.data) {
             warn!("an event carried a secret of the bot's; it is redacted before it is stored");
             raw.data = self.redactor.clean(&raw.data);
@@ -260,15 +342,22 @@ impl Engine {
             }
         }
         let mut event = wire::decode_event(&raw);
-        if self.unflushed_ids.contains(&event.id) || self.store.is_seen(&event.id)? {
+        let duplicate = if self.unflushed_ids.contains(&event.id) {
+            Some(Taken::DuplicatePending)
+        } else if self.store.is_seen(&event.id)? {
+            Some(Taken::DuplicateDurable)
+        } else {
+            None
+        };
+        if let Some(duplicate) = duplicate {
             self.stats.duplicates += 1;
-            debug!(event_id = %event.id, "duplicate event ignored");
-            return Ok(());
+            debug!(event_id = %event.id, source = source.unwrap_or("stream"), "duplicate event ignored");
+            return Ok(duplicate);
         }
         let seq = self.counters.next_event_seq;
         self.counters.next_event_seq += 1;
         count(&mut self.counters.event_types, &event.event_type);
-        crate::metrics::event_received(&event.event_type);
+        crate::metrics::event_received(source, &event.event_type);
         // The receive time, moved on the decision clock, is the event's decision time, so a
         // replay of the recorded events (which carry it) makes the same decisions.
         let (received_at, effect) = self.apply(Input::Event(&mut event), raw.received_at);
@@ -289,6 +378,7 @@ impl Engine {
             sse_event: raw.sse_event,
             data: raw.data,
             received_at,
+            source: source.map(str::to_string),
         });
         self.unflushed_ids.insert(event.id.clone());
         self.current.event_ids.push(event.id.clone());
@@ -296,7 +386,7 @@ impl Engine {
             self.batch.inbox_add.push(seq);
         }
         self.follow(effect, seq, None, arrived);
-        Ok(())
+        Ok(Taken::New)
     }
 
     /// Take the reply to a signal request.
@@ -415,6 +505,12 @@ impl Engine {
             };
             for id in &done.event_ids {
                 self.unflushed_ids.remove(id);
+            }
+            for key in &done.delivery_keys {
+                self.unflushed_deliveries.remove(key);
+            }
+            for (ack, answer) in done.acks {
+                let _ = ack.send(answer);
             }
             if let Some(cursor) = done.cursor {
                 self.cursor_tx.send_replace(Some(cursor));

@@ -54,6 +54,14 @@ pub enum RunError {
         "the store could not be written, stopping (what was acknowledged before is intact): {0}"
     )]
     StoreWrite(#[source] StoreError),
+    /// A listener of the bot's (a webhook receiver) cannot bind its address.
+    #[error("cannot start the {what} on {addr}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -66,7 +74,7 @@ impl RunError {
             RunError::StoreWrite(_) => crate::cli::exit::STORE_WRITE,
             RunError::Unauthorized(_) => 3,
             RunError::Config(_) | RunError::Client(_) => 2,
-            RunError::Store(_) | RunError::Other(_) => 1,
+            RunError::Store(_) | RunError::Listen { .. } | RunError::Other(_) => 1,
         }
     }
 }

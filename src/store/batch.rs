@@ -29,6 +29,7 @@ pub(crate) enum TreeId {
     Outbox,
     Notify,
     Meta,
+    Deliveries,
 }
 
 pub(crate) struct Op {
@@ -56,6 +57,8 @@ pub struct Batch {
     pub notify: Vec<NotifyEntry>,
     pub cursor: Option<String>,
     pub counters: Option<Counters>,
+    /// Webhook delivery keys seen with these events, and when each may be forgotten.
+    pub deliveries: Vec<(String, strategies::Timestamp)>,
 }
 
 impl Batch {
@@ -70,6 +73,7 @@ impl Batch {
             && self.notify.is_empty()
             && self.cursor.is_none()
             && self.counters.is_none()
+            && self.deliveries.is_empty()
     }
 
     /// Append a later batch to this one.
@@ -84,6 +88,7 @@ impl Batch {
         self.notify.extend(later.notify);
         self.cursor = later.cursor.or(self.cursor.take());
         self.counters = later.counters.or(self.counters.take());
+        self.deliveries.extend(later.deliveries);
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
@@ -105,6 +110,14 @@ impl Batch {
                 TreeId::Seen,
                 event.id.as_bytes().to_vec(),
                 event.seq.to_be_bytes().to_vec(),
+            );
+        }
+        for (key, expires) in &self.deliveries {
+            let at = expires.timestamp_nanos_opt().unwrap_or(i64::MAX);
+            put(
+                TreeId::Deliveries,
+                key.as_bytes().to_vec(),
+                at.to_be_bytes().to_vec(),
             );
         }
         for seq in &self.inbox_add {

@@ -13,6 +13,7 @@
 //! | `positions` | `platform/market_id/side`   | `strategies::Position`                 |
 //! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
 //! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
+//! | `deliveries`| `intake/delivery id`        | expiry ns (i64 BE): a webhook delivery seen |
 //! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
 //! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters, archive |
 //!
@@ -56,6 +57,9 @@ pub struct EventRecord {
     pub sse_event: Option<String>,
     pub data: String,
     pub received_at: Timestamp,
+    /// The intake it came through (`[[intake]]`'s name); absent for the `[feed]` stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One decision, with the signal response it was based on, exactly as received.
@@ -229,6 +233,7 @@ pub struct Store {
     pub(crate) outbox: sled::Tree,
     pub(crate) notify: sled::Tree,
     pub(crate) meta: sled::Tree,
+    pub(crate) deliveries: sled::Tree,
     /// The marker file ([`health::MARKER`]) is known to be on disk.
     marked: Arc<AtomicBool>,
 }
@@ -341,6 +346,7 @@ impl Store {
             outbox: tree("outbox")?,
             notify: tree("notify")?,
             meta: tree("meta")?,
+            deliveries: tree("deliveries")?,
             db,
             marked: Arc::new(AtomicBool::new(false)),
         })
@@ -384,6 +390,32 @@ impl Store {
         self.seen
             .contains_key(event_id.as_bytes())
             .map_err(|e| self.io_err(e))
+    }
+
+    /// Has a webhook delivery with this key (`intake/delivery id`) been recorded?
+    pub fn is_delivered(&self, key: &str) -> Result<bool, StoreError> {
+        self.deliveries
+            .contains_key(key.as_bytes())
+            .map_err(|e| self.io_err(e))
+    }
+
+    /// Forget delivery keys whose time is up (at most `max` per call); how many went. Not
+    /// flushed on its own: a forgotten key that comes back after a crash only costs space.
+    pub fn prune_deliveries(&self, now: Timestamp, max: usize) -> Result<usize, StoreError> {
+        let now_ns = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let mut gone = 0;
+        for item in self.deliveries.iter() {
+            let (key, value) = item.map_err(|e| self.io_err(e))?;
+            let expiry = <[u8; 8]>::try_from(value.as_ref()).map(i64::from_be_bytes);
+            if expiry.is_ok_and(|at| at <= now_ns) {
+                self.deliveries.remove(key).map_err(|e| self.io_err(e))?;
+                gone += 1;
+                if gone >= max {
+                    break;
+                }
+            }
+        }
+        Ok(gone)
     }
 
     /// Everything a restart needs.
@@ -502,10 +534,23 @@ impl Store {
             &self.outbox,
             &self.notify,
             &self.meta,
+            &self.deliveries,
         );
         let result: Result<(), TransactionError<()>> = sled::Transactional::transaction(
             &trees,
-            |(events, seen, inbox, decisions, trades, positions, markets, outbox, notify, meta)| {
+            |(
+                events,
+                seen,
+                inbox,
+                decisions,
+                trades,
+                positions,
+                markets,
+                outbox,
+                notify,
+                meta,
+                deliveries,
+            )| {
                 for op in &ops {
                     let tree = match op.tree {
                         batch::TreeId::Events => events,
@@ -518,6 +563,7 @@ impl Store {
                         batch::TreeId::Outbox => outbox,
                         batch::TreeId::Notify => notify,
                         batch::TreeId::Meta => meta,
+                        batch::TreeId::Deliveries => deliveries,
                     };
                     match &op.value {
                         Some(value) => tree.insert(op.key.as_slice(), value.as_slice())?,
@@ -617,6 +663,7 @@ impl Store {
             ("events", &self.events),
             ("seen", &self.seen),
             ("seen_aged", &self.seen_aged),
+            ("deliveries", &self.deliveries),
             ("inbox", &self.inbox),
             ("decisions", &self.decisions),
             ("trades", &self.trades),

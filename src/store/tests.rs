@@ -19,6 +19,7 @@ fn event(seq: u64, id: &str) -> EventRecord {
         sse_event: None,
         data: r#"{"type":"price_shift"}"#.to_string(),
         received_at: t(seq as u32),
+        source: None,
     }
 }
 

@@ -255,3 +255,80 @@ fn a_long_decimal_keeps_every_digit_in_events_signals_and_recordings() {
     };
     assert_eq!(replayed, shift);
 }
+
+/// The webhook envelopes of seeds 002 (VecTrade), 003 (ARA) and Standard Webhooks: the event's
+/// fields in `data`, its type and id on the envelope.
+#[test]
+fn envelopes_decode_to_the_event_their_data_holds() {
+    let fields = r#"{"market_id":"KXFED-26MAR19","platform":"kalshi","old_yes":0.62,"new_yes":0.68,"change_pct":9.7,"timestamp":"2026-03-21T14:30:00Z"}"#;
+    let flat = decode_event(&raw(None, SEED_EXAMPLE));
+    for (body, id) in [
+        (
+            format!(
+                r#"{{"id":"evt_abc123","type":"price_shift","created_at":"2026-05-15T14:30:00Z","data":{fields}}}"#
+            ),
+            Some("evt_abc123"),
+        ),
+        (
+            format!(r#"{{"data": {fields}, "event_type": "price_shift"}}"#),
+            None,
+        ),
+        (
+            format!(
+                r#"{{"type":"price_shift","timestamp":"2026-03-21T14:30:01Z","data":{fields}}}"#
+            ),
+            None,
+        ),
+    ] {
+        let event = decode_event(&raw(None, &body));
+        assert_eq!(event.event_type, "price_shift", "{body}");
+        assert_eq!(event.body, flat.body, "{body}");
+        match id {
+            Some(id) => assert_eq!(event.id, id),
+            None => assert!(event.id.starts_with("sha256:"), "{}", event.id),
+        }
+    }
+    // The id inside `data` serves when the envelope has none.
+    let inner_id = format!(
+        r#"{{"event_type":"price_shift","data":{}}}"#,
+        fields.replacen('{', r#"{"id":"e-9","#, 1)
+    );
+    assert_eq!(decode_event(&raw(None, &inner_id)).id, "e-9");
+    // The same envelope delivered twice, re-serialised, is known by the same derived id.
+    let a = decode_event(&raw(
+        None,
+        &format!(r#"{{"event_type":"price_shift","data":{fields}}}"#),
+    ));
+    let b = decode_event(&raw(
+        None,
+        &format!(r#"{{ "data" : {fields} , "event_type" : "price_shift" }}"#),
+    ));
+    assert_eq!(a.id, b.id);
+}
+
+#[test]
+fn envelopes_of_other_types_are_ignored_and_broken_ones_invalid() {
+    let alert = r#"{"id":"evt_1","type":"price.alert","created_at":"2026-05-15T14:30:00Z","data":{"symbol":"AAPL","price":200.00}}"#;
+    let event = decode_event(&raw(None, alert));
+    assert_eq!(event.event_type, "price.alert");
+    assert!(
+        matches!(event.body, EventBody::Other { market: None }),
+        "{event:?}"
+    );
+    assert_eq!(
+        reason_of(r#"{"event_type":"price_shift","data":{"platform":"kalshi"}}"#),
+        "market_id is missing"
+    );
+    assert_eq!(
+        reason_of(r#"{"type":"price_shift","data":{"market_id":"M","market_id":"N"}}"#),
+        "data: duplicate field `market_id` at line 1 column 28"
+    );
+    let no_type = decode_event(&raw(
+        None,
+        r#"{"data":{"market_id":"M","platform":"kalshi"}}"#,
+    ));
+    assert!(
+        matches!(no_type.body, EventBody::Invalid { .. }),
+        "{no_type:?}"
+    );
+}

@@ -33,3 +33,4 @@ mod store_health;
 mod store_path;
 mod trade_log;
 mod trades;
+mod webhooks;

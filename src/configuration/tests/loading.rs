@@ -320,6 +320,10 @@ fn the_embedded_default_sets_every_key_itself() {
         crate::configuration::notify::read_notify(&mut reader, &[]),
         Some(Vec::new())
     );
+    assert_eq!(
+        crate::configuration::intake::read_intakes(&mut reader, &[]),
+        Some(Vec::new())
+    );
     reader.report_unknown_keys(schema::explain_unknown);
     assert_eq!(reader.into_problems(), Vec::new());
 }

@@ -13,6 +13,7 @@ use strategies::{MarketKey, Platform};
 
 use super::*;
 
+mod intake;
 mod loading;
 mod notify;
 mod validation;

@@ -11,8 +11,9 @@ use tracing::info;
 use super::Application;
 use crate::admin::{BackupJob, ControlJob, ReloadJob};
 use crate::clock::SharedClock;
-use crate::configuration::{FeedKind, Secret, Settings};
+use crate::configuration::{FeedKind, IntakeKind, Secret, Settings};
 use crate::feed::{self, StreamSettings};
+use crate::intake::webhook::{Delivery, Receiver};
 use crate::metrics::Health;
 use crate::mirror::{self, MirrorSettings, OutboxAck};
 use crate::notify::outbox::Notifier;
@@ -131,14 +132,25 @@ impl Application {
             stop_rx.clone(),
         ));
 
+        let delivery_rx = start_receivers(&settings, &clock, &mut tasks, &stop_rx).await?;
         let (raw_tx, raw_rx) = mpsc::channel(4096);
-        let feed_task = tokio::spawn(feed::run_stream(
-            stream_settings(&settings, &api),
-            clock.clone(),
-            cursor_rx,
-            raw_tx,
-            stop_rx.clone(),
-        ));
+        // No `[[intake]]` is the `[feed]` stream alone; with intakes, the stream runs when one
+        // of them is it.
+        let stream_wanted = settings.intake.is_empty()
+            || settings.intake.iter().any(|i| i.kind == IntakeKind::Stream);
+        let feed_task = match stream_wanted {
+            true => tokio::spawn(feed::run_stream(
+                stream_settings(&settings, &api),
+                clock.clone(),
+                cursor_rx,
+                raw_tx,
+                stop_rx.clone(),
+            )),
+            false => {
+                drop(raw_tx);
+                tokio::spawn(async { Ok(()) })
+            }
+        };
         let (done_tx, done_rx) = mpsc::unbounded_channel::<SignalDone>();
         Ok(Application {
             max_in_flight: settings.signal.max_in_flight.max(1),
@@ -162,6 +174,7 @@ impl Application {
             held_tx,
             resolved_rx,
             raw_rx,
+            delivery_rx,
             feed_task,
             feed_open: true,
             feed_joined: false,
@@ -172,6 +185,36 @@ impl Application {
             pause_logged: None,
         })
     }
+}
+
+/// Bind every webhook intake's address (a taken port stops the start) and serve each; their
+/// deliveries arrive on the returned channel.
+async fn start_receivers(
+    settings: &Settings,
+    clock: &SharedClock,
+    tasks: &mut JoinSet<()>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<mpsc::Receiver<Delivery>, RunError> {
+    let (tx, rx) = mpsc::channel::<Delivery>(4096);
+    let receivers = settings
+        .intake
+        .iter()
+        .filter_map(|intake| {
+            let hook = intake.webhook.clone()?;
+            Some(Receiver::new(&intake.name, hook, clock.clone(), tx.clone()))
+        })
+        .collect();
+    let bound = crate::intake::webhook::bind_all(receivers)
+        .await
+        .map_err(|(addr, err)| RunError::Listen {
+            what: "webhook receiver",
+            addr,
+            source: err,
+        })?;
+    for (receiver, listener, _) in bound {
+        tasks.spawn(receiver.serve(listener, stop_rx.clone()));
+    }
+    Ok(rx)
 }
 
 /// The `[feed]` stream of the API the bot talks to.

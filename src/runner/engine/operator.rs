@@ -142,6 +142,7 @@ impl Engine {
             sse_event: None,
             data: serde_json::to_string(control).unwrap_or_default(),
             received_at: now,
+            source: None,
         });
         let (_, effect) = self.apply(Input::Control { control, id: &id }, now);
         let done = ControlDone {

@@ -1,0 +1,327 @@
+//! `[[intake]]`: where events come from, any number, each its own table in an array (read like
+//! `[[notify]]`: one [`Reader`] per table, problems under `intake[N].`). None (the default)
+//! means the `[feed]` stream alone, exactly as before `[[intake]]` existed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use config::{Value, ValueKind};
+use serde::{Deserialize, Serialize};
+
+use super::problems::ConfigProblem;
+use super::reader::Reader;
+use super::sections::duration_text;
+use super::values::{describe, DurationRange};
+use super::Secret;
+use crate::intake::webhook::scheme::Scheme;
+
+/// What kind of source an intake is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeKind {
+    /// The `[feed]` SSE / JSON-lines stream.
+    Stream,
+    /// A signed-webhook receiver.
+    Webhook,
+}
+
+/// One `[[intake]]` table. Webhook keys are `None` / defaults on a stream intake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeSettings {
+    /// Unique; in the events' `source`, the decision log and the metrics' `intake` label.
+    pub name: String,
+    pub kind: IntakeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// The keys of a `kind = "webhook"` intake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSettings {
+    pub listen: SocketAddr,
+    pub path: String,
+    pub scheme: Scheme,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    #[serde(with = "duration_text")]
+    pub tolerance: Duration,
+    pub max_body: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    pub allow_unsigned: bool,
+    /// Read from `secret_env` at load; never printed, never stored.
+    #[serde(skip)]
+    pub secret: Option<Secret>,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+const MAX_TOLERANCE: Duration = Duration::from_secs(24 * 3600);
+const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Read `intake` (an array of tables; `[]` in the default). Secrets are looked up in `env`.
+pub(crate) fn read_intakes(
+    r: &mut Reader<'_>,
+    env: &[(String, String)],
+) -> Option<Vec<IntakeSettings>> {
+    let value = r.raw("intake")?;
+    let items: &[Value] = match &value.kind {
+        ValueKind::Array(items) => items,
+        other => {
+            r.problem(
+                "intake",
+                format!(
+                    "expected an array of [[intake]] tables, got {}",
+                    describe(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let mut intakes: Vec<IntakeSettings> = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("intake[{i}]");
+        let ValueKind::Table(table) = &item.kind else {
+            r.problem(
+                prefix,
+                format!("expected a table, got {}", describe(&item.kind)),
+            );
+            ok = false;
+            continue;
+        };
+        let mut problems = Vec::new();
+        match read_intake(table, env, &mut problems) {
+            Some(intake) if problems.is_empty() => {
+                if intakes.iter().any(|other| other.name == intake.name) {
+                    r.problem(
+                        format!("{prefix}.name"),
+                        format!(
+                            "two intakes are named {:?}; names must be unique",
+                            intake.name
+                        ),
+                    );
+                    ok = false;
+                }
+                if intake.kind == IntakeKind::Stream
+                    && intakes.iter().any(|other| other.kind == IntakeKind::Stream)
+                {
+                    r.problem(
+                        format!("{prefix}.kind"),
+                        "a second stream intake: there is one [feed] stream; remove this one",
+                    );
+                    ok = false;
+                }
+                if let Some(hook) = &intake.webhook {
+                    let clash = intakes
+                        .iter()
+                        .filter_map(|o| o.webhook.as_ref())
+                        .any(|o| o.listen == hook.listen && o.path == hook.path);
+                    if clash {
+                        r.problem(
+                            format!("{prefix}.path"),
+                            format!(
+                                "another webhook intake already receives on {}{}; give each its own path",
+                                hook.listen, hook.path
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+                intakes.push(intake);
+            }
+            _ => ok = false,
+        }
+        for problem in problems {
+            r.problem(format!("{prefix}.{}", problem.path), problem.message);
+        }
+    }
+    ok.then_some(intakes)
+}
+
+fn read_intake(
+    table: &config::Map<String, Value>,
+    env: &[(String, String)],
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<IntakeSettings> {
+    let mut r = Reader::new(table);
+    let has = |key: &str| table.contains_key(key);
+    let name = r.text("name").filter(|name| {
+        let good = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !good {
+            problems.push(ConfigProblem::new(
+                "name",
+                format!("expected 1 to 64 letters, digits, '-' or '_', got {name:?}"),
+            ));
+        }
+        good
+    });
+    let kind = r.choice(
+        "kind",
+        &[
+            ("stream", IntakeKind::Stream),
+            ("webhook", IntakeKind::Webhook),
+        ],
+    );
+    let webhook = match kind {
+        Some(IntakeKind::Webhook) => read_webhook(&mut r, &has, env, problems),
+        _ => None,
+    };
+    r.report_unknown_keys(|path| match path {
+        "secret" => Some(
+            "secrets are never read from files: put it in an environment variable and name it with secret_env"
+                .to_string(),
+        ),
+        "url" | "token_env" | "heartbeat" | "sources" | "interval" | "mode" | "after" => Some(
+            "the websocket and poll intakes are not built yet; only kind = \"stream\" and \"webhook\" are"
+                .to_string(),
+        ),
+        _ => None,
+    });
+    problems.extend(r.into_problems());
+    if kind == Some(IntakeKind::Webhook) && webhook.is_none() {
+        return None;
+    }
+    Some(IntakeSettings {
+        name: name?,
+        kind: kind?,
+        webhook,
+    })
+}
+
+fn read_webhook(
+    r: &mut Reader<'_>,
+    has: &dyn Fn(&str) -> bool,
+    env: &[(String, String)],
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<WebhookSettings> {
+    let listen = match has("listen") {
+        true => r.text("listen"),
+        false => Some(DEFAULT_LISTEN.to_string()),
+    }
+    .and_then(|text| match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.push(ConfigProblem::new(
+                "listen",
+                format!("expected an address and port such as \"127.0.0.1:8787\", got {text:?}"),
+            ));
+            None
+        }
+    });
+    let path = match has("path") {
+        true => r.text("path"),
+        false => Some("/webhook".to_string()),
+    }
+    .filter(|path| {
+        let good = path.starts_with('/') && !path.contains(['?', '#', ' ']);
+        if !good {
+            problems.push(ConfigProblem::new(
+                "path",
+                format!("expected a path starting with '/' (\"/webhook\"), got {path:?}"),
+            ));
+        }
+        good
+    });
+    let scheme = r.choice("scheme", &Scheme::ALL.map(|s| (s.as_str(), s)));
+    let secret_env = has("secret_env").then(|| r.text("secret_env")).flatten();
+    let tolerance = match has("tolerance") {
+        true => r.duration("tolerance", DurationRange::positive_up_to(MAX_TOLERANCE)),
+        false => Some(Duration::from_secs(300)),
+    };
+    let max_body = match has("max_body") {
+        true => r.read("max_body", |kind| byte_size(kind, MAX_BODY_LIMIT)),
+        false => Some(64 * 1024),
+    };
+    let public_url = has("public_url").then(|| r.text("public_url")).flatten();
+    let allow_unsigned = match has("allow_unsigned") {
+        true => r.boolean("allow_unsigned"),
+        false => Some(false),
+    };
+    if let Some(url) = &public_url {
+        match reqwest::Url::parse(url) {
+            Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
+            _ => problems.push(ConfigProblem::new(
+                "public_url",
+                format!("expected the https:// address the API should call, got {url:?}"),
+            )),
+        }
+    }
+    let secret = match &secret_env {
+        Some(var) => match env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v) {
+            Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
+            _ => {
+                problems.push(ConfigProblem::new(
+                    "secret_env",
+                    format!("the environment variable {var} is not set (or empty)"),
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    if secret_env.is_none() {
+        let loopback = listen.is_some_and(|addr| addr.ip().is_loopback());
+        match (allow_unsigned, loopback) {
+            (Some(true), true) => {}
+            (Some(true), false) => problems.push(ConfigProblem::new(
+                "allow_unsigned",
+                "an unsigned receiver may listen on loopback only; set secret_env, or listen on 127.0.0.1",
+            )),
+            _ => problems.push(ConfigProblem::new(
+                "secret_env",
+                "missing; a webhook intake verifies signatures with the secret in this environment variable (allow_unsigned = true accepts unsigned posts, on loopback only)",
+            )),
+        }
+    }
+    Some(WebhookSettings {
+        listen: listen?,
+        path: path?,
+        scheme: scheme?,
+        secret_env,
+        tolerance: tolerance?,
+        max_body: max_body?,
+        public_url,
+        allow_unsigned: allow_unsigned?,
+        secret,
+    })
+}
+
+/// A size in bytes: an integer, or text such as `"64KiB"`, `"1MiB"`, `"512B"`.
+fn byte_size(kind: &ValueKind, max: usize) -> Result<usize, String> {
+    let bytes = match kind {
+        ValueKind::I64(n) if *n > 0 => usize::try_from(*n).ok(),
+        ValueKind::U64(n) if *n > 0 => usize::try_from(*n).ok(),
+        ValueKind::String(text) => {
+            let text = text.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (digits, unit) = text.split_at(split);
+            let scale = match unit.trim() {
+                "" | "B" => Some(1),
+                "KiB" => Some(1024),
+                "MiB" => Some(1024 * 1024),
+                _ => None,
+            };
+            digits
+                .parse::<usize>()
+                .ok()
+                .zip(scale)
+                .and_then(|(n, s)| n.checked_mul(s))
+                .filter(|n| *n > 0)
+        }
+        _ => None,
+    };
+    match bytes {
+        Some(n) if n <= max => Ok(n),
+        Some(_) => Err(format!("at most {} MiB", max / (1024 * 1024))),
+        None => Err(format!(
+            "expected a size such as 65536, \"64KiB\" or \"1MiB\", got {}",
+            describe(kind)
+        )),
+    }
+}

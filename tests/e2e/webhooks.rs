@@ -1,0 +1,209 @@
+//! The signed-webhook intake against the real binary: only verified posts are recorded, each
+//! exactly once whatever the redelivery, durable before the 200 (a `kill -9` right after one
+//! loses nothing), oversized bodies refused, and 1,000 concurrent posts all kept.
+
+use std::collections::BTreeSet;
+
+use shiftbot::intake::webhook::scheme::Scheme;
+use shiftbot::intake::webhook::signed_headers;
+
+use crate::support::{fresh_price_shift, Setup, TestApp};
+
+const SECRET_VAR: &str = "SHIFTBOT_E2E_WEBHOOK_SECRET";
+const SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LTQyNDI=";
+
+/// A port free a moment ago (the bot binds it; a clash fails the start loudly).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn webhook_bot(scheme: Scheme) -> (TestApp, String) {
+    let port = free_port();
+    let mut intake = toml::Table::new();
+    intake.insert("name".into(), "hooks".into());
+    intake.insert("kind".into(), "webhook".into());
+    intake.insert("listen".into(), format!("127.0.0.1:{port}").into());
+    intake.insert("scheme".into(), scheme.as_str().into());
+    intake.insert("secret_env".into(), SECRET_VAR.into());
+    intake.insert("max_body".into(), "4KiB".into());
+    let app = Setup::new(Vec::new())
+        .set(
+            "intake",
+            toml::Value::Array(vec![toml::Value::Table(intake)]),
+        )
+        .set("filter.cooldown", "0s")
+        .env(SECRET_VAR, SECRET)
+        .spawn();
+    (app, format!("http://127.0.0.1:{port}/webhook"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A small move (decided `filtered` at once, no signal needed), on its own market.
+fn body(n: usize) -> String {
+    fresh_price_shift(None, "kalshi", &format!("KXHOOK-{n:04}"), "0.50", "0.505").data
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    scheme: Scheme,
+    body: &str,
+    delivery: &str,
+    secret: &str,
+) -> u16 {
+    let now = chrono::Utc::now().timestamp();
+    let mut request = client.post(url).body(body.to_string());
+    for (name, value) in &signed_headers(scheme, secret, body.as_bytes(), delivery, now) {
+        request = request.header(name.as_str(), value.to_str().expect("ascii"));
+    }
+    match request.send().await {
+        Ok(response) => response.status().as_u16(),
+        Err(err) => {
+            eprintln!("post failed: {err:?}");
+            0
+        }
+    }
+}
+
+/// Posts until the receiver answers (it starts with the bot).
+async fn wait_until_listening(client: &reqwest::Client, url: &str) {
+    for _ in 0..600 {
+        if client.get(url).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the webhook receiver never listened on {url}");
+}
+
+fn decided_markets(app: &TestApp) -> Vec<String> {
+    app.decisions()
+        .into_iter()
+        .filter_map(|d| Some(format!("{}/{}", d.platform?, d.market_id?)))
+        .collect()
+}
+
+#[test]
+fn only_signed_posts_are_recorded_each_once_and_durable_before_the_answer() {
+    for scheme in Scheme::ALL {
+        let (mut app, url) = webhook_bot(scheme);
+        let mut bot = app.start();
+        let rt = runtime();
+        let client = reqwest::Client::new();
+        rt.block_on(wait_until_listening(&client, &url));
+
+        let bodies: Vec<String> = (0..5).map(body).collect();
+        rt.block_on(async {
+            // Forged, unsigned, oversized: refused, nothing recorded.
+            let forged = post(&client, &url, scheme, &body(900), "d-900", "whsec_d3Jvbmc=").await;
+            assert_eq!(forged, 401, "{scheme:?}");
+            let unsigned = client.post(&url).body(body(901)).send().await.unwrap();
+            assert_eq!(unsigned.status().as_u16(), 401, "{scheme:?}");
+            let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(5000));
+            assert_eq!(
+                post(&client, &url, scheme, &huge, "d-902", SECRET).await,
+                413
+            );
+
+            // Five events, each delivered twice with the same delivery id.
+            for (n, body) in bodies.iter().enumerate() {
+                for _ in 0..2 {
+                    let status = post(&client, &url, scheme, body, &format!("d-{n}"), SECRET).await;
+                    assert_eq!(status, 200, "{scheme:?} event {n}");
+                }
+            }
+        });
+        bot.wait_for_decisions(5);
+        let finished = bot.terminate();
+        assert_eq!(finished.code, 0, "{}", finished.stderr);
+        let markets = decided_markets(&app);
+        assert_eq!(markets.len(), 5, "{scheme:?}: {markets:?}");
+        let distinct: BTreeSet<_> = markets.iter().collect();
+        assert_eq!(distinct.len(), 5, "{scheme:?}: each event decided once");
+        assert!(
+            markets.iter().all(|m| m.starts_with("kalshi/KXHOOK-000")),
+            "{markets:?}"
+        );
+        app.assert_no_secret_on_disk();
+    }
+}
+
+#[test]
+fn a_kill_right_after_the_answer_loses_nothing() {
+    let (mut app, url) = webhook_bot(Scheme::Rekko);
+    let bot = app.start();
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    rt.block_on(wait_until_listening(&client, &url));
+    let body = body(7);
+    let status = rt.block_on(post(&client, &url, Scheme::Rekko, &body, "", SECRET));
+    assert_eq!(status, 200);
+    bot.kill9();
+    // After the restart the event is there and decided, once, and a redelivery changes nothing.
+    let bot = app.start();
+    rt.block_on(wait_until_listening(&client, &url));
+    let again = rt.block_on(post(&client, &url, Scheme::Rekko, &body, "", SECRET));
+    assert_eq!(again, 200);
+    bot.terminate();
+    assert_eq!(
+        decided_markets(&app),
+        vec!["kalshi/KXHOOK-0007".to_string()]
+    );
+}
+
+#[test]
+fn a_thousand_concurrent_signed_posts_are_all_recorded_exactly_once() {
+    const POSTS: usize = 1000;
+    let (mut app, url) = webhook_bot(Scheme::Standard);
+    let mut bot = app.start();
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    rt.block_on(wait_until_listening(&client, &url));
+    let statuses = rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..POSTS {
+            let client = client.clone();
+            let url = url.clone();
+            tasks.spawn(async move {
+                // A sender retries until it gets its 2xx, with the same delivery id.
+                loop {
+                    let status = post(
+                        &client,
+                        &url,
+                        Scheme::Standard,
+                        &body(n),
+                        &format!("msg_{n}"),
+                        SECRET,
+                    )
+                    .await;
+                    if status == 200 {
+                        return status;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(status) = tasks.join_next().await {
+            statuses.push(status.expect("task"));
+        }
+        statuses
+    });
+    assert_eq!(statuses.len(), POSTS);
+    bot.wait_for_decisions(POSTS);
+    bot.terminate();
+    let markets = decided_markets(&app);
+    let distinct: BTreeSet<_> = markets.iter().collect();
+    assert_eq!(markets.len(), POSTS);
+    assert_eq!(distinct.len(), POSTS);
+}
