@@ -33,6 +33,11 @@ use crate::signal::SignalClient;
 use crate::sim::SimHandle;
 use crate::store::{NotifyEntry, Store, WriterEvent};
 
+/// How often webhook delivery keys past their time are looked for, and at most how many go
+/// at once (the rest the next time).
+const DELIVERY_PRUNE_EVERY: Duration = Duration::from_secs(600);
+const DELIVERY_PRUNE_MAX: usize = 100_000;
+
 /// Everything a running bot holds: the engine, the tasks around it and the channels between.
 pub(super) struct Application {
     /// The settings in force (a reload replaces them).
@@ -91,6 +96,10 @@ impl Application {
         // Feed-down alarms and daily summaries are looked for once a second.
         let mut notify_tick = tokio::time::interval(NOTIFY_TICK);
         notify_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Webhook delivery keys past their time are forgotten every few minutes, off the loop.
+        let mut prune_tick = tokio::time::interval(DELIVERY_PRUNE_EVERY);
+        prune_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let receives_webhooks = self.running.intake.iter().any(|i| i.webhook.is_some());
         crate::service::ready();
 
         loop {
@@ -123,6 +132,16 @@ impl Application {
                     }
                 }
                 _ = pause_report.tick() => log_pause(self.engine.core(), self.clock.now()),
+                _ = prune_tick.tick(), if receives_webhooks => {
+                    let (store, now) = (self.store.clone(), self.clock.now());
+                    tokio::task::spawn_blocking(move || {
+                        match store.prune_deliveries(now, DELIVERY_PRUNE_MAX) {
+                            Ok(0) => {}
+                            Ok(gone) => info!(gone, "forgot webhook delivery ids past their time"),
+                            Err(err) => warn!(error = %err, "cannot prune webhook delivery ids; trying again later"),
+                        }
+                    });
+                }
                 _ = watchdog.tick(), if watchdog_every.is_some() => crate::service::watchdog(),
                 _ = notify_tick.tick() => {
                     if let Err(err) = self.engine.notify_tick() {

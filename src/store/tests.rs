@@ -253,3 +253,27 @@ fn writer_reports_durable_batch_numbers() {
     assert_eq!(durable, 50);
     assert_eq!(store.events().count(), 50);
 }
+
+#[test]
+fn delivery_keys_are_committed_with_their_batch_and_forgotten_when_their_time_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let batch = Batch {
+        events: vec![event(0, "e0")],
+        deliveries: vec![
+            ("hooks/d-early".to_string(), t(10)),
+            ("hooks/d-late".to_string(), t(50)),
+        ],
+        ..Batch::default()
+    };
+    store.commit(&batch).unwrap();
+    assert!(store.is_delivered("hooks/d-early").unwrap());
+    assert!(store.is_delivered("hooks/d-late").unwrap());
+    assert!(!store.is_delivered("hooks/d-other").unwrap());
+    assert_eq!(store.prune_deliveries(t(9), 10).unwrap(), 0);
+    assert_eq!(store.prune_deliveries(t(10), 10).unwrap(), 1);
+    assert!(!store.is_delivered("hooks/d-early").unwrap());
+    assert!(store.is_delivered("hooks/d-late").unwrap());
+    // The event itself stays: only the delivery key expires.
+    assert!(store.is_seen("e0").unwrap());
+}

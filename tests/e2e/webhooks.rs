@@ -21,6 +21,15 @@ fn free_port() -> u16 {
 }
 
 fn webhook_bot(scheme: Scheme) -> (TestApp, String) {
+    webhook_bot_with(scheme, Vec::new(), false)
+}
+
+/// A bot with one webhook intake (and the `[feed]` stream of `script` too, when `stream`).
+fn webhook_bot_with(
+    scheme: Scheme,
+    script: Vec<shiftbot::sim::ScriptedEvent>,
+    stream: bool,
+) -> (TestApp, String) {
     let port = free_port();
     let mut intake = toml::Table::new();
     intake.insert("name".into(), "hooks".into());
@@ -29,11 +38,15 @@ fn webhook_bot(scheme: Scheme) -> (TestApp, String) {
     intake.insert("scheme".into(), scheme.as_str().into());
     intake.insert("secret_env".into(), SECRET_VAR.into());
     intake.insert("max_body".into(), "4KiB".into());
-    let app = Setup::new(Vec::new())
-        .set(
-            "intake",
-            toml::Value::Array(vec![toml::Value::Table(intake)]),
-        )
+    let mut intakes = vec![toml::Value::Table(intake)];
+    if stream {
+        let mut feed = toml::Table::new();
+        feed.insert("name".into(), "main".into());
+        feed.insert("kind".into(), "stream".into());
+        intakes.push(toml::Value::Table(feed));
+    }
+    let app = Setup::new(script)
+        .set("intake", toml::Value::Array(intakes))
         .set("filter.cooldown", "0s")
         .env(SECRET_VAR, SECRET)
         .spawn();
@@ -206,4 +219,28 @@ fn a_thousand_concurrent_signed_posts_are_all_recorded_exactly_once() {
     let distinct: BTreeSet<_> = markets.iter().collect();
     assert_eq!(markets.len(), POSTS);
     assert_eq!(distinct.len(), POSTS);
+}
+
+#[test]
+fn an_event_on_the_stream_and_as_a_webhook_is_decided_once() {
+    // The same event, with its id, on the stream and posted as a webhook (before and after
+    // the stream delivered it: either way one decision).
+    let mut event = fresh_price_shift(Some("e-both"), "kalshi", "KXHOOK-BOTH", "0.50", "0.505");
+    let mut data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    data["id"] = "e-both".into();
+    event.data = data.to_string();
+    let other = fresh_price_shift(Some("e-stream"), "kalshi", "KXHOOK-STREAM", "0.50", "0.505");
+    let (mut app, url) = webhook_bot_with(Scheme::Rekko, vec![event.clone(), other], true);
+    let mut bot = app.start();
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    rt.block_on(wait_until_listening(&client, &url));
+    let first = rt.block_on(post(&client, &url, Scheme::Rekko, &event.data, "", SECRET));
+    bot.wait_for_decisions(2);
+    let again = rt.block_on(post(&client, &url, Scheme::Rekko, &event.data, "", SECRET));
+    assert_eq!((first, again), (200, 200));
+    bot.terminate();
+    let mut markets = decided_markets(&app);
+    markets.sort();
+    assert_eq!(markets, ["kalshi/KXHOOK-BOTH", "kalshi/KXHOOK-STREAM"]);
 }
