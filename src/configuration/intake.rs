@@ -8,6 +8,7 @@ use std::time::Duration;
 use config::{Value, ValueKind};
 use serde::{Deserialize, Serialize};
 
+use super::notify::{env_secret, read_name};
 use super::problems::ConfigProblem;
 use super::reader::Reader;
 use super::sections::duration_text;
@@ -145,20 +146,7 @@ fn read_intake(
 ) -> Option<IntakeSettings> {
     let mut r = Reader::new(table);
     let has = |key: &str| table.contains_key(key);
-    let name = r.text("name").filter(|name| {
-        let good = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !good {
-            problems.push(ConfigProblem::new(
-                "name",
-                format!("expected 1 to 64 letters, digits, '-' or '_', got {name:?}"),
-            ));
-        }
-        good
-    });
+    let name = read_name(&mut r, problems);
     let kind = r.choice(
         "kind",
         &[
@@ -250,19 +238,9 @@ fn read_webhook(
             )),
         }
     }
-    let secret = match &secret_env {
-        Some(var) => match env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v) {
-            Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
-            _ => {
-                problems.push(ConfigProblem::new(
-                    "secret_env",
-                    format!("the environment variable {var} is not set (or empty)"),
-                ));
-                None
-            }
-        },
-        None => None,
-    };
+    let secret = secret_env
+        .as_deref()
+        .and_then(|var| env_secret(env, "secret_env", var, problems));
     if secret_env.is_none() {
         let loopback = listen.is_some_and(|addr| addr.ip().is_loopback());
         match (allow_unsigned, loopback) {

@@ -192,20 +192,7 @@ fn read_sink(
 ) -> Option<NotifySink> {
     let mut r = Reader::new(table);
     let has = |key: &str| table.contains_key(key);
-    let name = r.text("name").filter(|name| {
-        let good = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !good {
-            problems.push(ConfigProblem::new(
-                "name",
-                format!("expected 1 to 64 letters, digits, '-' or '_', got {name:?}"),
-            ));
-        }
-        good
-    });
+    let name = read_name(&mut r, problems);
     let kind = r.choice(
         "kind",
         &[
@@ -302,19 +289,8 @@ fn read_sink(
             ));
         }
     }
-    let mut resolve = |key: &str, var: &Option<String>| -> Option<Secret> {
-        let var = var.as_ref()?;
-        match env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v) {
-            Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
-            _ => {
-                problems.push(ConfigProblem::new(
-                    key,
-                    format!("the environment variable {var} is not set (or empty)"),
-                ));
-                None
-            }
-        }
-    };
+    let mut resolve =
+        |key: &str, var: &Option<String>| env_secret(env, key, var.as_deref()?, problems);
     let url = resolve("url_env", &url_env);
     let token = resolve("token_env", &token_env);
     let secret = resolve("secret_env", &secret_env);
@@ -355,6 +331,44 @@ fn read_sink(
         token,
         secret,
     })
+}
+
+/// The `name` of an array item (a sink, an intake): 1 to 64 letters, digits, `-` or `_`, as
+/// it goes into metric labels and store keys.
+pub(super) fn read_name(r: &mut Reader<'_>, problems: &mut Vec<ConfigProblem>) -> Option<String> {
+    r.text("name").filter(|name| {
+        let good = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !good {
+            problems.push(ConfigProblem::new(
+                "name",
+                format!("expected 1 to 64 letters, digits, '-' or '_', got {name:?}"),
+            ));
+        }
+        good
+    })
+}
+
+/// The secret in the environment variable `var` (named by the key `key`), or a problem.
+pub(super) fn env_secret(
+    env: &[(String, String)],
+    key: &str,
+    var: &str,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Secret> {
+    match env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v) {
+        Some(value) if !value.trim().is_empty() => Some(Secret::new(value.trim())),
+        _ => {
+            problems.push(ConfigProblem::new(
+                key,
+                format!("the environment variable {var} is not set (or empty)"),
+            ));
+            None
+        }
+    }
 }
 
 fn chat_id(kind: &ValueKind) -> Result<String, String> {
