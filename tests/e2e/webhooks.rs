@@ -7,20 +7,12 @@ use std::collections::BTreeSet;
 use shiftbot::intake::webhook::scheme::Scheme;
 use shiftbot::intake::webhook::signed_headers;
 
-use crate::support::{fresh_price_shift, Setup, TestApp};
+use crate::support::{fresh_price_shift, Running, Setup, TestApp};
 
 const SECRET_VAR: &str = "SHIFTBOT_E2E_WEBHOOK_SECRET";
 const SECRET: &str = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0LTQyNDI=";
 
-/// A port free a moment ago (the bot binds it; a clash fails the start loudly).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn webhook_bot(scheme: Scheme) -> (TestApp, String) {
+fn webhook_bot(scheme: Scheme) -> TestApp {
     webhook_bot_with(scheme, Vec::new(), false)
 }
 
@@ -29,12 +21,12 @@ fn webhook_bot_with(
     scheme: Scheme,
     script: Vec<shiftbot::sim::ScriptedEvent>,
     stream: bool,
-) -> (TestApp, String) {
-    let port = free_port();
+) -> TestApp {
     let mut intake = toml::Table::new();
     intake.insert("name".into(), "hooks".into());
     intake.insert("kind".into(), "webhook".into());
-    intake.insert("listen".into(), format!("127.0.0.1:{port}").into());
+    // Port 0: the receiver's address is read from its log line, so parallel tests never meet.
+    intake.insert("listen".into(), "127.0.0.1:0".into());
     intake.insert("scheme".into(), scheme.as_str().into());
     intake.insert("secret_env".into(), SECRET_VAR.into());
     intake.insert("max_body".into(), "4KiB".into());
@@ -50,7 +42,15 @@ fn webhook_bot_with(
         .set("filter.cooldown", "0s")
         .env(SECRET_VAR, SECRET)
         .spawn();
-    (app, format!("http://127.0.0.1:{port}/webhook"))
+    app
+}
+
+/// Start the bot; the URL its receiver listens on, once it does.
+fn start(app: &mut TestApp) -> (Running, String) {
+    let mut bot = app.start();
+    let line = bot.wait_for_message("webhook receiver listening");
+    let addr = line["addr"].as_str().expect("addr").to_string();
+    (bot, format!("http://{addr}/webhook"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -88,17 +88,6 @@ async fn post(
     }
 }
 
-/// Posts until the receiver answers (it starts with the bot).
-async fn wait_until_listening(client: &reqwest::Client, url: &str) {
-    for _ in 0..600 {
-        if client.get(url).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the webhook receiver never listened on {url}");
-}
-
 fn decided_markets(app: &TestApp) -> Vec<String> {
     app.decisions()
         .into_iter()
@@ -109,11 +98,10 @@ fn decided_markets(app: &TestApp) -> Vec<String> {
 #[test]
 fn only_signed_posts_are_recorded_each_once_and_durable_before_the_answer() {
     for scheme in Scheme::ALL {
-        let (mut app, url) = webhook_bot(scheme);
-        let mut bot = app.start();
+        let mut app = webhook_bot(scheme);
+        let (mut bot, url) = start(&mut app);
         let rt = runtime();
         let client = reqwest::Client::new();
-        rt.block_on(wait_until_listening(&client, &url));
 
         let bodies: Vec<String> = (0..5).map(body).collect();
         rt.block_on(async {
@@ -153,18 +141,16 @@ fn only_signed_posts_are_recorded_each_once_and_durable_before_the_answer() {
 
 #[test]
 fn a_kill_right_after_the_answer_loses_nothing() {
-    let (mut app, url) = webhook_bot(Scheme::Rekko);
-    let bot = app.start();
+    let mut app = webhook_bot(Scheme::Rekko);
+    let (bot, url) = start(&mut app);
     let rt = runtime();
     let client = reqwest::Client::new();
-    rt.block_on(wait_until_listening(&client, &url));
     let body = body(7);
     let status = rt.block_on(post(&client, &url, Scheme::Rekko, &body, "", SECRET));
     assert_eq!(status, 200);
     bot.kill9();
     // After the restart the event is there and decided, once, and a redelivery changes nothing.
-    let bot = app.start();
-    rt.block_on(wait_until_listening(&client, &url));
+    let (bot, url) = start(&mut app);
     let again = rt.block_on(post(&client, &url, Scheme::Rekko, &body, "", SECRET));
     assert_eq!(again, 200);
     bot.terminate();
@@ -177,11 +163,10 @@ fn a_kill_right_after_the_answer_loses_nothing() {
 #[test]
 fn a_thousand_concurrent_signed_posts_are_all_recorded_exactly_once() {
     const POSTS: usize = 1000;
-    let (mut app, url) = webhook_bot(Scheme::Standard);
-    let mut bot = app.start();
+    let mut app = webhook_bot(Scheme::Standard);
+    let (mut bot, url) = start(&mut app);
     let rt = runtime();
     let client = reqwest::Client::new();
-    rt.block_on(wait_until_listening(&client, &url));
     let statuses = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..POSTS {
@@ -230,11 +215,10 @@ fn an_event_on_the_stream_and_as_a_webhook_is_decided_once() {
     data["id"] = "e-both".into();
     event.data = data.to_string();
     let other = fresh_price_shift(Some("e-stream"), "kalshi", "KXHOOK-STREAM", "0.50", "0.505");
-    let (mut app, url) = webhook_bot_with(Scheme::Rekko, vec![event.clone(), other], true);
-    let mut bot = app.start();
+    let mut app = webhook_bot_with(Scheme::Rekko, vec![event.clone(), other], true);
+    let (mut bot, url) = start(&mut app);
     let rt = runtime();
     let client = reqwest::Client::new();
-    rt.block_on(wait_until_listening(&client, &url));
     let first = rt.block_on(post(&client, &url, Scheme::Rekko, &event.data, "", SECRET));
     bot.wait_for_decisions(2);
     let again = rt.block_on(post(&client, &url, Scheme::Rekko, &event.data, "", SECRET));
@@ -243,4 +227,51 @@ fn an_event_on_the_stream_and_as_a_webhook_is_decided_once() {
     let mut markets = decided_markets(&app);
     markets.sort();
     assert_eq!(markets, ["kalshi/KXHOOK-BOTH", "kalshi/KXHOOK-STREAM"]);
+}
+
+#[test]
+fn verified_bodies_of_other_types_or_garbage_get_their_one_decision() {
+    let mut app = webhook_bot(Scheme::Timestamped);
+    let (mut bot, url) = start(&mut app);
+    let rt = runtime();
+    let client = reqwest::Client::new();
+    let alert = r#"{"id":"evt_alert_1","type":"price.alert","created_at":"2026-05-15T14:30:00Z","data":{"symbol":"AAPL","price":200.00}}"#;
+    let shift = format!(
+        r#"{{"id":"evt_shift_1","type":"price_shift","created_at":"2026-05-15T14:30:00Z","data":{}}}"#,
+        body(3)
+    );
+    rt.block_on(async {
+        for (n, body) in [alert, "not json at all", &shift].into_iter().enumerate() {
+            let status = post(
+                &client,
+                &url,
+                Scheme::Timestamped,
+                body,
+                &format!("dlv_{n}"),
+                SECRET,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    bot.wait_for_decisions(3);
+    bot.terminate();
+    let decisions = app.decisions();
+    let outcomes: Vec<(&str, &str)> = decisions
+        .iter()
+        .map(|d| (d.event_type.as_str(), d.outcome.as_str()))
+        .collect();
+    assert!(
+        outcomes.contains(&("price.alert", "ignored_type")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|(_, o)| *o == "invalid"),
+        "{outcomes:?}"
+    );
+    let enveloped = decisions
+        .iter()
+        .find(|d| d.event_id == "evt_shift_1")
+        .expect("the envelope's id is the event's");
+    assert_eq!(enveloped.market_id.as_deref(), Some("KXHOOK-0003"));
 }
