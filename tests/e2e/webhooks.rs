@@ -37,12 +37,11 @@ fn webhook_bot_with(
         feed.insert("kind".into(), "stream".into());
         intakes.push(toml::Value::Table(feed));
     }
-    let app = Setup::new(script)
+    Setup::new(script)
         .set("intake", toml::Value::Array(intakes))
         .set("filter.cooldown", "0s")
         .env(SECRET_VAR, SECRET)
-        .spawn();
-    app
+        .spawn()
 }
 
 /// Start the bot; the URL its receiver listens on, once it does.
