@@ -64,79 +64,47 @@ pub(crate) fn read_intakes(
     r: &mut Reader<'_>,
     env: &[(String, String)],
 ) -> Option<Vec<IntakeSettings>> {
-    let value = r.raw("intake")?;
-    let items: &[Value] = match &value.kind {
-        ValueKind::Array(items) => items,
-        other => {
-            r.problem(
-                "intake",
-                format!(
-                    "expected an array of [[intake]] tables, got {}",
-                    describe(other)
-                ),
-            );
+    let mut taken: Vec<IntakeSettings> = Vec::new();
+    r.tables("intake", |table, own, _| {
+        let intake = read_intake(table, env, own)?;
+        if !own.is_empty() {
             return None;
         }
-    };
-    let mut intakes: Vec<IntakeSettings> = Vec::new();
-    let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
-        let prefix = format!("intake[{i}]");
-        let ValueKind::Table(table) = &item.kind else {
-            r.problem(
-                prefix,
-                format!("expected a table, got {}", describe(&item.kind)),
-            );
-            ok = false;
-            continue;
-        };
-        let mut problems = Vec::new();
-        match read_intake(table, env, &mut problems) {
-            Some(intake) if problems.is_empty() => {
-                if intakes.iter().any(|other| other.name == intake.name) {
-                    r.problem(
-                        format!("{prefix}.name"),
-                        format!(
-                            "two intakes are named {:?}; names must be unique",
-                            intake.name
-                        ),
-                    );
-                    ok = false;
-                }
-                if intake.kind == IntakeKind::Stream
-                    && intakes.iter().any(|other| other.kind == IntakeKind::Stream)
-                {
-                    r.problem(
-                        format!("{prefix}.kind"),
-                        "a second stream intake: there is one [feed] stream; remove this one",
-                    );
-                    ok = false;
-                }
-                if let Some(hook) = &intake.webhook {
-                    let clash = intakes
-                        .iter()
-                        .filter_map(|o| o.webhook.as_ref())
-                        .any(|o| o.listen == hook.listen && o.path == hook.path);
-                    if clash {
-                        r.problem(
-                            format!("{prefix}.path"),
-                            format!(
-                                "another webhook intake already receives on {}{}; give each its own path",
-                                hook.listen, hook.path
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-                intakes.push(intake);
+        if taken.iter().any(|other| other.name == intake.name) {
+            own.push(ConfigProblem::new(
+                "name",
+                format!(
+                    "two intakes are named {:?}; names must be unique",
+                    intake.name
+                ),
+            ));
+        }
+        if intake.kind == IntakeKind::Stream
+            && taken.iter().any(|other| other.kind == IntakeKind::Stream)
+        {
+            own.push(ConfigProblem::new(
+                "kind",
+                "a second stream intake: there is one [feed] stream; remove this one",
+            ));
+        }
+        if let Some(hook) = &intake.webhook {
+            let clash = taken
+                .iter()
+                .filter_map(|o| o.webhook.as_ref())
+                .any(|o| o.listen == hook.listen && o.path == hook.path);
+            if clash {
+                own.push(ConfigProblem::new(
+                    "path",
+                    format!(
+                        "another webhook intake already receives on {}{}; give each its own path",
+                        hook.listen, hook.path
+                    ),
+                ));
             }
-            _ => ok = false,
         }
-        for problem in problems {
-            r.problem(format!("{prefix}.{}", problem.path), problem.message);
-        }
-    }
-    ok.then_some(intakes)
+        taken.push(intake.clone());
+        Some(intake)
+    })
 }
 
 fn read_intake(

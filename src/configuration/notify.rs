@@ -136,53 +136,19 @@ fn parse_time(text: &str) -> Option<chrono::NaiveTime> {
 /// Read `notify` (an array of tables; `[]` in the default). Problems go to `r` under
 /// `notify[N].key`; secrets are looked up in `env`.
 pub(crate) fn read_notify(r: &mut Reader<'_>, env: &[(String, String)]) -> Option<Vec<NotifySink>> {
-    let value = r.raw("notify")?;
-    let items: &[Value] = match &value.kind {
-        ValueKind::Array(items) => items,
-        other => {
-            r.problem(
-                "notify",
-                format!(
-                    "expected an array of [[notify]] tables, got {}",
-                    describe(other)
-                ),
-            );
-            return None;
-        }
-    };
-    let mut sinks = Vec::new();
-    let mut ok = true;
     let mut names: Vec<String> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let prefix = format!("notify[{i}]");
-        let ValueKind::Table(table) = &item.kind else {
-            r.problem(
-                prefix,
-                format!("expected a table, got {}", describe(&item.kind)),
-            );
-            ok = false;
-            continue;
-        };
+    r.tables("notify", |table, own, outer| {
         if let Some(ValueKind::String(name)) = table.get("name").map(|v| &v.kind) {
             if names.contains(name) {
-                r.problem(
+                outer.push(ConfigProblem::new(
                     "notify",
                     format!("two sinks are named {name:?}; names must be unique"),
-                );
-                ok = false;
+                ));
             }
             names.push(name.clone());
         }
-        let mut problems = Vec::new();
-        match read_sink(table, env, &mut problems) {
-            Some(sink) if problems.is_empty() => sinks.push(sink),
-            _ => ok = false,
-        }
-        for problem in problems {
-            r.problem(format!("{prefix}.{}", problem.path), problem.message);
-        }
-    }
-    ok.then_some(sinks)
+        read_sink(table, env, own)
+    })
 }
 
 fn read_sink(

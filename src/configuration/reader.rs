@@ -52,6 +52,63 @@ impl<'a> Reader<'a> {
         self.problem(path, message);
     }
 
+    /// Each table of the array `key` (`[[notify]]`, `[[intake]]`) read by `item`, which puts
+    /// the table's problems in its first list (they are reported under `key[N].`) and problems
+    /// of the array as a whole in its second (reported as they are). `None` if anything was
+    /// wrong. (Array items cannot be named by the one-key-at-a-time schema, so each table gets
+    /// a [`Reader`] of its own in `item`.)
+    pub(crate) fn tables<T>(
+        &mut self,
+        key: &str,
+        mut item: impl FnMut(
+            &Map<String, Value>,
+            &mut Vec<ConfigProblem>,
+            &mut Vec<ConfigProblem>,
+        ) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let value = self.raw(key)?;
+        let items: &[Value] = match &value.kind {
+            ValueKind::Array(items) => items,
+            other => {
+                self.problem(
+                    key,
+                    format!(
+                        "expected an array of [[{key}]] tables, got {}",
+                        describe(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut read = Vec::new();
+        let mut ok = true;
+        for (i, value) in items.iter().enumerate() {
+            let prefix = format!("{key}[{i}]");
+            let ValueKind::Table(table) = &value.kind else {
+                self.problem(
+                    prefix,
+                    format!("expected a table, got {}", describe(&value.kind)),
+                );
+                ok = false;
+                continue;
+            };
+            let (mut own, mut outer) = (Vec::new(), Vec::new());
+            let parsed = item(table, &mut own, &mut outer);
+            ok &= own.is_empty() && outer.is_empty();
+            for problem in outer {
+                self.problem(problem.path, problem.message);
+            }
+            for problem in own {
+                self.problem(format!("{prefix}.{}", problem.path), problem.message);
+            }
+            match parsed {
+                Some(parsed) => read.push(parsed),
+                None => ok = false,
+            }
+        }
+        ok.then_some(read)
+    }
+
     pub(crate) fn into_problems(self) -> Vec<ConfigProblem> {
         self.problems
     }
