@@ -6,14 +6,6 @@ use std::time::Duration;
 use super::*;
 use crate::intake::webhook::scheme::Scheme;
 
-fn load_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
-    let (_dir, path) = file_with(text);
-    Settings::load(LoadOptions {
-        file: Some(path),
-        env: env(vars),
-    })
-}
-
 #[test]
 fn no_intake_is_the_feed_alone_and_a_webhook_gets_its_defaults() {
     assert!(load_text("").expect("default").intake.is_empty());

@@ -42,10 +42,15 @@ fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn load_text(text: &str) -> Result<Settings, ConfigErrors> {
+    load_with(text, &[])
+}
+
+/// A config file of `text`, with these environment variables.
+fn load_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
     let (_dir, path) = file_with(text);
     Settings::load(LoadOptions {
         file: Some(path),
-        env: Vec::new(),
+        env: env(vars),
     })
 }
 

@@ -3,14 +3,6 @@
 
 use super::*;
 
-fn load_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
-    let (_dir, path) = file_with(text);
-    Settings::load(LoadOptions {
-        file: Some(path),
-        env: env(vars),
-    })
-}
-
 #[test]
 fn sinks_load_with_defaults_and_secrets_from_the_environment() {
     let settings = load_with(
