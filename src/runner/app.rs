@@ -232,32 +232,17 @@ impl Application {
     /// source faster than the engine would otherwise keep the loop here for ever, growing one
     /// batch that is never committed, and never looking at shutdown or the writer again.
     fn on_raw(&mut self, raw: RawEvent) -> Result<(), RunError> {
-        self.engine.on_raw(raw, Instant::now())?;
-        for _ in 1..MAX_EVENTS_PER_TURN {
-            if !self.engine.has_room() {
-                break;
-            }
-            let Ok(raw) = self.raw_rx.try_recv() else {
-                break;
-            };
-            self.engine.on_raw(raw, Instant::now())?;
-        }
-        Ok(())
+        take_queued(&mut self.engine, &mut self.raw_rx, raw, Engine::on_raw)
     }
 
     /// A webhook delivery, and those queued behind it (bounded like [`Self::on_raw`]).
     fn on_delivery(&mut self, delivery: crate::intake::webhook::Delivery) -> Result<(), RunError> {
-        self.engine.on_delivery(delivery, Instant::now())?;
-        for _ in 1..MAX_EVENTS_PER_TURN {
-            if !self.engine.has_room() {
-                break;
-            }
-            let Ok(delivery) = self.delivery_rx.try_recv() else {
-                break;
-            };
-            self.engine.on_delivery(delivery, Instant::now())?;
-        }
-        Ok(())
+        take_queued(
+            &mut self.engine,
+            &mut self.delivery_rx,
+            delivery,
+            Engine::on_delivery,
+        )
     }
 
     /// The feed's task ended: only an error (or a panic) ends it before shutdown.
@@ -412,6 +397,27 @@ impl Application {
         );
         outcome.map(|()| stats)
     }
+}
+
+/// `first`, then what is queued behind it on `rx`, each given to the engine by `take`: at
+/// most [`MAX_EVENTS_PER_TURN`], and only while the engine has room.
+fn take_queued<T>(
+    engine: &mut Engine,
+    rx: &mut mpsc::Receiver<T>,
+    first: T,
+    take: fn(&mut Engine, T, Instant) -> Result<(), RunError>,
+) -> Result<(), RunError> {
+    take(engine, first, Instant::now())?;
+    for _ in 1..MAX_EVENTS_PER_TURN {
+        if !engine.has_room() {
+            break;
+        }
+        let Ok(next) = rx.try_recv() else {
+            break;
+        };
+        take(engine, next, Instant::now())?;
+    }
+    Ok(())
 }
 
 mod wiring;
