@@ -37,6 +37,7 @@ pub const EVENTS_DROPPED: &str = "shiftbot_events_dropped_total";
 pub const NOTIFICATIONS_DROPPED: &str = "shiftbot_notifications_dropped_total";
 pub const WEBHOOK_REQUESTS: &str = "shiftbot_webhook_requests_total";
 pub const WEBHOOK_DURABLE: &str = "shiftbot_webhook_durable_seconds";
+pub const POLL_REQUESTS: &str = "shiftbot_poll_requests_total";
 
 /// The intake label of today's one intake.
 pub const STREAM: &str = "stream";
@@ -134,6 +135,12 @@ pub fn webhook_durable(intake: &str, took: Duration) {
     histogram!(WEBHOOK_DURABLE, "intake" => intake.to_string()).record(took.as_secs_f64());
 }
 
+/// One `GET /v1/markets` of a poll intake: `ok`, `error`, or `capped` (not made: the day's
+/// `max_per_day` is spent).
+pub fn poll_request(intake: &str, result: &'static str) {
+    counter!(POLL_REQUESTS, "intake" => intake.to_string(), "result" => result).increment(1);
+}
+
 pub fn decided(outcome: Outcome, trades: &[strategies::Trade]) {
     counter!(DECISIONS, "outcome" => outcome.as_str()).increment(1);
     for trade in trades {
@@ -148,8 +155,9 @@ pub fn signal_request(ok: bool, took: Duration) {
     histogram!(SIGNAL_LATENCY).record(took.as_secs_f64());
 }
 
-pub fn feed_reconnect() {
-    counter!(FEED_RECONNECTS, "intake" => STREAM).increment(1);
+/// A connection of `intake` (the stream, a WebSocket) lost and about to be replaced.
+pub fn feed_reconnect(intake: &str) {
+    counter!(FEED_RECONNECTS, "intake" => intake.to_string()).increment(1);
 }
 
 pub fn events_dropped(n: u64) {

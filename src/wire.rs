@@ -377,6 +377,7 @@ fn timestamp_field(value: Option<&RawValue>) -> Result<Option<Timestamp>, String
 
 pub mod canonical;
 pub(crate) mod json;
+pub mod markets;
 
 pub use json::Json;
 

@@ -16,6 +16,10 @@ use super::values::{describe, DurationRange};
 use super::Secret;
 use crate::intake::webhook::scheme::Scheme;
 
+mod pull;
+
+pub use pull::{PollMode, PollSettings, WebsocketSettings};
+
 /// What kind of source an intake is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,6 +28,10 @@ pub enum IntakeKind {
     Stream,
     /// A signed-webhook receiver.
     Webhook,
+    /// A WebSocket feed the bot connects to.
+    Websocket,
+    /// `GET /v1/markets` on an interval, price shifts derived from the quotes.
+    Poll,
 }
 
 /// One `[[intake]]` table. Webhook keys are `None` / defaults on a stream intake.
@@ -34,6 +42,10 @@ pub struct IntakeSettings {
     pub kind: IntakeKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebsocketSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollSettings>,
 }
 
 /// The keys of a `kind = "webhook"` intake.
@@ -63,10 +75,11 @@ const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
 pub(crate) fn read_intakes(
     r: &mut Reader<'_>,
     env: &[(String, String)],
+    sim: bool,
 ) -> Option<Vec<IntakeSettings>> {
     let mut taken: Vec<IntakeSettings> = Vec::new();
     r.tables("intake", |table, own, _| {
-        let intake = read_intake(table, env, own)?;
+        let intake = read_intake(table, env, sim, own)?;
         if !own.is_empty() {
             return None;
         }
@@ -85,6 +98,13 @@ pub(crate) fn read_intakes(
             own.push(ConfigProblem::new(
                 "kind",
                 "a second stream intake: there is one [feed] stream; remove this one",
+            ));
+        }
+        if intake.kind == IntakeKind::Poll && taken.iter().any(|other| other.kind == IntakeKind::Poll)
+        {
+            own.push(ConfigProblem::new(
+                "kind",
+                "a second poll intake: one poller covers every platform in its sources; remove this one",
             ));
         }
         if let Some(hook) = &intake.webhook {
@@ -110,6 +130,7 @@ pub(crate) fn read_intakes(
 fn read_intake(
     table: &config::Map<String, Value>,
     env: &[(String, String)],
+    sim: bool,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<IntakeSettings> {
     let mut r = Reader::new(table);
@@ -120,31 +141,47 @@ fn read_intake(
         &[
             ("stream", IntakeKind::Stream),
             ("webhook", IntakeKind::Webhook),
+            ("websocket", IntakeKind::Websocket),
+            ("poll", IntakeKind::Poll),
         ],
     );
-    let webhook = match kind {
-        Some(IntakeKind::Webhook) => read_webhook(&mut r, &has, env, problems),
-        _ => None,
+    let (mut webhook, mut websocket, mut poll) = (None, None, None);
+    let read = match kind {
+        Some(IntakeKind::Webhook) => {
+            webhook = read_webhook(&mut r, &has, env, sim, problems);
+            webhook.is_some()
+        }
+        Some(IntakeKind::Websocket) => {
+            websocket = pull::read_websocket(&mut r, &has, env, problems);
+            websocket.is_some()
+        }
+        Some(IntakeKind::Poll) => {
+            poll = pull::read_poll(&mut r, &has);
+            poll.is_some()
+        }
+        Some(IntakeKind::Stream) | None => true,
     };
     r.report_unknown_keys(|path| match path {
         "secret" => Some(
             "secrets are never read from files: put it in an environment variable and name it with secret_env"
                 .to_string(),
         ),
-        "url" | "token_env" | "heartbeat" | "sources" | "interval" | "mode" | "after" => Some(
-            "the websocket and poll intakes are not built yet; only kind = \"stream\" and \"webhook\" are"
+        "token" => Some(
+            "secrets are never read from files: put it in an environment variable and name it with token_env"
                 .to_string(),
         ),
         _ => None,
     });
     problems.extend(r.into_problems());
-    if kind == Some(IntakeKind::Webhook) && webhook.is_none() {
+    if !read {
         return None;
     }
     Some(IntakeSettings {
         name: name?,
         kind: kind?,
         webhook,
+        websocket,
+        poll,
     })
 }
 
@@ -152,6 +189,7 @@ fn read_webhook(
     r: &mut Reader<'_>,
     has: &dyn Fn(&str) -> bool,
     env: &[(String, String)],
+    sim: bool,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<WebhookSettings> {
     let listen = match has("listen") {
@@ -213,6 +251,9 @@ fn read_webhook(
         let loopback = listen.is_some_and(|addr| addr.ip().is_loopback());
         match (allow_unsigned, loopback) {
             (Some(true), true) => {}
+            // feed.kind = "sim": the bot makes a secret for the run and the simulator signs
+            // with it (nothing to configure, still verified).
+            (Some(false), _) if sim => {}
             (Some(true), false) => problems.push(ConfigProblem::new(
                 "allow_unsigned",
                 "an unsigned receiver may listen on loopback only; set secret_env, or listen on 127.0.0.1",

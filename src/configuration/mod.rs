@@ -38,7 +38,9 @@ use strategies::filter::FilterRules;
 use strategies::sizing::{FeeSchedule, SizingRules};
 use strategies::CoreConfig;
 
-pub use intake::{IntakeKind, IntakeSettings, WebhookSettings};
+pub use intake::{
+    IntakeKind, IntakeSettings, PollMode, PollSettings, WebhookSettings, WebsocketSettings,
+};
 pub use notify::{NotifyOn, NotifySink, SinkKind};
 pub use problems::{ConfigErrors, ConfigProblem};
 pub use reload::{ReloadPlan, ReloadReport};
@@ -119,7 +121,11 @@ impl Settings {
         let mut reader = Reader::new(root);
         let settings = schema::read(&mut reader);
         let notify = notify::read_notify(&mut reader, &options.env);
-        let intake = intake::read_intakes(&mut reader, &options.env);
+        // The embedded simulator signs its webhooks with a secret made for the run.
+        let sim = settings
+            .as_ref()
+            .is_some_and(|s| s.feed.kind == FeedKind::Sim);
+        let intake = intake::read_intakes(&mut reader, &options.env, sim);
         let settings = settings
             .zip(notify)
             .zip(intake)
@@ -254,6 +260,11 @@ impl Settings {
             events_per_second: sim.events_per_second,
             total_events: (sim.total_events > 0).then_some(sim.total_events),
             signal_latency: sim.signal_latency,
+            // Webhook pushes rehearse a sender that missed an answer now and then.
+            faults: crate::sim::Faults {
+                webhook_redeliver_every: 20,
+                ..crate::sim::Faults::default()
+            },
             ..crate::sim::SimConfig::default()
         }
     }

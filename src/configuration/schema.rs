@@ -45,7 +45,7 @@ const MAX_SIGNAL_PAUSE: Duration = Duration::from_secs(31 * 24 * 3600);
 /// A bankroll beyond this is a typo, and keeps every product of money well inside `Decimal`.
 pub(crate) const MAX_BANKROLL: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
 
-const PLATFORMS: [(&str, Platform); 2] = [
+pub(super) const PLATFORMS: [(&str, Platform); 2] = [
     ("kalshi", Platform::Kalshi),
     ("polymarket", Platform::Polymarket),
 ];

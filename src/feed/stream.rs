@@ -21,6 +21,7 @@ use super::transport::{
 };
 use super::{FeedError, RawEvent, StreamSettings};
 use crate::clock::SharedClock;
+use crate::intake::Liveness;
 
 /// Runs until `shutdown` fires (returns Ok) or a fatal error (401/403 -> Err(Unauthorized)).
 /// Reconnects forever otherwise. Before every (re)connect it reads the CURRENT value of `cursor`
@@ -35,6 +36,7 @@ pub async fn run_stream(
     cursor: watch::Receiver<Option<String>>,
     tx: mpsc::Sender<RawEvent>,
     mut shutdown: watch::Receiver<bool>,
+    liveness: Liveness,
 ) -> Result<(), FeedError> {
     let (url, scheme) = stream_url(&settings.base_url, &settings.events)?;
     let authorization = authorization(
@@ -71,7 +73,7 @@ pub async fn run_stream(
             biased;
             () = shutdown_signal(&mut shutdown) => return Ok(()),
             () = tx.closed() => return Ok(()),
-            end = forward(events, &clock, &tx, settings.idle_timeout, &url) => end,
+            end = forward(events, &clock, &tx, settings.idle_timeout, &url, &liveness) => end,
         };
         if let (
             ConnectionEnd::Lost {
@@ -114,7 +116,7 @@ pub async fn run_stream(
                 (reason, delay)
             }
         };
-        crate::metrics::feed_reconnect();
+        crate::metrics::feed_reconnect(crate::metrics::STREAM);
         tracing::warn!(
             attempt = backoff.attempt(),
             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -203,9 +205,13 @@ async fn forward(
     tx: &mpsc::Sender<RawEvent>,
     idle_timeout: Duration,
     url: &str,
+    liveness: &Liveness,
 ) -> ConnectionEnd {
     let mut delivered = false;
     while let Some(item) = events.next().await {
+        if item.is_ok() {
+            liveness.beat(clock.now());
+        }
         match item {
             Ok(SSE::Connected(_)) => tracing::info!("event stream connected"),
             Ok(SSE::Comment(_)) => {}

@@ -57,7 +57,17 @@ impl Harness {
         let (cursor_tx, cursor_rx) = watch::channel(cursor.map(str::to_string));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (tx, events) = mpsc::channel(capacity);
-        let task = tokio::spawn(run_stream(settings, clock, cursor_rx, tx, shutdown_rx));
+        let task = {
+            let liveness = crate::intake::Liveness::new(clock.now());
+            tokio::spawn(run_stream(
+                settings,
+                clock,
+                cursor_rx,
+                tx,
+                shutdown_rx,
+                liveness,
+            ))
+        };
         Harness {
             events,
             cursor: cursor_tx,

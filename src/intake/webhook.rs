@@ -32,6 +32,7 @@ use tracing::{debug, info, warn};
 use crate::clock::SharedClock;
 use crate::configuration::WebhookSettings;
 use crate::feed::RawEvent;
+pub use crate::intake::{Ack, Delivery};
 
 /// Longest a sender waits for its answer: under the 5 s that senders allow (seed 002), with
 /// room for the network. Past it the answer is 503 and the sender's redelivery is recognised.
@@ -40,26 +41,6 @@ pub const ACK_DEADLINE: Duration = Duration::from_millis(4500);
 /// How long a delivery id is remembered, at least: a redelivery inside it is recognised by
 /// its id even if its body was re-serialised (three days, or the intake's `tolerance`).
 pub const DELIVERY_MEMORY: Duration = Duration::from_secs(3 * 24 * 3600);
-
-/// What the engine says about a delivery once it is safe to answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ack {
-    /// A new event, now durable (its decision may still be pending).
-    Recorded,
-    /// Seen before (by delivery id or event id); the first copy is durable.
-    Duplicate,
-}
-
-/// One accepted request, for the engine.
-#[derive(Debug)]
-pub struct Delivery {
-    /// The intake's name (the event's `source`).
-    pub intake: Arc<str>,
-    pub raw: RawEvent,
-    /// `{intake}/{delivery id}` when the scheme names deliveries, with how long to keep it.
-    pub key: Option<(String, Duration)>,
-    pub ack: oneshot::Sender<Ack>,
-}
 
 /// One webhook intake, ready to serve.
 #[derive(Clone)]

@@ -63,7 +63,7 @@ pub(super) struct Application {
     resolved_rx: mpsc::UnboundedReceiver<Resolution>,
     raw_rx: mpsc::Receiver<RawEvent>,
     /// Webhook deliveries, from every webhook intake.
-    delivery_rx: mpsc::Receiver<crate::intake::webhook::Delivery>,
+    delivery_rx: mpsc::Receiver<crate::intake::Delivery>,
     feed_task: JoinHandle<Result<(), FeedError>>,
     feed_open: bool,
     feed_joined: bool,
@@ -236,7 +236,7 @@ impl Application {
     }
 
     /// A webhook delivery, and those queued behind it (bounded like [`Self::on_raw`]).
-    fn on_delivery(&mut self, delivery: crate::intake::webhook::Delivery) -> Result<(), RunError> {
+    fn on_delivery(&mut self, delivery: crate::intake::Delivery) -> Result<(), RunError> {
         take_queued(
             &mut self.engine,
             &mut self.delivery_rx,

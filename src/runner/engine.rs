@@ -23,7 +23,8 @@ pub mod operator;
 #[cfg(test)]
 mod backpressure_tests;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use strategies::{
@@ -35,7 +36,7 @@ use tracing::{debug, info, warn};
 use crate::clock::SharedClock;
 use crate::configuration::NotifyOn;
 use crate::feed::RawEvent;
-use crate::intake::webhook::{Ack, Delivery};
+use crate::intake::{Ack, Delivery};
 use crate::mirror::MirrorOrder;
 use crate::notify::outbox::Notifier;
 use crate::notify::Message;
@@ -106,6 +107,9 @@ pub struct Engine {
     pending: VecDeque<Pending>,
     unflushed_ids: HashSet<String>,
     unflushed_deliveries: HashSet<String>,
+    /// The intake of each event taken through one (not the `[feed]` stream) and not decided
+    /// yet, for its decision's log line.
+    sources: HashMap<u64, Arc<str>>,
     mirror_enabled: bool,
     cursor_tx: watch::Sender<Option<String>>,
     mirror_tx: Option<mpsc::UnboundedSender<MirrorOrder>>,
@@ -144,6 +148,7 @@ impl Engine {
             pending: VecDeque::new(),
             unflushed_ids: HashSet::new(),
             unflushed_deliveries: HashSet::new(),
+            sources: HashMap::new(),
             mirror_enabled: mirror_tx.is_some(),
             cursor_tx,
             mirror_tx,
@@ -228,6 +233,9 @@ impl Engine {
             let mut event = wire::decode_event(&raw);
             event.id = record.id.clone();
             let arrived = Instant::now();
+            if let Some(source) = &record.source {
+                self.sources.insert(record.seq, Arc::from(source.as_str()));
+            }
             let (_, effect) = self.apply(Input::Resume(&event), now);
             match &effect {
                 Effect::NeedSignal(ticket) => {
@@ -382,6 +390,9 @@ impl Engine {
         });
         self.unflushed_ids.insert(event.id.clone());
         self.current.event_ids.push(event.id.clone());
+        if let Some(source) = source {
+            self.sources.insert(seq, Arc::from(source));
+        }
         if let Effect::NeedSignal(_) = effect {
             self.batch.inbox_add.push(seq);
         }
@@ -424,7 +435,11 @@ impl Engine {
         signal_raw: Option<crate::wire::Json>,
         arrived: Instant,
     ) {
-        log_decision(&decision);
+        let source = self.sources.remove(&event_seq);
+        log_decision(
+            &decision,
+            source.as_deref().unwrap_or(crate::metrics::STREAM),
+        );
         self.stats.decided += 1;
         if decision.outcome == Outcome::Traded {
             self.stats.traded += 1;
@@ -610,7 +625,7 @@ pub(crate) fn to_order(record: &OutboxRecord) -> MirrorOrder {
 /// One line per decision on `shiftbot::decision`, and one per trade it made on
 /// `shiftbot::trade` (opens, closes, settlements alike), so `RUST_LOG=shiftbot::trade=info`
 /// keeps the trades only. Reasons are `&str` fields: quoted in text logs, plain in JSON.
-fn log_decision(decision: &Decision) {
+fn log_decision(decision: &Decision, intake: &str) {
     let market = decision
         .market
         .as_ref()
@@ -620,6 +635,7 @@ fn log_decision(decision: &Decision) {
         Some(trade) => info!(
             target: "shiftbot::decision",
             event_id = %decision.event_id,
+            intake,
             market = %market,
             outcome = %decision.outcome,
             side = %trade.side,
@@ -634,6 +650,7 @@ fn log_decision(decision: &Decision) {
         None => info!(
             target: "shiftbot::decision",
             event_id = %decision.event_id,
+            intake,
             market = %market,
             outcome = %decision.outcome,
             reason = decision.reason.as_str(),

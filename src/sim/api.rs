@@ -63,7 +63,13 @@ pub(super) async fn require_auth(
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
+            .map(|(_, token)| token.trim().to_owned())
+            // WebSocket clients pass it as `?token=` (seed 003's design).
+            .or_else(|| {
+                url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                    .find(|(name, _)| name == "token")
+                    .map(|(_, token)| token.into_owned())
+            });
         if !token.is_some_and(|token| same_secret(token.as_bytes(), key.expose().as_bytes())) {
             app.stats.auth_failed();
             let mut response = error(StatusCode::UNAUTHORIZED, "missing or invalid API key");
@@ -273,4 +279,56 @@ pub(super) async fn resolution(
         .opt_timestamp("finalized_at", resolution.finalized_at)
         .finish();
     json(StatusCode::OK, text)
+}
+
+/// `GET /v1/markets?source=<platform>&limit=N`: the platform's markets with their latest
+/// published YES price and when it last changed, `{"markets": [...]}`. Markets move with time
+/// whether or not a stream reads them.
+pub(super) async fn markets(
+    State(app): State<Arc<App>>,
+    axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let Some(platform) = param("source").and_then(|s| s.parse::<Platform>().ok()) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "source must be kalshi or polymarket",
+        );
+    };
+    let limit = match param("limit").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limit must be an integer in 1..=1000",
+            )
+        }
+    };
+    app.stats.market_listed();
+    let listed = {
+        let mut world = app.world();
+        world.advance(std::time::Instant::now(), chrono::Utc::now());
+        world.listing(platform, limit)
+    };
+    let entries: Vec<String> = listed
+        .iter()
+        .map(|m| {
+            JsonObject::new()
+                .string("market_id", &m.market_id)
+                .string("platform", platform.as_str())
+                .number("yes_price", m.yes)
+                .opt_timestamp("updated_at", m.updated_at)
+                .finish()
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        format!("{{\"markets\":[{}]}}", entries.join(",")),
+    )
 }

@@ -24,12 +24,16 @@ mod advice;
 mod api;
 mod json;
 pub mod model;
+mod push;
+mod socket;
 mod stats;
 mod stream;
 mod world;
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod intake_tests;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]
@@ -53,6 +57,7 @@ use tokio::task::JoinHandle;
 pub(crate) use advice::signal_body;
 pub use advice::{advise, Advice, Recommendation, Risk};
 pub use model::hidden_probability;
+pub use push::PushTarget;
 pub use stats::{SimStats, RECORD_CAP};
 pub(crate) use world::event_json;
 
@@ -92,6 +97,13 @@ pub struct Faults {
     pub signal_hang: Option<Duration>,
     /// Answer `/v1/trades/shadow` with this status instead (404/405/503...).
     pub shadow_status: Option<u16>,
+    /// A WebSocket connection sends nothing more (no events, no pings) after this many events,
+    /// the socket left open...
+    pub ws_silent_after: Option<u64>,
+    /// ...on the first this many connections.
+    pub ws_silent_connections: u32,
+    /// Every Nth webhook push is delivered a second time with the same delivery id (0: none).
+    pub webhook_redeliver_every: u64,
 }
 
 /// Everything the simulator does. The `[sim]` config section maps onto it.
@@ -205,6 +217,15 @@ pub(crate) struct App {
     world: Mutex<world::World>,
     signal_failures_served: AtomicUsize,
     shadow_trades: AtomicU64,
+    pub(crate) hooks: push::Registry,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl App {
@@ -241,6 +262,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/v1/stream", get(stream::stream))
         .route("/v1/signals", post(api::signals))
         .route("/v1/trades/shadow", post(api::shadow_trade))
+        .route("/v1/ws", get(socket::socket))
+        .route("/v1/markets", get(api::markets))
+        .route("/v1/webhooks", post(push::create).get(push::list))
+        .route("/v1/webhooks/{id}", axum::routing::delete(push::delete))
         .route(
             "/v1/markets/{platform}/{market_id}/resolution",
             get(api::resolution),
@@ -253,12 +278,7 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn run(
-    mut config: SimConfig,
-    listener: TcpListener,
-    stats: Arc<SimStats>,
-    shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+fn build(mut config: SimConfig, stats: Arc<SimStats>, shutdown: watch::Receiver<bool>) -> Arc<App> {
     let script = config.script.take();
     let world = world::World::new(
         config.seed,
@@ -268,15 +288,19 @@ async fn run(
         script.as_deref(),
     );
     drop(script);
-    let app = Arc::new(App {
+    Arc::new(App {
         config,
         stats,
-        shutdown: shutdown.clone(),
+        shutdown,
         world: Mutex::new(world),
         signal_failures_served: AtomicUsize::new(0),
         shadow_trades: AtomicU64::new(0),
-    });
-    let mut signal = shutdown;
+        hooks: push::Registry::default(),
+    })
+}
+
+async fn run(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+    let mut signal = app.shutdown.clone();
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async move { wait_for_shutdown(&mut signal).await })
         .await
@@ -293,7 +317,7 @@ pub async fn serve(
         shutdown.await;
         let _ = tx.send(true);
     });
-    let result = run(config, listener, Arc::new(SimStats::default()), rx).await;
+    let result = run(build(config, Arc::new(SimStats::default()), rx), listener).await;
     forward.abort();
     result
 }
@@ -305,12 +329,24 @@ pub struct SimHandle {
     pub stats: Arc<SimStats>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    app: Arc<App>,
 }
 
 impl SimHandle {
     /// `http://127.0.0.1:PORT`, to use as `feed.base_url`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// POST every event of the log to `target`, signed with its scheme, from the start (the
+    /// embedded simulator feeding the bot's own webhook receiver over real HTTP).
+    pub fn push_to(&self, target: PushTarget) {
+        tokio::spawn(push::Pusher::new(target).run(Arc::clone(&self.app)));
+    }
+
+    /// Disable a registration of `/v1/webhooks`, as the API does after failed deliveries.
+    pub fn disable_webhook(&self, id: &str) -> bool {
+        self.app.hooks.disable(id)
     }
 
     /// Ends every connection and waits (at most 5 s) for the server to stop.
@@ -334,12 +370,14 @@ pub async fn spawn(config: SimConfig, listener: TcpListener) -> std::io::Result<
     let addr = listener.local_addr()?;
     let stats = Arc::new(SimStats::default());
     let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(run(config, listener, stats.clone(), rx));
+    let app = build(config, stats.clone(), rx);
+    let task = tokio::spawn(run(Arc::clone(&app), listener));
     tracing::debug!(%addr, "simulator listening");
     Ok(SimHandle {
         addr,
         stats,
         shutdown: tx,
         task,
+        app,
     })
 }

@@ -21,6 +21,12 @@ pub struct SimStats {
     shadow_trades: Mutex<Vec<Value>>,
     auth_failures: AtomicU64,
     events_sent: AtomicU64,
+    ws_connections: AtomicU64,
+    ws_pongs: AtomicU64,
+    market_listings: AtomicU64,
+    webhook_calls: AtomicU64,
+    pushes: AtomicU64,
+    push_failures: AtomicU64,
 }
 
 fn push<T>(list: &Mutex<Vec<T>>, item: T) {
@@ -73,6 +79,60 @@ impl SimStats {
     /// Requests refused with 401 for a missing or wrong bearer token.
     pub fn auth_failures(&self) -> u64 {
         self.auth_failures.load(Ordering::SeqCst)
+    }
+
+    /// WebSocket connections accepted.
+    pub fn ws_connections(&self) -> u64 {
+        self.ws_connections.load(Ordering::SeqCst)
+    }
+
+    /// Pongs received on WebSocket connections (JSON `{"type":"pong"}` and protocol pongs).
+    pub fn ws_pongs(&self) -> u64 {
+        self.ws_pongs.load(Ordering::SeqCst)
+    }
+
+    /// `GET /v1/markets` requests answered.
+    pub fn market_listings(&self) -> u64 {
+        self.market_listings.load(Ordering::SeqCst)
+    }
+
+    /// Authorized `/v1/webhooks` requests (create, list, delete): each is billed by the API.
+    pub fn webhook_calls(&self) -> u64 {
+        self.webhook_calls.load(Ordering::SeqCst)
+    }
+
+    /// Webhook POSTs answered 2xx by their receiver (redeliveries included).
+    pub fn pushes(&self) -> u64 {
+        self.pushes.load(Ordering::SeqCst)
+    }
+
+    /// Webhook POSTs that failed (an error or a non-2xx answer), each retried.
+    pub fn push_failures(&self) -> u64 {
+        self.push_failures.load(Ordering::SeqCst)
+    }
+
+    /// Returns the connection's number, from 1.
+    pub(crate) fn ws_connected(&self) -> u64 {
+        self.ws_connections.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub(crate) fn ws_pong(&self) {
+        self.ws_pongs.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn market_listed(&self) {
+        self.market_listings.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn webhook_call(&self) {
+        self.webhook_calls.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn pushed(&self, ok: bool) {
+        match ok {
+            true => self.pushes.fetch_add(1, Ordering::SeqCst),
+            false => self.push_failures.fetch_add(1, Ordering::SeqCst),
+        };
     }
 
     /// Events written to stream connections (redeliveries included).

@@ -26,17 +26,7 @@ pub(super) async fn stream(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    let mut types: Vec<String> = params
-        .iter()
-        .filter(|(key, _)| key == "events")
-        .flat_map(|(_, value)| value.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if types.is_empty() {
-        types.push("price_shift".to_owned());
-    }
+    let types = requested_types(&params);
     let last_event_id = headers
         .get("last-event-id")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
@@ -85,6 +75,22 @@ pub(super) async fn stream(
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// The `events=a,b` of a query (repeatable); `price_shift` when none.
+pub(super) fn requested_types(params: &[(String, String)]) -> Vec<String> {
+    let mut types: Vec<String> = params
+        .iter()
+        .filter(|(key, _)| key == "events")
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if types.is_empty() {
+        types.push("price_shift".to_owned());
+    }
+    types
 }
 
 /// One stream connection's progress through the log.
@@ -192,7 +198,7 @@ impl Connection {
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+pub(super) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,

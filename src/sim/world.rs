@@ -16,7 +16,7 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use strategies::{Platform, Timestamp};
 
-use super::model::{hidden_probability, Model, Quote, Resolution, Status};
+use super::model::{hidden_probability, Model, ModelEvent, Quote, Resolution, Status};
 use super::ScriptedEvent;
 
 mod entry;
@@ -72,6 +72,16 @@ pub(crate) struct World {
     log_start: u64,
     produced: u64,
     pacing: Pacing,
+    /// When each market's price last changed (for `/v1/markets`' `updated_at`).
+    updated: HashMap<(Platform, String), Timestamp>,
+}
+
+/// One market of `GET /v1/markets`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Listed {
+    pub(crate) market_id: String,
+    pub(crate) yes: Decimal,
+    pub(crate) updated_at: Option<Timestamp>,
 }
 
 impl World {
@@ -109,6 +119,7 @@ impl World {
             log,
             log_start: 0,
             produced: 0,
+            updated: HashMap::new(),
             pacing: Pacing {
                 per_second: u64::from(events_per_second),
                 started: Instant::now(),
@@ -206,6 +217,7 @@ impl World {
             for update in script.updates.iter().take(to).skip(from).flatten() {
                 if let Some(market) = script.markets.get_mut(&update.market) {
                     market.price = update.price;
+                    self.updated.insert(update.market.clone(), now_wall);
                 }
             }
             self.produced = end;
@@ -224,6 +236,14 @@ impl World {
             let Some(event) = self.model.step(at) else {
                 break;
             };
+            if let ModelEvent::PriceShift {
+                platform,
+                market_id,
+                ..
+            } = &event
+            {
+                self.updated.insert((*platform, market_id.clone()), at);
+            }
             if self.produced >= keep_from {
                 let entry = Entry::from_model(self.produced, &event, at);
                 self.log.push_back(Arc::new(entry));
@@ -233,6 +253,54 @@ impl World {
         while self.log.len() as u64 > RETENTION {
             self.log.pop_front();
             self.log_start += 1;
+        }
+    }
+
+    /// Produce every event the pacing has released by `now`, whether or not a stream reads
+    /// them: markets move with time for the listing and the webhook pushers too.
+    pub(crate) fn advance(&mut self, now: Instant, now_wall: Timestamp) {
+        let end = self.pacing.available(now).min(self.limit());
+        self.produce_until(end, now_wall);
+    }
+
+    /// The markets of `platform` with their latest published price, at most `limit`, in a
+    /// stable order (the script's, or the model's slots).
+    pub(crate) fn listing(&self, platform: Platform, limit: usize) -> Vec<Listed> {
+        let listed = |market_id: String, yes: Decimal| {
+            let updated_at = self.updated.get(&(platform, market_id.clone())).copied();
+            Listed {
+                market_id,
+                yes,
+                updated_at,
+            }
+        };
+        match &self.script {
+            Some(script) => {
+                let mut ids: Vec<&(Platform, String)> = script
+                    .markets
+                    .keys()
+                    .filter(|(p, _)| *p == platform)
+                    .collect();
+                ids.sort();
+                ids.into_iter()
+                    .take(limit)
+                    .filter_map(|key| {
+                        let market = script.markets.get(key)?;
+                        Some(listed(key.1.clone(), market.price))
+                    })
+                    .collect()
+            }
+            None => self
+                .model
+                .open_markets()
+                .into_iter()
+                .filter(|(p, _)| *p == platform)
+                .take(limit)
+                .filter_map(|(_, id)| {
+                    let price = self.model.quote(platform, &id)?.price;
+                    Some(listed(id, price))
+                })
+                .collect(),
         }
     }
 

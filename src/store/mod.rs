@@ -14,6 +14,7 @@
 //! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
 //! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
 //! | `deliveries`| `intake/delivery id`        | expiry ns (i64 BE): a webhook delivery seen |
+//! | `intakes`   | `poll/{intake}/…`, `webhook/{intake}` | [`intakes`]: poll anchors and calls, webhook registrations |
 //! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
 //! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters, archive |
 //!
@@ -26,6 +27,7 @@
 mod batch;
 mod codec;
 pub mod health;
+pub mod intakes;
 mod notify;
 mod prune;
 mod writer;
@@ -234,6 +236,7 @@ pub struct Store {
     pub(crate) notify: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) deliveries: sled::Tree,
+    pub(crate) intakes: sled::Tree,
     /// The marker file ([`health::MARKER`]) is known to be on disk.
     marked: Arc<AtomicBool>,
 }
@@ -347,6 +350,7 @@ impl Store {
             notify: tree("notify")?,
             meta: tree("meta")?,
             deliveries: tree("deliveries")?,
+            intakes: tree("intakes")?,
             db,
             marked: Arc::new(AtomicBool::new(false)),
         })
@@ -672,6 +676,7 @@ impl Store {
             ("outbox", &self.outbox),
             ("notify", &self.notify),
             ("meta", &self.meta),
+            ("intakes", &self.intakes),
         ];
         trees
             .into_iter()

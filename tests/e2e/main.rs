@@ -15,6 +15,7 @@ mod crash;
 mod embedded;
 mod health;
 mod hostile_server;
+mod intakes;
 mod invalid;
 mod mirror;
 mod notify;

@@ -148,6 +148,9 @@ impl Setup {
             }
             let path = dir.path().join("shiftbot.toml");
             let text = toml::to_string(&table).expect("serialize the test config");
+            // `{api_host}` in a setting is the API's host:port (a WebSocket URL, say).
+            let host = base_url.split_once("://").map_or("", |(_, host)| host);
+            let text = text.replace("{api_host}", host);
             std::fs::write(&path, text).expect("write the test config");
             path
         });

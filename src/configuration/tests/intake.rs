@@ -47,6 +47,9 @@ secret_env = "HOOK_SECRET"
 fn every_problem_of_every_intake_is_listed_with_its_key_path() {
     let errors = errors_of(load_with(
         r#"
+[feed]
+kind = "rekko"
+
 [[intake]]
 name = "bad name!"
 kind = "carrier-pigeon"
@@ -75,6 +78,32 @@ name = "nosecret"
 kind = "webhook"
 scheme = "rekko"
 listen = "127.0.0.1:9999"
+
+[[intake]]
+name = "ws"
+kind = "websocket"
+url = "wss://feed.example.com/ws?token=leaked-token-1"
+heartbeat = "never"
+token = "also-leaked"
+
+[[intake]]
+name = "ws2"
+kind = "websocket"
+url = "http://feed.example.com/ws"
+token_env = "UNSET_TOKEN"
+
+[[intake]]
+name = "poller"
+kind = "poll"
+sources = ["kalshi", "nyse"]
+interval = "10ms"
+mode = "sometimes"
+max_per_day = -1
+
+[[intake]]
+name = "poller2"
+kind = "poll"
+sources = []
 "#,
         &[],
     ));
@@ -91,13 +120,82 @@ listen = "127.0.0.1:9999"
         "intake[1].secret_env",
         "intake[2].allow_unsigned",
         "intake[3].secret_env",
+        "intake[4].url",
+        "intake[4].heartbeat",
+        "intake[4].token",
+        "intake[5].url",
+        "intake[5].token_env",
+        "intake[6].sources",
+        "intake[6].interval",
+        "intake[6].mode",
+        "intake[6].max_per_day",
+        "intake[7].sources",
     ] {
         assert!(errors.mentions(path), "{path} missing from {errors:?}");
     }
     assert!(message_for(&errors, "intake[1].secret_env").contains("UNSET_SECRET is not set"));
     assert!(message_for(&errors, "intake[1].secret").contains("environment variable"));
     assert!(message_for(&errors, "intake[2].allow_unsigned").contains("loopback"));
-    assert!(!format!("{errors:?}").contains("in-the-file"));
+    assert!(message_for(&errors, "intake[4].url").contains("token_env"));
+    assert!(message_for(&errors, "intake[6].interval").contains("billed"));
+    for secret in ["in-the-file", "leaked-token-1", "also-leaked"] {
+        assert!(!format!("{errors:?}").contains(secret), "{secret} echoed");
+    }
+}
+
+#[test]
+fn websocket_and_poll_intakes_get_their_defaults() {
+    let settings = load_with(
+        r#"
+[[intake]]
+name = "ws"
+kind = "websocket"
+url = "wss://feed.example.com/ws/alerts"
+token_env = "WS_TOKEN"
+
+[[intake]]
+name = "poller"
+kind = "poll"
+"#,
+        &[("WS_TOKEN", "tok-123456")],
+    )
+    .expect("valid");
+    let ws = settings.intake[0]
+        .websocket
+        .as_ref()
+        .expect("websocket keys");
+    assert_eq!(ws.url, "wss://feed.example.com/ws/alerts");
+    assert_eq!(ws.heartbeat, Duration::from_secs(30));
+    assert_eq!(ws.token.as_ref().map(|t| t.expose()), Some("tok-123456"));
+    let poll = settings.intake[1].poll.as_ref().expect("poll keys");
+    assert_eq!(
+        poll.sources,
+        vec![
+            strategies::Platform::Kalshi,
+            strategies::Platform::Polymarket
+        ]
+    );
+    assert_eq!(poll.interval, Duration::from_secs(300));
+    assert_eq!(poll.mode, PollMode::Fallback);
+    assert_eq!(poll.after, Duration::from_secs(120));
+    assert_eq!(poll.max_per_day, 1000);
+    let shown = toml::to_string(&settings).expect("serialise");
+    assert!(!shown.contains("tok-123456"), "{shown}");
+    // On the embedded simulator a webhook intake needs no secret: one is made for the run.
+    let sim = load_with(
+        r#"
+[[intake]]
+name = "hooks"
+kind = "webhook"
+scheme = "standard"
+"#,
+        &[],
+    )
+    .expect("the simulator signs with a secret made for the run");
+    assert!(sim.intake[0]
+        .webhook
+        .as_ref()
+        .is_some_and(|w| w.secret.is_none()));
 }
 
 #[test]

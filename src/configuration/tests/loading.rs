@@ -321,7 +321,7 @@ fn the_embedded_default_sets_every_key_itself() {
         Some(Vec::new())
     );
     assert_eq!(
-        crate::configuration::intake::read_intakes(&mut reader, &[]),
+        crate::configuration::intake::read_intakes(&mut reader, &[], false),
         Some(Vec::new())
     );
     reader.report_unknown_keys(schema::explain_unknown);

@@ -12,8 +12,12 @@ use super::Application;
 use crate::admin::{BackupJob, ControlJob, ReloadJob};
 use crate::clock::SharedClock;
 use crate::configuration::{FeedKind, IntakeKind, Secret, Settings};
+use crate::feed::backoff::Backoff;
 use crate::feed::{self, StreamSettings};
-use crate::intake::webhook::{Delivery, Receiver};
+use crate::intake::poll::Poller;
+use crate::intake::webhook::Receiver;
+use crate::intake::websocket::Websocket;
+use crate::intake::{Delivery, Liveness};
 use crate::metrics::Health;
 use crate::mirror::{self, MirrorSettings, OutboxAck};
 use crate::notify::outbox::Notifier;
@@ -132,12 +136,36 @@ impl Application {
             stop_rx.clone(),
         ));
 
-        let delivery_rx = start_receivers(&settings, &clock, &mut tasks, &stop_rx).await?;
+        let (delivery_tx, delivery_rx) = mpsc::channel::<Delivery>(4096);
+        start_receivers(&settings, &api, &clock, &delivery_tx, &mut tasks, &stop_rx).await?;
         let (raw_tx, raw_rx) = mpsc::channel(4096);
         // No `[[intake]]` is the `[feed]` stream alone; with intakes, the stream runs when one
         // of them is it.
         let stream_wanted = settings.intake.is_empty()
             || settings.intake.iter().any(|i| i.kind == IntakeKind::Stream);
+        let stream_liveness = Liveness::new(clock.now());
+        let mut watched = Vec::new();
+        if stream_wanted {
+            watched.push(stream_liveness.clone());
+        }
+        watched.extend(start_websockets(
+            &settings,
+            &clock,
+            &delivery_tx,
+            &mut tasks,
+            &stop_rx,
+        ));
+        start_poller(
+            &settings,
+            &api,
+            &clock,
+            &store,
+            watched,
+            &delivery_tx,
+            &mut tasks,
+            &stop_rx,
+        );
+        drop(delivery_tx);
         let feed_task = match stream_wanted {
             true => tokio::spawn(feed::run_stream(
                 stream_settings(&settings, &api),
@@ -145,6 +173,7 @@ impl Application {
                 cursor_rx,
                 raw_tx,
                 stop_rx.clone(),
+                stream_liveness,
             )),
             false => {
                 drop(raw_tx);
@@ -188,19 +217,23 @@ impl Application {
 }
 
 /// Bind every webhook intake's address (a taken port stops the start) and serve each; their
-/// deliveries arrive on the returned channel.
+/// deliveries go to `tx`.
 async fn start_receivers(
     settings: &Settings,
+    api: &Api,
     clock: &SharedClock,
+    tx: &mpsc::Sender<Delivery>,
     tasks: &mut JoinSet<()>,
     stop_rx: &watch::Receiver<bool>,
-) -> Result<mpsc::Receiver<Delivery>, RunError> {
-    let (tx, rx) = mpsc::channel::<Delivery>(4096);
+) -> Result<(), RunError> {
     let receivers = settings
         .intake
         .iter()
         .filter_map(|intake| {
-            let hook = intake.webhook.clone()?;
+            let mut hook = intake.webhook.clone()?;
+            if api.sim.is_some() && hook.secret.is_none() && !hook.allow_unsigned {
+                hook.secret = Some(run_secret(hook.scheme));
+            }
             Some(Receiver::new(&intake.name, hook, clock.clone(), tx.clone()))
         })
         .collect();
@@ -211,10 +244,102 @@ async fn start_receivers(
             addr,
             source: err,
         })?;
-    for (receiver, listener, _) in bound {
+    for (receiver, listener, addr) in bound {
+        // The embedded simulator feeds each receiver, over real HTTP, in its scheme.
+        if let Some(sim) = &api.sim {
+            let target = sim::PushTarget {
+                url: format!("http://{addr}{}", receiver.settings.path),
+                scheme: receiver.settings.scheme,
+                secret: receiver
+                    .settings
+                    .secret
+                    .as_ref()
+                    .map(|s| s.expose().to_string()),
+                events: settings.feed.events.clone(),
+            };
+            info!(intake = %receiver.name, url = %target.url, "the simulator pushes webhooks to this intake");
+            sim.push_to(target);
+        }
         tasks.spawn(receiver.serve(listener, stop_rx.clone()));
     }
-    Ok(rx)
+    Ok(())
+}
+
+/// A secret made for this run, for a webhook intake fed by the embedded simulator: 32 random
+/// bytes, in the scheme's spelling (`whsec_<base64>` for Standard Webhooks, hex otherwise).
+fn run_secret(scheme: crate::intake::webhook::scheme::Scheme) -> Secret {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    Secret::new(match scheme {
+        crate::intake::webhook::scheme::Scheme::Standard => format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ),
+        _ => hex::encode(bytes),
+    })
+}
+
+/// Start every WebSocket intake (on the stream's backoff); their liveness, for the poller.
+fn start_websockets(
+    settings: &Settings,
+    clock: &SharedClock,
+    tx: &mpsc::Sender<Delivery>,
+    tasks: &mut JoinSet<()>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Vec<Liveness> {
+    let mut watched = Vec::new();
+    for intake in &settings.intake {
+        let Some(ws) = intake.websocket.clone() else {
+            continue;
+        };
+        let liveness = Liveness::new(clock.now());
+        watched.push(liveness.clone());
+        let websocket = Websocket {
+            name: Arc::from(intake.name.as_str()),
+            settings: ws,
+            connect_timeout: settings.feed.connect_timeout,
+            backoff: Backoff::new(settings.feed.backoff_initial, settings.feed.backoff_max),
+            clock: clock.clone(),
+            liveness,
+            tx: tx.clone(),
+        };
+        tasks.spawn(websocket.run(stop_rx.clone()));
+    }
+    watched
+}
+
+/// Start the poll intake, if there is one, against the API the bot talks to.
+#[allow(clippy::too_many_arguments)]
+fn start_poller(
+    settings: &Settings,
+    api: &Api,
+    clock: &SharedClock,
+    store: &Store,
+    watched: Vec<Liveness>,
+    tx: &mpsc::Sender<Delivery>,
+    tasks: &mut JoinSet<()>,
+    stop_rx: &watch::Receiver<bool>,
+) {
+    let Some((name, poll)) = settings
+        .intake
+        .iter()
+        .find_map(|i| Some((i.name.as_str(), i.poll.clone()?)))
+    else {
+        return;
+    };
+    let poller = Poller {
+        name: Arc::from(name),
+        settings: poll,
+        base_url: api.base_url.clone(),
+        api_key: api.key.clone(),
+        timeout: settings.signal.timeout,
+        min_shift_pct: settings.filter.min_shift_pct,
+        clock: clock.clone(),
+        store: store.clone(),
+        watched,
+        tx: tx.clone(),
+    };
+    tasks.spawn(poller.run(stop_rx.clone()));
 }
 
 /// The `[feed]` stream of the API the bot talks to.
