@@ -97,6 +97,13 @@ pub enum Command {
         #[command(subcommand)]
         action: NotifyAction,
     },
+    /// Webhook registrations with the API (`/v1/webhooks`): `ensure` registers each webhook
+    /// intake's `public_url` for `feed.events` (idempotently), `list` shows them, `delete ID`
+    /// removes one. Each call is billed by the API.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
     /// Check or back up the store.
     Store {
         #[command(subcommand)]
@@ -117,6 +124,31 @@ pub enum NotifyAction {
         /// Only this sink.
         #[arg(long, value_name = "NAME")]
         sink: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Register each webhook intake's `public_url`, reusing a matching enabled registration
+    /// and replacing the others of that URL; what is registered is remembered in the store.
+    Ensure {
+        /// Print what would be done; register and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The registrations: id, url, events, enabled, failure_count, created_at.
+    List {
+        /// One JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one registration.
+    Delete {
+        /// Its id (`webhooks list`).
+        id: String,
+        /// Print what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

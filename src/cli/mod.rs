@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::sync::watch;
 
-pub use args::{Cli, Command, ConfigAction, NotifyAction, StoreAction};
+pub use args::{Cli, Command, ConfigAction, NotifyAction, StoreAction, WebhooksAction};
 
 use crate::commands::{ReviewCommand, ReviewTarget};
 use crate::configuration::{ConfigErrors, Settings};
@@ -105,6 +105,7 @@ pub fn execute(cli: Cli) -> i32 {
         Command::Notify {
             action: NotifyAction::Test { sink },
         } => crate::commands::control::notify_test(&settings, sink.as_deref()),
+        Command::Webhooks { action } => crate::commands::webhooks::command(&settings, &action),
         Command::Store {
             action: StoreAction::Verify,
         } => with_stdout(|out| {

@@ -30,6 +30,7 @@ mod positions;
 pub mod report;
 #[cfg(test)]
 mod tests;
+pub mod webhooks;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -8,10 +8,13 @@
 //! - [`websocket`]: a WebSocket feed the bot keeps open (pings answered, a silent server
 //!   replaced).
 //! - [`poll`]: `GET /v1/markets` on an interval; price shifts derived from persisted anchors.
+//! - [`registration`]: `/v1/webhooks` (register, list, delete) and the rule `webhooks ensure`
+//!   follows.
 //! - [`Liveness`]: when each connected intake last heard from its server, which the poller's
 //!   `mode = "fallback"` reads.
 
 pub mod poll;
+pub mod registration;
 pub mod webhook;
 pub mod websocket;
 

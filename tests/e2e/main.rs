@@ -20,6 +20,7 @@ mod invalid;
 mod mirror;
 mod notify;
 mod redelivery;
+mod registration;
 mod reload;
 mod replay;
 mod restart;

@@ -249,6 +249,10 @@ impl TestApp {
         self.sim = Some(sim);
     }
 
+    pub fn sim(&self) -> &Sim {
+        self.sim.as_ref().expect("test simulator")
+    }
+
     pub fn sim_stats(&self) -> Arc<SimStats> {
         self.sim.as_ref().expect("test simulator").stats()
     }

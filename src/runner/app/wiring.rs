@@ -136,6 +136,7 @@ impl Application {
             stop_rx.clone(),
         ));
 
+        start_registrations(&settings, &api, &store, &mut tasks);
         let (delivery_tx, delivery_rx) = mpsc::channel::<Delivery>(4096);
         start_receivers(&settings, &api, &clock, &delivery_tx, &mut tasks, &stop_rx).await?;
         let (raw_tx, raw_rx) = mpsc::channel(4096);
@@ -277,6 +278,79 @@ fn run_secret(scheme: crate::intake::webhook::scheme::Scheme) -> Secret {
         ),
         _ => hex::encode(bytes),
     })
+}
+
+/// Against the real API, check each webhook intake's registration (`public_url` for
+/// `feed.events`) at start, in the background: one remembered in the store costs no call;
+/// otherwise one `GET /v1/webhooks` and what [`ensure`] needs. A failure is logged, never
+/// retried (registration calls are billed): `shiftbot webhooks ensure` is the way to retry.
+fn start_registrations(settings: &Settings, api: &Api, store: &Store, tasks: &mut JoinSet<()>) {
+    use crate::intake::registration::{ensure, remember, remembered, RegistrationClient, Wanted};
+    if api.sim.is_some() {
+        return;
+    }
+    let events = settings.feed.events.clone();
+    let pending: Vec<(String, String, Option<Secret>)> = settings
+        .intake
+        .iter()
+        .filter_map(|intake| {
+            let hook = intake.webhook.as_ref()?;
+            Some((
+                intake.name.clone(),
+                hook.public_url.clone()?,
+                hook.secret.clone(),
+            ))
+        })
+        .filter(|(name, url, _)| {
+            let wanted = Wanted {
+                intake: name,
+                url,
+                events: &events,
+                secret: None,
+            };
+            let known = store.registration(name).ok().flatten();
+            let covered = remembered(known.as_ref(), &wanted);
+            if covered {
+                info!(intake = %name, url = %url, "webhook registration remembered; no call");
+            }
+            !covered
+        })
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let client =
+        match RegistrationClient::new(&api.base_url, api.key.as_ref(), settings.signal.timeout) {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!("webhook registration not checked: {err}");
+                return;
+            }
+        };
+    let store = store.clone();
+    tasks.spawn(async move {
+        let existing = match client.list().await {
+            Ok(existing) => existing,
+            Err(err) => {
+                tracing::warn!(error = %err, "webhook registrations not checked (not retried: each call is billed); run `shiftbot webhooks ensure`");
+                return;
+            }
+        };
+        for (name, url, secret) in &pending {
+            let wanted = Wanted { intake: name, url, events: &events, secret: secret.as_ref() };
+            match ensure(&client, &wanted, &existing, false).await {
+                Ok(steps) => {
+                    for step in &steps {
+                        info!(intake = %name, "{}", step.line(&wanted));
+                    }
+                    if let Err(err) = remember(&store, &wanted, &steps, chrono::Utc::now()) {
+                        tracing::warn!(intake = %name, error = %err, "webhook registration not remembered");
+                    }
+                }
+                Err(err) => tracing::warn!(intake = %name, error = %err, "webhook registration failed (not retried: each call is billed); run `shiftbot webhooks ensure`"),
+            }
+        }
+    });
 }
 
 /// Start every WebSocket intake (on the stream's backoff); their liveness, for the poller.

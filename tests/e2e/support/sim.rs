@@ -44,6 +44,11 @@ impl Sim {
     pub fn stats(&self) -> Arc<SimStats> {
         self.handle().stats.clone()
     }
+
+    /// Disable a `/v1/webhooks` registration, as the API does after failed deliveries.
+    pub fn disable_webhook(&self, id: &str) -> bool {
+        self.handle().disable_webhook(id)
+    }
 }
 
 impl Drop for Sim {
