@@ -222,6 +222,7 @@ impl Settings {
                     .collect(),
                 cooldown: chrono_duration(filter.cooldown),
                 max_event_age: chrono_duration(filter.max_event_age),
+                on_analysis_complete: filter.on_analysis_complete,
             },
             sizing: SizingRules {
                 bankroll: sizing.bankroll,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use strategies::filter::Direction;
+use strategies::filter::{Direction, OnAnalysisComplete};
 use strategies::Platform;
 
 use super::problems::ConfigProblem;
@@ -227,6 +227,13 @@ fn read_filter(r: &mut Reader<'_>) -> Option<FilterSettings> {
         "filter.max_event_age",
         DurationRange::up_to(MAX_FILTER_WINDOW),
     );
+    let on_analysis_complete = r.choice(
+        "filter.on_analysis_complete",
+        &[
+            ("ignore", OnAnalysisComplete::Ignore),
+            ("signal", OnAnalysisComplete::Signal),
+        ],
+    );
     Some(FilterSettings {
         min_shift_pct: min_shift_pct?,
         direction: direction?,
@@ -236,6 +243,7 @@ fn read_filter(r: &mut Reader<'_>) -> Option<FilterSettings> {
         exclude_markets: exclude_markets?,
         cooldown: cooldown?,
         max_event_age: max_event_age?,
+        on_analysis_complete: on_analysis_complete?,
     })
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use strategies::filter::{Direction, MarketPattern};
+use strategies::filter::{Direction, MarketPattern, OnAnalysisComplete};
 use strategies::Platform;
 
 /// Event types the Rekko stream can send and `feed.events` may name.
@@ -74,6 +74,8 @@ pub struct FilterSettings {
     /// Zero disables the age check.
     #[serde(with = "duration_text")]
     pub max_event_age: Duration,
+    #[serde(default)]
+    pub on_analysis_complete: OnAnalysisComplete,
 }
 
 /// The `risk_limit` sent with every signal request.

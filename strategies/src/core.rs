@@ -204,7 +204,12 @@ impl Core {
         last_signal_at: Option<Option<Timestamp>>,
         now: Timestamp,
     ) -> Result<SignalTicket, Refusal> {
-        let shift = match &event.body {
+        let last_signal = |market: &MarketKey| match last_signal_at {
+            Some(known) => known,
+            None => self.markets.get(market).and_then(|m| m.last_signal_at),
+        };
+        let rules = &self.config.filter;
+        let market = match &event.body {
             EventBody::Invalid { reason, .. } => {
                 return Err(Refusal::new(Outcome::Invalid, reason.clone()))
             }
@@ -215,7 +220,18 @@ impl Core {
                     .iter()
                     .any(|t| t == &event.event_type) =>
             {
-                shift
+                let last = last_signal(&shift.market);
+                filter::screen(rules, shift, event.received_at, last, now)?;
+                &shift.market
+            }
+            EventBody::Other {
+                market: Some(market),
+            } if event.event_type == filter::ANALYSIS_COMPLETE
+                && rules.on_analysis_complete == filter::OnAnalysisComplete::Signal =>
+            {
+                let last = last_signal(market);
+                filter::screen_analysis(rules, market, event.received_at, last, now)?;
+                market
             }
             _ => {
                 return Err(Refusal::new(
@@ -224,18 +240,6 @@ impl Core {
                 ))
             }
         };
-        let market = &shift.market;
-        let last_signal_at = match last_signal_at {
-            Some(known) => known,
-            None => self.markets.get(market).and_then(|m| m.last_signal_at),
-        };
-        filter::screen(
-            &self.config.filter,
-            shift,
-            event.received_at,
-            last_signal_at,
-            now,
-        )?;
         if self.halted {
             return Err(Refusal::new(Outcome::Paused, control::PAUSED_REASON));
         }

@@ -21,6 +21,21 @@ pub enum Direction {
     Down,
 }
 
+/// What an `analysis_complete` event does (`filter.on_analysis_complete`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnAnalysisComplete {
+    /// Decided `ignored_type`, like any event that is not traded.
+    #[default]
+    Ignore,
+    /// Ask for the market's signal (the analysis is then cached on the API's side), through
+    /// the stages that apply to it: age, market lists, cooldown, then the budget.
+    Signal,
+}
+
+/// The wire type of an analysis completion.
+pub const ANALYSIS_COMPLETE: &str = "analysis_complete";
+
 /// A market selector in allow/deny lists: `platform/ID`, or a bare `ID` on any platform; a
 /// trailing `*` matches any id with that prefix (`kalshi/KXFED*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +99,7 @@ pub struct FilterRules {
     /// Events older than this (by their own timestamp, else receive time) are `stale`.
     /// Zero disables the check.
     pub max_event_age: Duration,
+    pub on_analysis_complete: OnAnalysisComplete,
 }
 
 impl Default for FilterRules {
@@ -97,6 +113,7 @@ impl Default for FilterRules {
             exclude_markets: Vec::new(),
             cooldown: Duration::seconds(60),
             max_event_age: Duration::seconds(120),
+            on_analysis_complete: OnAnalysisComplete::Ignore,
         }
     }
 }
@@ -200,6 +217,20 @@ pub fn check_cooldown(
         )),
         _ => Ok(()),
     }
+}
+
+/// The filter checks that apply to an `analysis_complete` (it has no move to measure): age
+/// (by its receive time), market lists, cooldown.
+pub fn screen_analysis(
+    rules: &FilterRules,
+    market: &MarketKey,
+    received_at: Timestamp,
+    last_signal_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), Refusal> {
+    check_age(rules, received_at, now)?;
+    check_market(rules, market)?;
+    check_cooldown(rules, last_signal_at, now)
 }
 
 /// All filter checks for a price shift, in order.

@@ -220,3 +220,36 @@ fn the_quota_pause_survives_a_restart() {
         decisions[1].reason
     );
 }
+
+/// `filter.on_analysis_complete = "signal"`: an analysis completion asks for its market's
+/// signal (one call), after a shift too small to ask for one set the market's price.
+#[test]
+fn an_analysis_complete_asks_for_a_signal_when_configured_to() {
+    let analysis = |id: &str| {
+        crate::support::raw(
+            Some(id),
+            &format!(
+                r#"{{"type":"analysis_complete","analysis_id":"an-{id}","market_id":"KXAN-1","platform":"kalshi","timestamp":"{}"}}"#,
+                crate::support::now_rfc3339()
+            ),
+        )
+    };
+    let script = vec![
+        crate::support::fresh_price_shift(Some("p1"), "kalshi", "KXAN-1", "0.400", "0.404"),
+        analysis("a1"),
+    ];
+    let events = toml::Value::Array(vec!["price_shift".into(), "analysis_complete".into()]);
+    let mut app = Setup::new(script.clone())
+        .set("feed.events", events.clone())
+        .set("filter.on_analysis_complete", "signal")
+        .spawn();
+    let decisions = app.start().wait_for_decisions(2);
+    assert_eq!(decisions[0].outcome, "below_threshold");
+    assert_ne!(decisions[1].outcome, "ignored_type", "{:?}", decisions[1]);
+    assert_eq!(app.sim_stats().signal_calls(), 1);
+
+    let mut ignoring = Setup::new(script).set("feed.events", events).spawn();
+    let decisions = ignoring.start().wait_for_decisions(2);
+    assert_eq!(decisions[1].outcome, "ignored_type");
+    assert_eq!(ignoring.sim_stats().signal_calls(), 0);
+}
