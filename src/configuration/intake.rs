@@ -71,15 +71,24 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 const MAX_TOLERANCE: Duration = Duration::from_secs(24 * 3600);
 const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Read `intake` (an array of tables; `[]` in the default). Secrets are looked up in `env`.
+/// What reading the intakes needs from outside their tables.
+pub(crate) struct Context<'a> {
+    /// Where secrets are looked up.
+    pub env: &'a [(String, String)],
+    /// `feed.kind = "sim"`: the simulator signs with a secret made for the run.
+    pub sim: bool,
+    /// `[poll] max_per_day`, the poll intake's default for its own `max_per_day`.
+    pub poll_max_per_day: Option<u64>,
+}
+
+/// Read `intake` (an array of tables; `[]` in the default).
 pub(crate) fn read_intakes(
     r: &mut Reader<'_>,
-    env: &[(String, String)],
-    sim: bool,
+    context: &Context<'_>,
 ) -> Option<Vec<IntakeSettings>> {
     let mut taken: Vec<IntakeSettings> = Vec::new();
     r.tables("intake", |table, own, _| {
-        let intake = read_intake(table, env, sim, own)?;
+        let intake = read_intake(table, context, own)?;
         if !own.is_empty() {
             return None;
         }
@@ -129,10 +138,10 @@ pub(crate) fn read_intakes(
 
 fn read_intake(
     table: &config::Map<String, Value>,
-    env: &[(String, String)],
-    sim: bool,
+    context: &Context<'_>,
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<IntakeSettings> {
+    let env = context.env;
     let mut r = Reader::new(table);
     let has = |key: &str| table.contains_key(key);
     let name = read_name(&mut r, problems);
@@ -148,7 +157,7 @@ fn read_intake(
     let (mut webhook, mut websocket, mut poll) = (None, None, None);
     let read = match kind {
         Some(IntakeKind::Webhook) => {
-            webhook = read_webhook(&mut r, &has, env, sim, problems);
+            webhook = read_webhook(&mut r, &has, env, context.sim, problems);
             webhook.is_some()
         }
         Some(IntakeKind::Websocket) => {
@@ -156,7 +165,7 @@ fn read_intake(
             websocket.is_some()
         }
         Some(IntakeKind::Poll) => {
-            poll = pull::read_poll(&mut r, &has);
+            poll = pull::read_poll(&mut r, &has, context.poll_max_per_day);
             poll.is_some()
         }
         Some(IntakeKind::Stream) | None => true,

@@ -125,7 +125,17 @@ impl Settings {
         let sim = settings
             .as_ref()
             .is_some_and(|s| s.feed.kind == FeedKind::Sim);
-        let intake = intake::read_intakes(&mut reader, &options.env, sim);
+        // `[poll] max_per_day` (optional) is the poll intake's default cap.
+        let poll_max_per_day = match root.contains_key("poll") {
+            true => reader.unsigned("poll.max_per_day", 0..=1_000_000),
+            false => None,
+        };
+        let context = intake::Context {
+            env: &options.env,
+            sim,
+            poll_max_per_day,
+        };
+        let intake = intake::read_intakes(&mut reader, &context);
         let settings = settings
             .zip(notify)
             .zip(intake)

@@ -111,7 +111,11 @@ pub(super) fn read_websocket(
     })
 }
 
-pub(super) fn read_poll(r: &mut Reader<'_>, has: &dyn Fn(&str) -> bool) -> Option<PollSettings> {
+pub(super) fn read_poll(
+    r: &mut Reader<'_>,
+    has: &dyn Fn(&str) -> bool,
+    default_max_per_day: Option<u64>,
+) -> Option<PollSettings> {
     let sources = match has("sources") {
         true => r.list("sources", |item| choose(item, &PLATFORMS)),
         false => Some(Platform::ALL.to_vec()),
@@ -156,7 +160,7 @@ pub(super) fn read_poll(r: &mut Reader<'_>, has: &dyn Fn(&str) -> bool) -> Optio
     };
     let max_per_day = match has("max_per_day") {
         true => r.unsigned("max_per_day", 0..=1_000_000),
-        false => Some(1000),
+        false => Some(default_max_per_day.unwrap_or(1000)),
     };
     Some(PollSettings {
         sources: sources?,

@@ -179,6 +179,18 @@ kind = "poll"
     assert_eq!(poll.mode, PollMode::Fallback);
     assert_eq!(poll.after, Duration::from_secs(120));
     assert_eq!(poll.max_per_day, 1000);
+    // `[poll] max_per_day` is the poll intake's default; its own key wins.
+    let capped = |own: &str| {
+        let text =
+            format!("[poll]\nmax_per_day = 7\n\n[[intake]]\nname = \"p\"\nkind = \"poll\"\n{own}");
+        load_with(&text, &[]).expect("valid").intake[0]
+            .poll
+            .as_ref()
+            .expect("poll")
+            .max_per_day
+    };
+    assert_eq!(capped(""), 7);
+    assert_eq!(capped("max_per_day = 9"), 9);
     let shown = toml::to_string(&settings).expect("serialise");
     assert!(!shown.contains("tok-123456"), "{shown}");
     // On the embedded simulator a webhook intake needs no secret: one is made for the run.

@@ -321,7 +321,14 @@ fn the_embedded_default_sets_every_key_itself() {
         Some(Vec::new())
     );
     assert_eq!(
-        crate::configuration::intake::read_intakes(&mut reader, &[], false),
+        crate::configuration::intake::read_intakes(
+            &mut reader,
+            &crate::configuration::intake::Context {
+                env: &[],
+                sim: false,
+                poll_max_per_day: None,
+            },
+        ),
         Some(Vec::new())
     );
     reader.report_unknown_keys(schema::explain_unknown);
