@@ -80,6 +80,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Replay recorded events under every combination of config values, ranked by a metric.
     Sweep(SweepArgs),
+    /// Merge the shard files of a sweep run as `sweep --shard I/N` into the table one run
+    /// prints.
+    SweepMerge(crate::replay::cli::SweepMergeArgs),
     /// Make the running bot reload its configuration (as SIGHUP does), through its admin
     /// listener; prints what changed and what was refused. Needs SHIFTBOT_ADMIN_TOKEN unless
     /// admin.local_writes = true.

@@ -91,6 +91,9 @@ pub fn execute(cli: Cli) -> i32 {
             }
             Err(errors) => report_config_errors(&errors),
         },
+        Command::SweepMerge(args) => {
+            with_stdout(|out| crate::replay::cli::sweep_merge_command(&args, out))
+        }
         Command::Config {
             action: ConfigAction::Check { json },
         } => config_check(&settings, json),

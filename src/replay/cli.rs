@@ -13,6 +13,7 @@ use crate::store::{Store, StoreError};
 
 use super::engine::{replay_stream, ReplayOptions};
 use super::record::{export_events, ExportError};
+use super::shard::ShardArg;
 use super::simrec::record_sim;
 use super::summary::{replay_report, ReplaySummary};
 use super::sweep::{self, Combination, Metric, SetArg};
@@ -63,6 +64,28 @@ pub struct SweepArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Replay only the I-th (0-based) of N disjoint shares of the combinations and write its
+    /// rows as JSON lines, for `sweep-merge`; `auto/N` reads JOB_COMPLETION_INDEX (Kubernetes)
+    /// or SLURM_ARRAY_TASK_ID (Slurm).
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["json", "csv"])]
+    pub shard: Option<ShardArg>,
+}
+
+/// `shiftbot sweep-merge`.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct SweepMergeArgs {
+    /// The shard files of one sweep (`sweep --shard I/N > FILE`), every shard once.
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Rank by this metric.
+    #[arg(long, value_enum, default_value_t = Metric::Equity)]
+    pub by: Metric,
+    /// One JSON object per line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// Why a command of this module failed (exit code 1; configuration problems are reported
@@ -89,6 +112,13 @@ pub enum ReplayCommandError {
     },
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),
+    #[error(transparent)]
+    Merge(#[from] super::shard::MergeError),
+    #[error("{0}")]
+    Shard(String),
+    /// The metric ranks nothing on this recording.
+    #[error("--by {metric}: {why}")]
+    Undefined { metric: &'static str, why: String },
 }
 
 /// `export-events`: the store's events as NDJSON on `out`.
@@ -206,29 +236,93 @@ pub fn sweep_command(
     combinations: &[Combination],
     out: &mut dyn Write,
 ) -> Result<(), ReplayCommandError> {
+    let shard = match args.shard {
+        Some(arg) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            Some(super::shard::resolve(arg, &env).map_err(ReplayCommandError::Shard)?)
+        }
+        None => None,
+    };
     let tape = read_tape(&args.events)?;
+    if shard.is_none() && args.by == Metric::Sharpe {
+        // Before any work: a recording too short for daily returns ranks nothing by them.
+        if let Some(why) = sweep::too_short_for_sharpe(tape.span()) {
+            return Err(ReplayCommandError::Undefined {
+                metric: "sharpe",
+                why,
+            });
+        }
+    }
     let threads = match args.threads {
         Some(n) => usize::from(n),
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
-    let bar = sweep::progress_bar(combinations.len() as u64);
+    let mine: Vec<Combination> = combinations
+        .iter()
+        .filter(|c| shard.is_none_or(|s| s.owns(c.number)))
+        .cloned()
+        .collect();
+    let bar = sweep::progress_bar(mine.len() as u64);
     let started = Instant::now();
-    let mut rows = sweep::run(&tape, combinations, replay_options, threads, &|| bar.inc(1));
+    let rows = sweep::run(&tape, &mine, replay_options, threads, &|| bar.inc(1));
     bar.finish_and_clear();
     tracing::info!(
         combinations = rows.len(),
+        of = combinations.len(),
         events = tape.len(),
         threads,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "sweep finished"
     );
-    sweep::rank(&mut rows, args.by);
-    if args.json {
+    match shard {
+        Some(shard) => Ok(super::shard::write_shard(
+            &rows,
+            combinations.len(),
+            shard,
+            out,
+        )?),
+        None => print_ranked(rows, args.by, args.json, args.csv, out),
+    }
+}
+
+/// `sweep-merge`: the shards' rows ranked into the table one run prints.
+pub fn sweep_merge_command(
+    args: &SweepMergeArgs,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    let mut files: Vec<(String, Box<dyn BufRead>)> = Vec::new();
+    for path in &args.files {
+        let (reader, origin) = open_recording(path)?;
+        files.push((origin, reader));
+    }
+    let rows = super::shard::merge(files)?;
+    print_ranked(rows, args.by, args.json, args.csv, out)
+}
+
+/// Rank and print in the chosen format; a metric undefined for every row is an error.
+fn print_ranked(
+    mut rows: Vec<sweep::SweepRow>,
+    by: Metric,
+    json: bool,
+    csv: bool,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    if let Some(why) = sweep::undefined_for_all(&rows, by) {
+        return Err(ReplayCommandError::Undefined {
+            metric: by.name(),
+            why,
+        });
+    }
+    sweep::rank(&mut rows, by);
+    if json {
         sweep::write_json(&rows, out)?;
-    } else if args.csv {
+    } else if csv {
         sweep::write_csv(&rows, out)?;
     } else {
         sweep::write_table(&rows, out)?;
+        if let Some(note) = sweep::undefined_note(&rows, by) {
+            writeln!(out, "{note}")?;
+        }
     }
     Ok(())
 }

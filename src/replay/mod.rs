@@ -18,12 +18,14 @@
 //! - [`engine`]: the replay driver (timeline, recorded replies, fallback).
 //! - [`summary`]: the report of a replay, as text or JSON.
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
+//! - [`shard`]: a sweep cut into disjoint shares (`--shard I/N`) and merged back.
 //! - [`cli`]: the commands' arguments and the work behind them.
 
 pub mod cli;
 pub mod engine;
 pub mod record;
 pub mod settlement;
+pub mod shard;
 pub mod simrec;
 pub mod summary;
 pub mod sweep;

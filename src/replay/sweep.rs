@@ -90,9 +90,68 @@ pub enum Metric {
     Sharpe,
 }
 
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Equity => "equity",
+            Metric::Return => "return",
+            Metric::Drawdown => "drawdown",
+            Metric::Sharpe => "sharpe",
+        }
+    }
+
+    /// Whether the metric is defined for `row`.
+    fn defined(self, row: &SweepRow) -> bool {
+        match self {
+            Metric::Equity | Metric::Drawdown => true,
+            Metric::Return => row.return_fraction.is_some(),
+            Metric::Sharpe => row.sharpe.is_some(),
+        }
+    }
+}
+
+/// Why Sharpe cannot rank a recording that spans `span`, if it cannot: it is computed from
+/// daily returns, and fewer than two days give fewer than two of them.
+pub fn too_short_for_sharpe(
+    span: Option<(strategies::Timestamp, strategies::Timestamp)>,
+) -> Option<String> {
+    let length = span.map_or(chrono::Duration::zero(), |(first, last)| last - first);
+    (length < chrono::Duration::days(2)).then(|| {
+        let shown = humantime::format_duration(length.to_std().unwrap_or_default());
+        format!(
+            "Sharpe is computed from daily returns and needs a recording of at least two days; this one spans {shown}, so it is undefined for every combination. Rank by equity or return, or replay a longer recording"
+        )
+    })
+}
+
+/// Why `metric` ranks nothing here, when it is undefined for every row.
+pub fn undefined_for_all(rows: &[SweepRow], metric: Metric) -> Option<String> {
+    let all = !rows.is_empty() && rows.iter().all(|r| !metric.defined(r));
+    all.then(|| match metric {
+        Metric::Sharpe => "Sharpe is undefined for every combination: it needs daily returns on at least two days, with some spread between them (no trades, or a flat equity, give none). Rank by equity or return"
+            .to_string(),
+        _ => format!("{} is undefined for every combination", metric.name()),
+    })
+}
+
+/// The line under a table whose metric is undefined for some rows (they rank last).
+pub fn undefined_note(rows: &[SweepRow], metric: Metric) -> Option<String> {
+    let undefined = rows.iter().filter(|r| !metric.defined(r)).count();
+    (undefined > 0).then(|| {
+        format!(
+            "{} undefined for {undefined} of {} combinations (shown as -): they rank last, in combination order",
+            metric.name(),
+            rows.len()
+        )
+    })
+}
+
 /// One combination of swept values, with its validated settings.
 #[derive(Clone, Debug)]
 pub struct Combination {
+    /// Its place among all the combinations of the sweep (0-based): shards are cut by it and
+    /// ties are broken by it.
+    pub number: usize,
     /// `(key, value)` in `--set` order.
     pub values: Vec<(String, String)>,
     pub settings: Settings,
@@ -135,7 +194,11 @@ pub fn combinations(
             file: file.clone(),
             env: vars,
         }) {
-            Ok(settings) => out.push(Combination { values, settings }),
+            Ok(settings) => out.push(Combination {
+                number,
+                values,
+                settings,
+            }),
             Err(ConfigErrors(found)) => {
                 for mut problem in found {
                     for set in sets {
@@ -157,9 +220,11 @@ pub fn combinations(
     }
 }
 
-/// The figures of one combination.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The figures of one combination (serialised exactly, decimals as strings, in shard files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SweepRow {
+    /// [`Combination::number`].
+    pub combination: usize,
     pub values: Vec<(String, String)>,
     pub equity: Decimal,
     pub return_fraction: Option<Decimal>,
@@ -214,6 +279,7 @@ fn run_one(tape: &Tape, combination: &Combination, options: &ReplayOptions) -> S
     let run = replay(tape, combination.settings.core_config(), options);
     let report = replay_report(&run);
     SweepRow {
+        combination: combination.number,
         values: combination.values.clone(),
         equity: report.equity,
         return_fraction: report.return_fraction,
@@ -230,10 +296,12 @@ fn run_one(tape: &Tape, combination: &Combination, options: &ReplayOptions) -> S
     }
 }
 
-/// Best first by `metric`; ties keep combination order.
+/// Best first by `metric`; ties (and combinations without the metric, which rank last) in
+/// combination order, whatever order the rows came in (a merge of shards ranks alike).
 pub fn rank(rows: &mut [SweepRow], metric: Metric) {
     // `None` sorts below every value, so "highest first" puts combinations without one last.
     use std::cmp::Reverse;
+    rows.sort_by_key(|r| r.combination);
     match metric {
         Metric::Equity => rows.sort_by_key(|r| Reverse(r.equity)),
         Metric::Return => rows.sort_by_key(|r| Reverse(r.return_fraction)),

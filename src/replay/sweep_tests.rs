@@ -176,6 +176,7 @@ fn parallel_rows_equal_replaying_each_combination_alone() {
 fn row(equity: &str, ret: Option<&str>, drawdown: &str, sharpe: Option<&str>) -> SweepRow {
     let d = |s: &str| s.parse::<Decimal>().expect("decimal");
     SweepRow {
+        combination: 0,
         values: vec![("k".to_string(), equity.to_string())],
         equity: d(equity),
         return_fraction: ret.map(d),
@@ -202,13 +203,20 @@ fn ranking_puts_the_best_first_and_missing_values_last() {
         row("90", Some("-0.1"), "0.05", Some("-0.3")),
         row("110", Some("0.1"), "0.05", Some("2.0")),
     ];
+    for (number, row) in rows.iter_mut().enumerate() {
+        row.combination = number;
+    }
     rank(&mut rows, Metric::Equity);
     assert_eq!(order(&rows), ["120", "110", "100", "90"]);
     rank(&mut rows, Metric::Return);
     assert_eq!(order(&rows), ["120", "110", "100", "90"]);
     rank(&mut rows, Metric::Drawdown);
-    // Ties keep their previous order.
-    assert_eq!(order(&rows), ["110", "90", "100", "120"]);
+    // Ties in combination order (90 is the third combination, 110 the fourth), whatever the
+    // order before.
+    assert_eq!(order(&rows), ["90", "110", "100", "120"]);
+    rows.reverse();
+    rank(&mut rows, Metric::Drawdown);
+    assert_eq!(order(&rows), ["90", "110", "100", "120"]);
     rank(&mut rows, Metric::Sharpe);
     assert_eq!(order(&rows), ["110", "120", "90", "100"]);
 }
@@ -274,4 +282,26 @@ fn the_fallback_is_a_config_key_and_can_be_swept() {
     assert_eq!(default.replay.fallback, Fallback::Skip);
     let errors = combinations(None, &[], &sets(&["replay.fallback=guess"])).expect_err("bad");
     assert!(errors.mentions("replay.fallback"), "{errors}");
+}
+
+#[test]
+fn a_metric_undefined_somewhere_is_noted_and_everywhere_is_an_error() {
+    let rows = vec![
+        row("100", Some("0"), "0.10", None),
+        row("120", Some("0.2"), "0.30", Some("1.5")),
+    ];
+    assert_eq!(undefined_for_all(&rows, Metric::Sharpe), None);
+    assert_eq!(
+        undefined_note(&rows, Metric::Sharpe).as_deref(),
+        Some("sharpe undefined for 1 of 2 combinations (shown as -): they rank last, in combination order")
+    );
+    assert_eq!(undefined_note(&rows, Metric::Equity), None);
+    let flat = vec![row("100", Some("0"), "0", None); 3];
+    assert!(undefined_for_all(&flat, Metric::Sharpe).is_some_and(|why| why.contains("two days")));
+    assert_eq!(undefined_for_all(&[], Metric::Sharpe), None);
+    let day = |h: i64| chrono::DateTime::from_timestamp(1_780_000_000 + h * 3600, 0).expect("t");
+    assert!(too_short_for_sharpe(Some((day(0), day(47))))
+        .is_some_and(|why| why.contains("spans 1day 23h")));
+    assert_eq!(too_short_for_sharpe(Some((day(0), day(48)))), None);
+    assert!(too_short_for_sharpe(None).is_some());
 }

@@ -29,6 +29,7 @@ mod review;
 mod run_stats;
 #[cfg(unix)]
 mod service;
+mod shards;
 mod signals;
 mod standalone_sim;
 mod store_health;

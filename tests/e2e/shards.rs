@@ -1,0 +1,118 @@
+//! A sweep cut into shards run as separate processes, merged: the same table one run prints.
+//! And ranking by a metric the recording cannot define is an error that says why.
+
+use std::process::Stdio;
+
+use crate::support::Setup;
+
+const SETS: [&str; 6] = [
+    "--set",
+    "filter.min_shift_pct=2,3,5",
+    "--set",
+    "sizing.kelly_fraction=0.1,0.25",
+    "--set",
+    "filter.cooldown=0s,60s",
+];
+
+#[test]
+fn four_shards_in_four_processes_merge_into_the_single_run() {
+    let app = Setup::embedded_default().spawn();
+    let dir = app.dir.path();
+    let (code, _, err) = app.output(&["sim", "--record", "events.ndjson", "--events", "3000"]);
+    assert_eq!(code, 0, "{err}");
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep", "--events", "events.ndjson"];
+        args.extend(SETS);
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<String>>()
+    };
+    let args = sweep(&[]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, single, err) = app.output(&refs);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        single.lines().count(),
+        13,
+        "a header and 12 combinations:\n{single}"
+    );
+
+    // Four processes at once; the last finds its index the way a Kubernetes Indexed Job does.
+    let children: Vec<_> = (0..4)
+        .map(|index| {
+            let shard = match index {
+                3 => "auto/4".to_string(),
+                _ => format!("{index}/4"),
+            };
+            let args = sweep(&["--shard", &shard, "--threads", "1"]);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut command = app.command(&refs);
+            if index == 3 {
+                command.env("JOB_COMPLETION_INDEX", "3");
+            }
+            let file =
+                std::fs::File::create(dir.join(format!("shard-{index}.jsonl"))).expect("file");
+            command
+                .stdout(file)
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn a shard")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success());
+    }
+    let mut lines = 0;
+    for index in 0..4 {
+        let text =
+            std::fs::read_to_string(dir.join(format!("shard-{index}.jsonl"))).expect("shard");
+        lines += text.lines().count();
+        assert_eq!(text.lines().count(), 3, "12 combinations, 3 per shard");
+    }
+    assert_eq!(lines, 12);
+    let files = [
+        "shard-0.jsonl",
+        "shard-1.jsonl",
+        "shard-2.jsonl",
+        "shard-3.jsonl",
+    ];
+    let merge = |extra: &[&str]| {
+        let mut args = vec!["sweep-merge"];
+        args.extend(files);
+        args.extend_from_slice(extra);
+        app.output(&args)
+    };
+    let (code, merged, err) = merge(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(merged, single, "the merge is the single run's table");
+    for format in [["--json"], ["--csv"]] {
+        let args = sweep(&format);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, one, _) = app.output(&refs);
+        assert_eq!(merge(&format).1, one, "{format:?}");
+    }
+    let args = sweep(&["--by", "drawdown"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(merge(&["--by", "drawdown"]).1, app.output(&refs).1);
+
+    // Three of four: refused, naming what is missing.
+    let (code, _, err) = app.output(&["sweep-merge", files[0], files[1], files[2]]);
+    assert_eq!(code, 1);
+    assert!(err.contains("3 of 12 combinations are in no file"), "{err}");
+
+    // The recording spans 10 minutes: Sharpe (of daily returns) ranks nothing.
+    let args = sweep(&["--by", "sharpe"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = app.output(&refs);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("--by sharpe: Sharpe is computed from daily returns"),
+        "{err}"
+    );
+    assert!(err.contains("at least two days"), "{err}");
+    let (code, _, err) = merge(&["--by", "sharpe"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--by sharpe: Sharpe is undefined for every combination"),
+        "{err}"
+    );
+}
