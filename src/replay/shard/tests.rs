@@ -16,7 +16,7 @@ fn row(number: usize, equity: &str) -> SweepRow {
         return_fraction: Some(Decimal::new(123_456_789_012_345, 18)),
         max_drawdown: Decimal::new(125, 1),
         max_drawdown_fraction: Decimal::new(1, 3),
-        sharpe: (number % 3 != 0).then(|| Decimal::new(-4_999_999_9, 9)),
+        sharpe: (!number.is_multiple_of(3)).then(|| Decimal::new(-49_999_999, 9)),
         realized_pnl: Decimal::new(15, 1),
         fees: Decimal::new(7, 2),
         trades: 3,
