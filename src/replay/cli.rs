@@ -48,10 +48,18 @@ pub struct SweepArgs {
     /// The recording: NDJSON from `export-events` or `sim --record` ("-" reads stdin).
     #[arg(long, value_name = "FILE")]
     pub events: PathBuf,
-    /// A config key and the values to try, comma-separated: `filter.min_shift_pct=2,3,5`.
-    /// Repeat for more keys; every combination is replayed.
-    #[arg(long = "set", value_name = "KEY=V1,V2,...", required = true)]
+    /// A config key and the values to try, comma-separated: `filter.min_shift_pct=2,3,5`;
+    /// or a range `lo..hi` (decimals, or durations) to draw from with `--samples`. Repeat for
+    /// more keys; every combination is replayed.
+    #[arg(long = "set", value_name = "KEY=V1,V2,...|KEY=LO..HI", required = true)]
     pub sets: Vec<SetArg>,
+    /// Random search: draw this many combinations (ranges uniformly, lists one value each)
+    /// instead of the whole grid.
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+    /// The seed of `--samples` (the same seed draws the same combinations, in every shard).
+    #[arg(long, value_name = "SEED", default_value_t = 1, requires = "samples")]
+    pub seed: u64,
     /// Rank by this metric.
     #[arg(long, value_enum, default_value_t = Metric::Equity)]
     pub by: Metric,
@@ -227,7 +235,10 @@ pub fn sweep_combinations(
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(key, _)| key.to_ascii_uppercase().starts_with(&prefix))
         .collect();
-    sweep::combinations(config_file, &env, &args.sets)
+    match args.samples {
+        Some(samples) => super::sample::sampled(config_file, &env, &args.sets, samples, args.seed),
+        None => sweep::combinations(config_file, &env, &args.sets),
+    }
 }
 
 /// `sweep`: every combination replayed, ranked by `args.by`.

@@ -19,11 +19,13 @@
 //! - [`summary`]: the report of a replay, as text or JSON.
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
 //! - [`shard`]: a sweep cut into disjoint shares (`--shard I/N`) and merged back.
+//! - [`sample`]: random search, `--set key=lo..hi` and `--samples N`.
 //! - [`cli`]: the commands' arguments and the work behind them.
 
 pub mod cli;
 pub mod engine;
 pub mod record;
+pub mod sample;
 pub mod settlement;
 pub mod shard;
 pub mod simrec;

@@ -29,11 +29,13 @@ use crate::configuration::{ConfigErrors, ConfigProblem, LoadOptions, Settings, E
 /// should not start a day-long run).
 pub const MAX_COMBINATIONS: usize = 100_000;
 
-/// One `--set key=v1,v2,...`.
+/// One `--set key=v1,v2,...` or `--set key=lo..hi` (a range, for `--samples`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetArg {
     pub key: String,
+    /// The listed values (empty for a range).
     pub values: Vec<String>,
+    pub range: Option<super::sample::Range>,
 }
 
 impl FromStr for SetArg {
@@ -55,6 +57,16 @@ impl FromStr for SetArg {
                 "--set {text:?}: {key:?} is not a config key path like filter.min_shift_pct"
             ));
         }
+        if values.contains("..") {
+            let range = values
+                .parse::<super::sample::Range>()
+                .map_err(|why| format!("--set {text:?}: {why}"))?;
+            return Ok(SetArg {
+                key: key.to_string(),
+                values: Vec::new(),
+                range: Some(range),
+            });
+        }
         let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
         if values.iter().any(String::is_empty) {
             return Err(format!("--set {text:?}: empty value"));
@@ -62,6 +74,7 @@ impl FromStr for SetArg {
         Ok(SetArg {
             key: key.to_string(),
             values,
+            range: None,
         })
     }
 }
@@ -164,6 +177,15 @@ pub fn combinations(
     env: &[(String, String)],
     sets: &[SetArg],
 ) -> Result<Vec<Combination>, ConfigErrors> {
+    if let Some(set) = sets.iter().find(|s| s.range.is_some()) {
+        return Err(ConfigErrors::one(
+            "--set",
+            format!(
+                "{} is given a range: draw combinations from it with --samples N",
+                set.key
+            ),
+        ));
+    }
     let total = sets
         .iter()
         .try_fold(1usize, |n, set| n.checked_mul(set.values.len()))
@@ -174,16 +196,30 @@ pub fn combinations(
                 format!("more than {MAX_COMBINATIONS} combinations; sweep fewer values"),
             )
         })?;
-    let mut seen = BTreeSet::new();
-    let mut problems: Vec<ConfigProblem> = Vec::new();
-    let mut out = Vec::with_capacity(total);
-    for number in 0..total {
+    let picks = (0..total).map(|number| {
         let mut rest = number;
         let mut picks = vec![String::new(); sets.len()];
         for (i, set) in sets.iter().enumerate().rev() {
             picks[i] = set.values[rest % set.values.len()].clone();
             rest /= set.values.len();
         }
+        picks
+    });
+    load(file, env, sets, picks)
+}
+
+/// Load one combination per item of `picks` (one value per set, in `--set` order), numbered in
+/// that order, each over `file` and `env` and validated; every problem once.
+pub fn load(
+    file: Option<PathBuf>,
+    env: &[(String, String)],
+    sets: &[SetArg],
+    picks: impl Iterator<Item = Vec<String>>,
+) -> Result<Vec<Combination>, ConfigErrors> {
+    let mut seen = BTreeSet::new();
+    let mut problems: Vec<ConfigProblem> = Vec::new();
+    let mut out = Vec::new();
+    for (number, picks) in picks.enumerate() {
         let mut vars = env.to_vec();
         let mut values = Vec::with_capacity(sets.len());
         for (set, value) in sets.iter().zip(picks) {

@@ -116,3 +116,85 @@ fn four_shards_in_four_processes_merge_into_the_single_run() {
         "{err}"
     );
 }
+
+/// Random search: `--samples` draws from ranges and lists, the same for the same seed, and a
+/// sharded random search merges into the single one.
+#[test]
+fn a_seeded_random_search_repeats_itself_and_shards_alike() {
+    let app = Setup::embedded_default().spawn();
+    let dir = app.dir.path();
+    let (code, _, err) = app.output(&["sim", "--record", "events.ndjson", "--events", "2000"]);
+    assert_eq!(code, 0, "{err}");
+    let search = |extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "--events",
+            "events.ndjson",
+            "--set",
+            "filter.min_shift_pct=1.5..9",
+            "--set",
+            "sizing.kelly_fraction=0.1,0.25",
+            "--set",
+            "filter.cooldown=0s..2m",
+            "--samples",
+            "10",
+            "--seed",
+            "5",
+            "--csv",
+        ];
+        args.extend_from_slice(extra);
+        app.output(&args)
+    };
+    let (code, first, err) = search(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(first.lines().count(), 11, "{first}");
+    for line in first.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let pct: f64 = cells[1].parse().expect("a drawn threshold");
+        assert!((1.5..=9.0).contains(&pct), "{line}");
+        assert!(["0.1", "0.25"].contains(&cells[2]), "{line}");
+        assert!(cells[3].ends_with("ms"), "{line}");
+    }
+    assert_eq!(search(&[]).1, first, "the same seed, the same search");
+    assert_ne!(search(&["--seed", "6"]).1, first);
+    for index in 0..2 {
+        let (code, shard, err) = {
+            let mut args = vec![
+                "sweep",
+                "--events",
+                "events.ndjson",
+                "--set",
+                "filter.min_shift_pct=1.5..9",
+                "--set",
+                "sizing.kelly_fraction=0.1,0.25",
+                "--set",
+                "filter.cooldown=0s..2m",
+                "--samples",
+                "10",
+                "--seed",
+                "5",
+            ];
+            let shard = format!("{index}/2");
+            args.extend(["--shard", shard.as_str()]);
+            app.output(&args)
+        };
+        assert_eq!(code, 0, "{err}");
+        std::fs::write(dir.join(format!("s{index}.jsonl")), shard).expect("write");
+    }
+    let (code, merged, err) = app.output(&["sweep-merge", "s0.jsonl", "s1.jsonl", "--csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(merged, first);
+    // A range without --samples is refused with the way out.
+    let (code, _, err) = app.output(&[
+        "sweep",
+        "--events",
+        "events.ndjson",
+        "--set",
+        "filter.min_shift_pct=1..9",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("draw combinations from it with --samples N"),
+        "{err}"
+    );
+}
