@@ -77,6 +77,16 @@ pub struct SweepArgs {
     /// or SLURM_ARRAY_TASK_ID (Slurm).
     #[arg(long, value_name = "I/N", conflicts_with_all = ["json", "csv"])]
     pub shard: Option<ShardArg>,
+    /// Rank on the first part of the recording (by time) and show every combination's
+    /// figures on the held-out rest beside them: `--holdout 30%`.
+    #[arg(long, value_name = "P%", value_parser = super::folds::parse_holdout,
+          conflicts_with_all = ["csv", "shard", "walk_forward"])]
+    pub holdout: Option<rust_decimal::Decimal>,
+    /// Cut the recording into K consecutive folds of equal time; pick the best combination on
+    /// each and score it on the next; print the chained out-of-sample result.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(2..=1000),
+          conflicts_with_all = ["csv", "json", "shard"])]
+    pub walk_forward: Option<u16>,
 }
 
 /// `shiftbot sweep-merge`.
@@ -268,6 +278,9 @@ pub fn sweep_command(
         Some(n) => usize::from(n),
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
+    if args.holdout.is_some() || args.walk_forward.is_some() {
+        return out_of_sample(args, &tape, combinations, threads, out);
+    }
     let mine: Vec<Combination> = combinations
         .iter()
         .filter(|c| shard.is_none_or(|s| s.owns(c.number)))
@@ -294,6 +307,89 @@ pub fn sweep_command(
         )?),
         None => print_ranked(rows, args.by, args.json, args.csv, out),
     }
+}
+
+/// `--holdout` and `--walk-forward`: every combination replayed on each fold, fresh each time.
+fn out_of_sample(
+    args: &SweepArgs,
+    tape: &Tape,
+    combinations: &[Combination],
+    threads: usize,
+    out: &mut dyn Write,
+) -> Result<(), ReplayCommandError> {
+    use super::folds;
+    use rust_decimal::Decimal;
+    let mut times = Vec::with_capacity(tape.len());
+    for index in 0..tape.len() {
+        let previous = times.last().copied().unwrap_or_default();
+        times.push(tape.received_at(index).unwrap_or(previous));
+    }
+    let shares: Vec<Decimal> = match (args.holdout, args.walk_forward) {
+        (Some(held), _) => vec![Decimal::ONE_HUNDRED - held, held],
+        (None, Some(k)) => vec![Decimal::ONE; usize::from(k)],
+        (None, None) => Vec::new(),
+    };
+    let windows = folds::windows(&times, &shares);
+    let bar = sweep::progress_bar((combinations.len() * windows.len()) as u64);
+    let started = Instant::now();
+    let per_fold: Vec<Vec<sweep::SweepRow>> = windows
+        .iter()
+        .map(|window| {
+            let options = |settings: &Settings| ReplayOptions {
+                window: Some(window.clone()),
+                ..replay_options(settings)
+            };
+            sweep::run(tape, combinations, options, threads, &|| bar.inc(1))
+        })
+        .collect();
+    bar.finish_and_clear();
+    tracing::info!(
+        combinations = combinations.len(),
+        folds = windows.len(),
+        events = tape.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "sweep finished"
+    );
+    if let Some(why) = per_fold
+        .first()
+        .and_then(|rows| sweep::undefined_for_all(rows, args.by))
+    {
+        return Err(ReplayCommandError::Undefined {
+            metric: args.by.name(),
+            why,
+        });
+    }
+    if args.holdout.is_some() {
+        let mut rows: Vec<folds::HoldoutRow> = per_fold[0]
+            .iter()
+            .cloned()
+            .zip(per_fold[1].iter().cloned())
+            .map(|(in_sample, out_of_sample)| folds::HoldoutRow {
+                in_sample,
+                out_of_sample,
+            })
+            .collect();
+        folds::rank_holdout(&mut rows, args.by);
+        match args.json {
+            true => folds::write_holdout_json(&rows, out)?,
+            false => {
+                let held = args.holdout.unwrap_or_default();
+                writeln!(
+                    out,
+                    "in sample: events 1-{} (the first {}% of the time), out of sample: events {}-{} (the last {held}%)",
+                    windows[0].end,
+                    Decimal::ONE_HUNDRED - held,
+                    windows[1].start + 1,
+                    windows[1].end,
+                )?;
+                folds::write_holdout(&rows, out)?;
+            }
+        }
+        return Ok(());
+    }
+    let steps = folds::walk_forward(&per_fold, args.by);
+    folds::write_walk_forward(&steps, &windows, &times, args.by, out)?;
+    Ok(())
 }
 
 /// `sweep-merge`: the shards' rows ranked into the table one run prints.

@@ -84,6 +84,9 @@ pub struct ReplayOptions {
     /// Keep every decision (event id, outcome, reason) in [`ReplayRun::decisions`]; off for
     /// sweeps, which only need the tally and the trades.
     pub keep_decisions: bool,
+    /// Replay only the events at these indexes of the tape (and the settlements placed among
+    /// them), on a fresh book: one fold of a holdout or walk-forward sweep. None: all.
+    pub window: Option<std::ops::Range<usize>>,
 }
 
 /// The failure reason a skipped request is answered with (and shows in its decision).
@@ -276,8 +279,15 @@ impl<'a> Replayer<'a> {
                 .history
                 .resize(tape.market_count(), PriceHistory::default());
         }
-        let mut settlements = tape.settlements().iter().peekable();
-        for index in 0..tape.len() {
+        let window = driver.options.window.clone().unwrap_or(0..tape.len());
+        let (start, end) = (window.start.min(tape.len()), window.end.min(tape.len()));
+        let last_window = end == tape.len();
+        let mut settlements = tape
+            .settlements()
+            .iter()
+            .filter(|s| s.position >= start && (last_window || s.position < end))
+            .peekable();
+        for index in start..end {
             while let Some(placed) = settlements.next_if(|s| s.position <= index) {
                 driver.settle(&placed.settlement);
             }

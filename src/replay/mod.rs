@@ -20,10 +20,12 @@
 //! - [`sweep`]: config combinations replayed in parallel, ranked by a metric.
 //! - [`shard`]: a sweep cut into disjoint shares (`--shard I/N`) and merged back.
 //! - [`sample`]: random search, `--set key=lo..hi` and `--samples N`.
+//! - [`folds`]: out-of-sample sweeps, `--holdout P%` and `--walk-forward K`.
 //! - [`cli`]: the commands' arguments and the work behind them.
 
 pub mod cli;
 pub mod engine;
+pub mod folds;
 pub mod record;
 pub mod sample;
 pub mod settlement;

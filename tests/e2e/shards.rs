@@ -198,3 +198,85 @@ fn a_seeded_random_search_repeats_itself_and_shards_alike() {
         "{err}"
     );
 }
+
+/// `--holdout 30%`: each combination's in-sample figures are those of a sweep of the first 70 %
+/// of the recording alone, its out-of-sample figures those of the last 30 % alone (a fresh
+/// book for each); `--walk-forward 4` prints each fold's winner, its next-fold score and the
+/// chained result.
+#[test]
+fn the_holdout_is_two_independent_sweeps_side_by_side() {
+    let app = Setup::embedded_default().spawn();
+    let dir = app.dir.path();
+    let (code, _, err) = app.output(&["sim", "--record", "events.ndjson", "--events", "2000"]);
+    assert_eq!(code, 0, "{err}");
+    let sets = [
+        "--set",
+        "filter.min_shift_pct=2,5",
+        "--set",
+        "sizing.kelly_fraction=0.1,0.25",
+    ];
+    let sweep = |file: &str, extra: &[&str]| {
+        let mut args = vec!["sweep", "--events", file];
+        args.extend(sets);
+        args.extend_from_slice(extra);
+        let (code, out, err) = app.output(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let text = sweep("events.ndjson", &["--holdout", "30%"]);
+    let header = text.lines().next().expect("a header");
+    let cut: usize = header
+        .strip_prefix("in sample: events 1-")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{header}"));
+    let recording = std::fs::read_to_string(dir.join("events.ndjson")).expect("recording");
+    let lines: Vec<&str> = recording.lines().collect();
+    assert!(cut > 1000 && cut < 1900, "{header}");
+    std::fs::write(dir.join("first.ndjson"), lines[..cut].join("\n") + "\n").expect("write");
+    std::fs::write(dir.join("last.ndjson"), lines[cut..].join("\n") + "\n").expect("write");
+
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect()
+    };
+    let holdout = parse(&sweep("events.ndjson", &["--holdout", "30%", "--json"]));
+    let first = parse(&sweep("first.ndjson", &["--json"]));
+    let last = parse(&sweep("last.ndjson", &["--json"]));
+    assert_eq!(holdout.len(), 4);
+    for (rank, row) in holdout.iter().enumerate() {
+        assert_eq!(row["rank"], rank + 1);
+        let same_set = |r: &&serde_json::Value| r["set"] == row["set"];
+        let inside = first
+            .iter()
+            .find(same_set)
+            .expect("in the first part's sweep");
+        let outside = last
+            .iter()
+            .find(same_set)
+            .expect("in the last part's sweep");
+        assert_eq!(row["in_sample"]["equity"], inside["equity"], "{row}");
+        assert_eq!(row["out_of_sample"]["equity"], outside["equity"], "{row}");
+        assert_eq!(row["out_of_sample"]["traded"], outside["traded"], "{row}");
+        // Ranked in sample: the same order as the first part's own sweep.
+        assert_eq!(first[rank]["set"], row["set"]);
+    }
+
+    let walk = sweep("events.ndjson", &["--walk-forward", "4"]);
+    assert_eq!(
+        walk.lines().count(),
+        5,
+        "a header, 3 steps, the summary:\n{walk}"
+    );
+    let summary = walk.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("chained out-of-sample return "),
+        "{walk}"
+    );
+    assert!(
+        summary.contains(" over 3 folds; the winner changed "),
+        "{walk}"
+    );
+    assert!(summary.ends_with(" of 2 times"), "{walk}");
+}
