@@ -430,6 +430,9 @@ fn print_ranked(
         if let Some(note) = sweep::undefined_note(&rows, by) {
             writeln!(out, "{note}")?;
         }
+        if let Some(note) = sweep::unsignalled_note(&rows) {
+            writeln!(out, "{note}")?;
+        }
     }
     Ok(())
 }

@@ -45,6 +45,16 @@ pub fn replay_report(run: &ReplayRun) -> Report {
     })
 }
 
+/// The share of unsignalled requests past which a result is marked as resting on
+/// counterfactuals the recording lacks.
+pub const UNSIGNALLED_MARK_PCT: u64 = 5;
+
+/// Whether `unsignalled` exceeds [`UNSIGNALLED_MARK_PCT`] % of all signal requests.
+pub fn unsignalled_share_exceeded(unsignalled: u64, recorded: u64) -> bool {
+    let requests = unsignalled + recorded;
+    requests > 0 && unsignalled * 100 > requests * UNSIGNALLED_MARK_PCT
+}
+
 /// What `shiftbot replay` prints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReplaySummary {
@@ -55,6 +65,9 @@ pub struct ReplaySummary {
     /// Signal requests answered by a recorded reply, and by the fallback.
     pub recorded_replies: u64,
     pub fallback_replies: u64,
+    /// Events that passed the filter with no recorded signal: the fallback's to answer
+    /// (the same count as `fallback_replies`, under the name sweeps use).
+    pub unsignalled: u64,
     /// Decisions by outcome (only outcomes that occurred), then `total`.
     #[serde(serialize_with = "tally_map")]
     pub decisions: Tally,
@@ -76,6 +89,7 @@ impl ReplaySummary {
             fallback,
             recorded_replies: run.recorded_replies,
             fallback_replies: run.fallback_replies,
+            unsignalled: run.fallback_replies,
             decisions: run.tally.clone(),
             book: MetricsJson::new(report, &report::daily_returns(&report.curve)),
         }
@@ -106,6 +120,21 @@ impl ReplaySummary {
             "signal requests: {} answered by a recorded reply, {} by the fallback",
             self.recorded_replies, self.fallback_replies
         )?;
+        if self.unsignalled > 0 {
+            let what = match self.fallback {
+                Fallback::Skip => "decided no_recorded_signal (each started its market's cooldown, as its request would have live)",
+                Fallback::Model => "answered by the local model",
+            };
+            writeln!(
+                out,
+                "unsignalled: {} events passed the filter with no recorded signal, {what}{}",
+                self.unsignalled,
+                match unsignalled_share_exceeded(self.unsignalled, self.recorded_replies) {
+                    true => "; more than 5 % of the signal requests: the figures rest on counterfactuals the recording lacks",
+                    false => "",
+                }
+            )?;
+        }
         writeln!(out)?;
         writeln!(out, "decisions")?;
         let mut rows: Vec<Vec<String>> = self

@@ -55,6 +55,7 @@ fn json_and_text_show_the_decisions_and_the_book() {
     assert_eq!(json["fallback"], "skip");
     assert_eq!(json["recorded_replies"], 1);
     assert_eq!(json["fallback_replies"], 1);
+    assert_eq!(json["unsignalled"], 1);
     assert_eq!(json["period"]["start"], "2026-01-01T00:00:00Z");
     assert_eq!(json["period"]["end"], "2026-01-01T00:00:04Z");
     let book = &json["book"];
@@ -74,6 +75,7 @@ fn json_and_text_show_the_decisions_and_the_book() {
     for expected in [
         "replayed 5 events, 2026-01-01 00:00:00 → 2026-01-01 00:00:04 UTC (fallback: skip)",
         "1 answered by a recorded reply, 1 by the fallback",
+        "unsignalled: 1 events passed the filter with no recorded signal, decided no_recorded_signal (each started its market's cooldown, as its request would have live); more than 5 % of the signal requests",
         "  traded              1",
         "  no_recorded_signal  1",
         "  total               5",

@@ -147,6 +147,25 @@ pub fn undefined_for_all(rows: &[SweepRow], metric: Metric) -> Option<String> {
     })
 }
 
+impl SweepRow {
+    /// More than 5 % of its signal requests had no recorded signal: its figures rest on
+    /// counterfactuals the recording lacks.
+    pub fn marked(&self) -> bool {
+        super::summary::unsignalled_share_exceeded(self.unsignalled, self.recorded)
+    }
+}
+
+/// The line under a table with marked rows.
+pub fn unsignalled_note(rows: &[SweepRow]) -> Option<String> {
+    let marked = rows.iter().filter(|r| r.marked()).count();
+    (marked > 0).then(|| {
+        format!(
+            "* {marked} of {} combinations asked for signals the recording has none for on more than 5 % of their requests: their figures rest on the fallback (replay.fallback), not on what the API answered",
+            rows.len()
+        )
+    })
+}
+
 /// The line under a table whose metric is undefined for some rows (they rank last).
 pub fn undefined_note(rows: &[SweepRow], metric: Metric) -> Option<String> {
     let undefined = rows.iter().filter(|r| !metric.defined(r)).count();
@@ -274,6 +293,12 @@ pub struct SweepRow {
     /// Decisions with outcome `traded`.
     pub traded: u64,
     pub win_rate: Option<Decimal>,
+    /// Signal requests with no recorded signal (answered by `replay.fallback`), and those
+    /// answered by a recorded one.
+    #[serde(default)]
+    pub unsignalled: u64,
+    #[serde(default)]
+    pub recorded: u64,
 }
 
 /// Replay `tape` under every combination on `threads` threads (at least one). `done` is
@@ -329,6 +354,8 @@ fn run_one(tape: &Tape, combination: &Combination, options: &ReplayOptions) -> S
             .tally
             .get(ReplayOutcome::Core(strategies::Outcome::Traded)),
         win_rate: report.closed.win_rate,
+        unsignalled: run.fallback_replies,
+        recorded: run.recorded_replies,
     }
 }
 
@@ -346,7 +373,7 @@ pub fn rank(rows: &mut [SweepRow], metric: Metric) {
     }
 }
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "equity",
     "return",
     "max_drawdown",
@@ -357,6 +384,7 @@ const COLUMNS: [&str; 10] = [
     "trades",
     "traded",
     "win_rate",
+    "unsignalled",
 ];
 
 /// An aligned table, best first.
@@ -386,6 +414,10 @@ pub fn write_table(rows: &[SweepRow], out: &mut dyn Write) -> io::Result<()> {
                 r.trades.to_string(),
                 r.traded.to_string(),
                 r.win_rate.map_or_else(none, percent),
+                match r.marked() {
+                    true => format!("{}*", r.unsignalled),
+                    false => r.unsignalled.to_string(),
+                },
             ]);
             cells
         })
@@ -421,6 +453,7 @@ pub fn write_csv(rows: &[SweepRow], out: &mut dyn Write) -> io::Result<()> {
             r.trades.to_string(),
             r.traded.to_string(),
             text(r.win_rate),
+            r.unsignalled.to_string(),
         ]);
         csv_record(out, &cells)?;
     }
@@ -459,6 +492,8 @@ impl Serialize for JsonRow<'_> {
         map.serialize_entry("trades", &r.trades)?;
         map.serialize_entry("traded", &r.traded)?;
         map.serialize_entry("win_rate", &r.win_rate.map(exact6))?;
+        map.serialize_entry("unsignalled", &r.unsignalled)?;
+        map.serialize_entry("unsignalled_marked", &r.marked())?;
         map.end()
     }
 }

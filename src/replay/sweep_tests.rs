@@ -188,6 +188,8 @@ fn row(equity: &str, ret: Option<&str>, drawdown: &str, sharpe: Option<&str>) ->
         trades: 3,
         traded: 2,
         win_rate: Some(dec!(0.5)),
+        unsignalled: 0,
+        recorded: 0,
     }
 }
 
@@ -230,15 +232,21 @@ fn output_formats() {
             "0.0123456789",
             Some("1.23456789"),
         ),
-        row("9000", None, "0", None),
+        SweepRow {
+            unsignalled: 3,
+            recorded: 40,
+            ..row("9000", None, "0", None)
+        },
     ];
+    assert!(!rows[0].marked());
+    assert!(rows[1].marked(), "3 of 43 requests unsignalled: 7 %");
     let mut csv = Vec::new();
     write_csv(&rows, &mut csv).expect("write");
     assert_eq!(
         String::from_utf8(csv).expect("UTF-8"),
-        "rank,k,equity,return,max_drawdown,max_drawdown_pct,sharpe,realized_pnl,fees,trades,traded,win_rate\r\n\
-         1,10250.5,10250.5,0.02505,12.5,0.012346,1.234568,1.5,0.07,3,2,0.5\r\n\
-         2,9000,9000,,12.5,0,,1.5,0.07,3,2,0.5\r\n"
+        "rank,k,equity,return,max_drawdown,max_drawdown_pct,sharpe,realized_pnl,fees,trades,traded,win_rate,unsignalled\r\n\
+         1,10250.5,10250.5,0.02505,12.5,0.012346,1.234568,1.5,0.07,3,2,0.5,0\r\n\
+         2,9000,9000,,12.5,0,,1.5,0.07,3,2,0.5,3\r\n"
     );
     let mut json = Vec::new();
     write_json(&rows, &mut json).expect("write");
@@ -251,7 +259,7 @@ fn output_formats() {
             "rank": 1, "set": {"k": "10250.5"}, "equity": "10250.5", "return": "0.02505",
             "max_drawdown": "12.5", "max_drawdown_fraction": "0.012346",
             "sharpe": "1.234568", "realized_pnl": "1.5", "fees": "0.07", "trades": 3,
-            "traded": 2, "win_rate": "0.5"
+            "traded": 2, "win_rate": "0.5", "unsignalled": 0, "unsignalled_marked": false
         })
     );
     assert_eq!(text.lines().count(), 2);
@@ -265,7 +273,12 @@ fn output_formats() {
         lines[1].contains("10250.50") && lines[1].contains("2.51%"),
         "{table}"
     );
-    assert!(lines[2].contains("9000.00"), "{table}");
+    assert!(
+        lines[2].contains("9000.00") && lines[2].ends_with(" 3*"),
+        "{table}"
+    );
+    assert!(unsignalled_note(&rows).is_some_and(|n| n.starts_with("* 1 of 2 combinations")));
+    assert_eq!(unsignalled_note(&rows[..1]), None);
 }
 
 #[test]

@@ -68,6 +68,8 @@ fn row(combination: usize, ret: &str) -> SweepRow {
         trades: 0,
         traded: 0,
         win_rate: None,
+        unsignalled: 0,
+        recorded: 0,
     }
 }
 

@@ -22,6 +22,8 @@ fn row(number: usize, equity: &str) -> SweepRow {
         trades: 3,
         traded: 2,
         win_rate: None,
+        unsignalled: 0,
+        recorded: 0,
     }
 }
 
