@@ -271,6 +271,8 @@ impl Settings {
             events_per_second: sim.events_per_second,
             total_events: (sim.total_events > 0).then_some(sim.total_events),
             signal_latency: sim.signal_latency,
+            signal_skill: sim.signal_skill,
+            signal_noise: sim.signal_noise,
             // Webhook pushes rehearse a sender that missed an answer now and then.
             faults: crate::sim::Faults {
                 webhook_redeliver_every: 20,

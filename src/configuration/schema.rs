@@ -381,12 +381,22 @@ fn read_sim(r: &mut Reader<'_>) -> Option<SimSettings> {
     let events_per_second = r.unsigned("sim.events_per_second", 0..=1_000_000);
     let total_events = r.unsigned("sim.total_events", 0..=u64::MAX);
     let signal_latency = r.duration("sim.signal_latency", DurationRange::up_to(MAX_SIM_LATENCY));
+    let signal_skill = r.decimal(
+        "sim.signal_skill",
+        DecimalRange::closed(Decimal::ZERO, Decimal::ONE),
+    );
+    let signal_noise = r.decimal(
+        "sim.signal_noise",
+        DecimalRange::from_below(Decimal::ZERO, Decimal::ONE),
+    );
     Some(SimSettings {
         seed: seed?,
         markets: u32::try_from(markets?).ok()?,
         events_per_second: u32::try_from(events_per_second?).ok()?,
         total_events: total_events?,
         signal_latency: signal_latency?,
+        signal_skill: signal_skill?,
+        signal_noise: signal_noise?,
     })
 }
 

@@ -237,6 +237,8 @@ pub struct SimSettings {
     pub total_events: u64,
     #[serde(with = "duration_text")]
     pub signal_latency: Duration,
+    pub signal_skill: Decimal,
+    pub signal_noise: Decimal,
 }
 
 /// A validated `filter.markets` entry that prints back as the user wrote it.

@@ -91,6 +91,14 @@ impl DecimalRange {
         }
     }
 
+    /// `[min, max]`
+    pub(crate) fn closed(min: Decimal, max: Decimal) -> DecimalRange {
+        DecimalRange {
+            min: Some((min, true)),
+            max: Some((max, true)),
+        }
+    }
+
     /// `(min, max]`
     pub(crate) fn above_up_to(min: Decimal, max: Decimal) -> DecimalRange {
         DecimalRange {

@@ -63,6 +63,7 @@ pub fn record_sim(
 pub struct SimSession {
     model: Model,
     risk: Risk,
+    skill: crate::sim::Skill,
     per_second: i128,
     start: Timestamp,
     position: u64,
@@ -72,6 +73,7 @@ impl SimSession {
     pub fn new(config: &SimConfig, risk: RiskLimit) -> SimSession {
         SimSession {
             model: Model::new(config.seed, config.markets),
+            skill: config.skill(),
             risk: match risk {
                 RiskLimit::Low => Risk::Low,
                 RiskLimit::Medium => Risk::Medium,
@@ -105,10 +107,13 @@ impl Iterator for SimSession {
                 platform,
                 market_id,
                 ..
-            } => self
-                .model
-                .quote(*platform, market_id)
-                .map(|quote| json(&signal_body(&quote, &advise(&quote, self.risk), at))),
+            } => self.model.quote(*platform, market_id).map(|quote| {
+                json(&signal_body(
+                    &quote,
+                    &advise(&quote, self.risk, &self.skill),
+                    at,
+                ))
+            }),
             ModelEvent::WhaleAlert { .. } => None,
         };
         Some(RecordLine {

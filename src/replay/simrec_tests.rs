@@ -143,3 +143,27 @@ fn a_recorded_session_is_a_readable_tape() {
     let same = record_sim(&config, RiskLimit::High, 500, &mut Vec::new()).expect("record");
     assert_eq!(same, stats);
 }
+
+/// `sim --record` records a signal for every price shift whatever the skill, and a blind
+/// service (skill 0, no noise) recommends nothing: the replay of its session never trades.
+#[test]
+fn a_blind_signal_service_is_recorded_for_every_shift_and_never_trades() {
+    let config = SimConfig {
+        signal_skill: Decimal::ZERO,
+        signal_noise: Decimal::ZERO,
+        ..SimConfig::default()
+    };
+    let lines: Vec<RecordLine> = SimSession::new(&config, RiskLimit::High)
+        .take(EVENTS)
+        .collect();
+    let shifts = lines
+        .iter()
+        .filter(|l| l.event_type == "price_shift")
+        .count();
+    assert_eq!(lines.iter().filter(|l| l.signal.is_some()).count(), shifts);
+    for line in lines.iter().filter_map(|l| l.signal.as_ref()) {
+        let value = line.value();
+        assert_eq!(value["recommendation"], "NO_TRADE", "{value}");
+        assert_eq!(value["edge"].as_f64(), Some(0.0), "{value}");
+    }
+}

@@ -177,7 +177,11 @@ pub(super) async fn signals(State(app): State<Arc<App>>, body: Bytes) -> Respons
             &format!("market {platform}/{market_id} not found"),
         );
     };
-    let text = signal_body(&quote, &advise(&quote, risk), chrono::Utc::now());
+    let text = signal_body(
+        &quote,
+        &advise(&quote, risk, &app.config.skill()),
+        chrono::Utc::now(),
+    );
     if let Ok(value) = serde_json::from_str(&text) {
         app.stats.signal_answered(value);
     }

@@ -55,7 +55,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub(crate) use advice::signal_body;
-pub use advice::{advise, Advice, Recommendation, Risk};
+pub use advice::{advise, Advice, Recommendation, Risk, Skill};
 pub use model::hidden_probability;
 pub use push::PushTarget;
 pub use stats::{SimStats, RECORD_CAP};
@@ -130,6 +130,21 @@ pub struct SimConfig {
     /// probability from [`hidden_probability`] and the latest price the stream has published.
     pub script: Option<Vec<ScriptedEvent>>,
     pub faults: Faults,
+    /// The share of the hidden edge the signal service sees (see [`Skill`]).
+    pub signal_skill: rust_decimal::Decimal,
+    /// The spread of the signal service's error, in probability points.
+    pub signal_noise: rust_decimal::Decimal,
+}
+
+impl SimConfig {
+    /// The signal service's skill, its errors drawn from the seed.
+    pub fn skill(&self) -> Skill {
+        Skill {
+            skill: self.signal_skill,
+            noise: self.signal_noise,
+            seed: self.seed,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -146,9 +161,17 @@ impl Default for SimConfig {
             retry_ms: Some(1000),
             script: None,
             faults: Faults::default(),
+            signal_skill: DEFAULT_SIGNAL_SKILL,
+            signal_noise: DEFAULT_SIGNAL_NOISE,
         }
     }
 }
+
+/// The defaults of `sim.signal_skill` and `sim.signal_noise`: the oracle, until the market
+/// model is one that no information cannot beat (the README's "How honest is the simulator"
+/// has the measurements that keep it so).
+pub const DEFAULT_SIGNAL_SKILL: rust_decimal::Decimal = rust_decimal::Decimal::ONE;
+pub const DEFAULT_SIGNAL_NOISE: rust_decimal::Decimal = rust_decimal::Decimal::ZERO;
 
 /// Hand-written so a script shows as its length (the key is a `Secret`: it redacts itself).
 impl std::fmt::Debug for SimConfig {
@@ -165,6 +188,8 @@ impl std::fmt::Debug for SimConfig {
             .field("retry_ms", &self.retry_ms)
             .field("script", &self.script.as_ref().map(Vec::len))
             .field("faults", &self.faults)
+            .field("signal_skill", &self.signal_skill)
+            .field("signal_noise", &self.signal_noise)
             .finish()
     }
 }

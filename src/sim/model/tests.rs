@@ -127,7 +127,7 @@ fn large_moves_give_signals_of_both_signs_and_many_no_trades() {
             if change_pct.abs() >= Decimal::from(5) {
                 let quote = model.quote(platform, &market_id).expect("open market");
                 *counts
-                    .entry(advise(&quote, Risk::Medium).recommendation)
+                    .entry(advise(&quote, Risk::Medium, &crate::sim::Skill::ORACLE).recommendation)
                     .or_default() += 1;
             }
         }
@@ -170,7 +170,7 @@ fn markets_close_with_a_settlement_print_and_then_resolve() {
             .expect("closed markets still quote");
         assert!(quote.closed);
         assert_eq!(
-            advise(&quote, Risk::High).recommendation,
+            advise(&quote, Risk::High, &crate::sim::Skill::ORACLE).recommendation,
             Recommendation::NoTrade
         );
     }
