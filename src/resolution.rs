@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::signal::http::{
-    auth_headers, bearer, build_client, endpoint, read_capped, status_text, ClientError, Redactor,
+    auth_headers, bearer, build_client, call, endpoint, CallError, ClientError, Redactor,
     ERROR_BODY_CAP,
 };
 
@@ -143,20 +143,8 @@ pub fn decode_resolution(market: &MarketKey, body: &[u8]) -> Result<Resolution, 
 pub enum ResolutionError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// No answer: connection, timeout, or the body broke off.
-    #[error("{detail}")]
-    Transport {
-        detail: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{}: {excerpt}", status_text(*status))]
-    Status {
-        status: reqwest::StatusCode,
-        excerpt: String,
-    },
-    #[error("resolution body is larger than {ERROR_BODY_CAP} bytes")]
-    TooLarge,
+    #[error(transparent)]
+    Call(#[from] CallError),
     /// The answer is not a resolution (the reason names the field).
     #[error("{reason}")]
     Decode { reason: String },
@@ -195,37 +183,11 @@ impl ResolutionClient {
             .push(market.platform.as_str())
             .push(&market.market_id)
             .push("resolution");
-        let mut response = self
-            .http
-            .get(url)
-            .headers(auth_headers(&self.auth))
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        let status = response.status();
-        let body = read_capped(&mut response, ERROR_BODY_CAP)
-            .await
-            .map_err(|e| self.transport(e))?;
-        if !status.is_success() {
-            return Err(ResolutionError::Status {
-                status,
-                excerpt: self.redactor.excerpt(&body.bytes),
-            });
-        }
-        if body.truncated {
-            return Err(ResolutionError::TooLarge);
-        }
-        decode_resolution(market, &body.bytes).map_err(|e| ResolutionError::Decode {
+        let request = self.http.get(url).headers(auth_headers(&self.auth));
+        let body = call(request, ERROR_BODY_CAP, &self.redactor).await?;
+        decode_resolution(market, &body).map_err(|e| ResolutionError::Decode {
             reason: self.redactor.clean(&e),
         })
-    }
-
-    fn transport(&self, err: reqwest::Error) -> ResolutionError {
-        let source = err.without_url();
-        ResolutionError::Transport {
-            detail: self.redactor.chain_text(&source),
-            source,
-        }
     }
 }
 

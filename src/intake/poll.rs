@@ -32,7 +32,7 @@ use crate::clock::SharedClock;
 use crate::configuration::{PollMode, PollSettings, Secret};
 use crate::feed::RawEvent;
 use crate::signal::http::{
-    auth_headers, bearer, build_client, endpoint, read_capped, status_text, ClientError, Redactor,
+    auth_headers, bearer, build_client, call, endpoint, CallError, ClientError, Redactor,
 };
 use crate::store::intakes::{Anchor, PollCalls};
 use crate::store::Store;
@@ -151,19 +151,8 @@ pub fn gate_open(settings: &PollSettings, watched: &[Liveness], now: Timestamp) 
 pub enum PollError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("{detail}")]
-    Transport {
-        detail: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{}: {excerpt}", status_text(*status))]
-    Status {
-        status: reqwest::StatusCode,
-        excerpt: String,
-    },
-    #[error("the listing is larger than {LISTING_CAP} bytes")]
-    TooLarge,
+    #[error(transparent)]
+    Call(#[from] CallError),
     #[error("the listing cannot be read: {reason}")]
     Decode { reason: String },
 }
@@ -367,34 +356,9 @@ impl ListingClient {
         url.query_pairs_mut()
             .append_pair("source", source.as_str())
             .append_pair("limit", &PAGE.to_string());
-        let transport = |e: reqwest::Error| {
-            let source = e.without_url();
-            PollError::Transport {
-                detail: self.redactor.chain_text(&source),
-                source,
-            }
-        };
-        let mut response = self
-            .http
-            .get(url)
-            .headers(auth_headers(&self.auth))
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status();
-        let body = read_capped(&mut response, LISTING_CAP)
-            .await
-            .map_err(transport)?;
-        if !status.is_success() {
-            return Err(PollError::Status {
-                status,
-                excerpt: self.redactor.excerpt(&body.bytes),
-            });
-        }
-        if body.truncated {
-            return Err(PollError::TooLarge);
-        }
-        let text = String::from_utf8_lossy(&body.bytes);
+        let request = self.http.get(url).headers(auth_headers(&self.auth));
+        let body = call(request, LISTING_CAP, &self.redactor).await?;
+        let text = String::from_utf8_lossy(&body);
         decode_listing(&text, source).map_err(|reason| PollError::Decode {
             reason: self.redactor.clean(&reason),
         })

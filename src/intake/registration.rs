@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::configuration::Secret;
 use crate::signal::http::{
-    auth_headers, bearer, build_client, endpoint, read_capped, status_text, ClientError, Redactor,
+    auth_headers, bearer, build_client, call, endpoint, status_text, CallError, ClientError,
+    Redactor,
 };
 use crate::store::intakes::Registration;
 
@@ -200,21 +201,12 @@ pub fn remembered(registration: Option<&Registration>, wanted: &Wanted<'_>) -> b
 pub enum RegisterError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("{detail}")]
-    Transport {
-        detail: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error(transparent)]
+    Call(#[from] CallError),
     #[error("the API refused the key: {}", status_text(*status))]
     Unauthorized { status: reqwest::StatusCode },
     #[error("no webhook {id} at the API")]
     NotFound { id: String },
-    #[error("{}: {excerpt}", status_text(*status))]
-    Status {
-        status: reqwest::StatusCode,
-        excerpt: String,
-    },
     #[error("the answer cannot be read: {reason}")]
     Decode { reason: String },
 }
@@ -308,7 +300,9 @@ impl RegistrationClient {
             )
             .await
         {
-            Err(RegisterError::Status { status, .. }) if status.as_u16() == 404 => {
+            Err(RegisterError::Call(CallError::Status { status, .. }))
+                if status.as_u16() == 404 =>
+            {
                 Err(RegisterError::NotFound { id: id.to_string() })
             }
             other => other.map(drop),
@@ -320,32 +314,25 @@ impl RegistrationClient {
         request: reqwest::RequestBuilder,
         secret: Option<&Redactor>,
     ) -> Result<Vec<u8>, RegisterError> {
-        let clean = |text: &str| {
-            let text = self.redactor.clean(text);
-            secret.map_or(text.clone(), |r| r.clean(&text))
-        };
-        let transport = |e: reqwest::Error| {
-            let source = e.without_url();
-            RegisterError::Transport {
-                detail: clean(&self.redactor.chain_text(&source)),
+        // The webhook secret travels in a create's body: an echo of it is cleaned too.
+        let clean = |text: String| secret.map_or_else(|| text.clone(), |r| r.clean(&text));
+        match call(request, BODY_CAP, &self.redactor).await {
+            Ok(body) => Ok(body),
+            Err(CallError::Status { status, .. }) if matches!(status.as_u16(), 401 | 403) => {
+                Err(RegisterError::Unauthorized { status })
+            }
+            Err(CallError::Status { status, excerpt }) => Err(CallError::Status {
+                status,
+                excerpt: clean(excerpt),
+            }
+            .into()),
+            Err(CallError::Transport { detail, source }) => Err(CallError::Transport {
+                detail: clean(detail),
                 source,
             }
-        };
-        let mut response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        let body = read_capped(&mut response, BODY_CAP)
-            .await
-            .map_err(transport)?;
-        if matches!(status.as_u16(), 401 | 403) {
-            return Err(RegisterError::Unauthorized { status });
+            .into()),
+            Err(other) => Err(other.into()),
         }
-        if !status.is_success() {
-            return Err(RegisterError::Status {
-                status,
-                excerpt: clean(&self.redactor.excerpt(&body.bytes)),
-            });
-        }
-        Ok(body.bytes)
     }
 }
 

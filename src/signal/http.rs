@@ -165,6 +165,57 @@ pub(crate) async fn read_capped(
     })
 }
 
+/// Why a small call (a resolution, a listing, a registration) brought no usable body. Every
+/// text is cleaned of the key and carries no URL: safe to log and print.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No answer: connection, timeout, or the body broke off.
+    #[error("{detail}")]
+    Transport {
+        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{}: {excerpt}", status_text(*status))]
+    Status {
+        status: reqwest::StatusCode,
+        excerpt: String,
+    },
+    #[error("the answer is larger than {cap} bytes")]
+    TooLarge { cap: usize },
+}
+
+/// Send `request` once and read at most `cap` bytes of a 2xx answer's body; anything else is
+/// a [`CallError`] whose texts `redactor` cleaned.
+pub(crate) async fn call(
+    request: reqwest::RequestBuilder,
+    cap: usize,
+    redactor: &Redactor,
+) -> Result<Vec<u8>, CallError> {
+    let transport = |e: reqwest::Error| {
+        let source = e.without_url();
+        CallError::Transport {
+            detail: redactor.chain_text(&source),
+            source,
+        }
+    };
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let body = read_capped(&mut response, cap).await.map_err(transport)?;
+    if !status.is_success() {
+        return Err(CallError::Status {
+            status,
+            excerpt: redactor.excerpt(&body.bytes),
+        });
+    }
+    if body.truncated {
+        return Err(CallError::TooLarge { cap });
+    }
+    Ok(body.bytes)
+}
+
 /// What a `Retry-After` header asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RetryAfter {
