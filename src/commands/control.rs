@@ -121,15 +121,8 @@ pub fn notify_test(settings: &Settings, only: Option<&str>) -> i32 {
         }
         return exit::USAGE;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start a runtime: {err}");
-            return exit::FAILURE;
-        }
+    let Some(runtime) = super::command_runtime() else {
+        return exit::FAILURE;
     };
     let message = crate::notify::Message::test(chrono::Utc::now());
     let answers = runtime.block_on(async {

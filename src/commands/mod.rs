@@ -257,3 +257,18 @@ fn json_line(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
     out.write_all(b"\n")
 }
+
+/// The one-thread runtime a command's few calls run on; `None` (the reason printed) when
+/// the machine cannot give one.
+pub(crate) fn command_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(err) => {
+            eprintln!("error: cannot start a runtime: {err}");
+            None
+        }
+    }
+}

@@ -35,15 +35,8 @@ pub fn command(settings: &Settings, action: &WebhooksAction) -> i32 {
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start a runtime: {err}");
-            return exit::FAILURE;
-        }
+    let Some(runtime) = super::command_runtime() else {
+        return exit::FAILURE;
     };
     let mut out = std::io::stdout().lock();
     let result = runtime.block_on(async {
