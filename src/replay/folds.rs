@@ -144,12 +144,8 @@ pub fn write_holdout(rows: &[HoldoutRow], out: &mut dyn Write) -> io::Result<()>
 /// One JSON object per line: `rank`, `set`, `in_sample` and `out_of_sample` figures (exact).
 pub fn write_holdout_json(rows: &[HoldoutRow], out: &mut dyn Write) -> io::Result<()> {
     for (i, r) in rows.iter().enumerate() {
-        let set: serde_json::Map<String, serde_json::Value> = r
-            .in_sample
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect();
+        let set =
+            serde_json::to_value(sweep::SetMap(&r.in_sample.values)).map_err(io::Error::other)?;
         let line = json!({
             "rank": i + 1,
             "set": set,

@@ -498,7 +498,9 @@ impl Serialize for JsonRow<'_> {
     }
 }
 
-struct SetMap<'a>(&'a [(String, String)]);
+/// The swept values as a JSON object, key → value in `--set` order (sweep rows and holdout
+/// rows alike).
+pub(super) struct SetMap<'a>(pub(super) &'a [(String, String)]);
 
 impl Serialize for SetMap<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -9,6 +9,14 @@ use serde_json::Value;
 
 use crate::support::{fresh_price_shift, Setup, KEY};
 
+/// The `intake` of every logged decision.
+fn decision_intakes(logs: &[Value]) -> BTreeSet<&str> {
+    logs.iter()
+        .filter(|l| crate::support::message(l) == "decision")
+        .filter_map(|l| l["intake"].as_str())
+        .collect()
+}
+
 const TOKEN_VAR: &str = "SHIFTBOT_E2E_WS_TOKEN";
 
 fn table(pairs: &[(&str, toml::Value)]) -> toml::Value {
@@ -65,12 +73,7 @@ fn the_websocket_feed_replaces_a_silent_server_and_decides_each_event_once() {
     let ids: BTreeSet<String> = decisions.iter().map(|d| d.event_id.clone()).collect();
     assert_eq!(ids.len(), 8, "{decisions:?}");
     assert_eq!(finished.decisions().len(), 8, "each event decided once");
-    let intakes: BTreeSet<&str> = finished
-        .logs
-        .iter()
-        .filter(|l| crate::support::message(l) == "decision")
-        .filter_map(|l| l["intake"].as_str())
-        .collect();
+    let intakes = decision_intakes(&finished.logs);
     assert_eq!(intakes, BTreeSet::from(["socket"]));
     assert!(stats.ws_connections() >= 2);
     assert_eq!(
@@ -305,11 +308,6 @@ fn the_shipped_webhook_config_trades_on_simulated_webhooks_alone() {
         stop["duplicates"].as_u64().is_some_and(|d| d >= 1),
         "every 20th push is redelivered and recognised: {stop}"
     );
-    let intakes: BTreeSet<&str> = finished
-        .logs
-        .iter()
-        .filter(|l| crate::support::message(l) == "decision")
-        .filter_map(|l| l["intake"].as_str())
-        .collect();
+    let intakes = decision_intakes(&finished.logs);
     assert_eq!(intakes, BTreeSet::from(["hooks"]));
 }
