@@ -64,9 +64,6 @@ pub enum CommandError {
         listen: String,
         message: String,
     },
-    /// The running bot traded during every one of several attempts to read a consistent book.
-    #[error("the book changed during each of {attempts} attempts to read it; try again")]
-    Busy { attempts: usize },
     #[error(transparent)]
     Draw(#[from] chart::ChartError),
     #[error("cannot write the chart to {path}: {source}")]

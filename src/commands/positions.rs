@@ -33,8 +33,8 @@ struct PositionLine<'a> {
     age_seconds: i64,
 }
 
-/// How many times a snapshot is re-read while the running bot keeps committing trades.
-const SNAPSHOT_ATTEMPTS: usize = 50;
+/// How many optimistic reads of the book are tried before one is made with commits held back.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
 
 /// The book as one consistent picture: every trade, the open positions they left, the marks.
 pub(super) struct Book {
@@ -52,9 +52,10 @@ impl Book {
     /// tree takes many reads, so a commit can fall between the positions and the trades. Every
     /// commit that changes either also rewrites the totals (cash, next trade id), so the totals
     /// are read before and after: equal means nothing traded in between. Commits come at most
-    /// once per flush, so a quiet moment comes quickly; if [`SNAPSHOT_ATTEMPTS`] reads in a row
-    /// still change, this fails rather than print a book that never existed. Marks may be
-    /// newer than the trades; that only means a fresher price.
+    /// once per flush, so a quiet moment usually comes at once; after [`OPTIMISTIC_ATTEMPTS`]
+    /// torn reads the book is read under [`Store::quiesced`], which cannot tear (a loaded
+    /// machine can make a read of a long ledger outlast every gap between commits). Marks may
+    /// be newer than the trades; that only means a fresher price.
     pub fn load(store: Option<&Store>) -> Result<Book, CommandError> {
         let Some(store) = store else {
             return Ok(Book {
@@ -64,21 +65,29 @@ impl Book {
                 marks: Marks::default(),
             });
         };
-        let mut attempt = 0;
-        let (totals, trades, positions) = loop {
-            attempt += 1;
-            let before = store.totals()?;
+        let read = || -> Result<(Vec<Trade>, Vec<Position>), CommandError> {
             let positions = store.positions()?;
             let trades: Vec<Trade> = store.trades().collect::<Result<_, _>>()?;
-            let after = store.totals()?;
-            if before == after {
-                break (after, trades, positions);
-            }
-            if attempt >= SNAPSHOT_ATTEMPTS {
-                return Err(CommandError::Busy { attempts: attempt });
+            Ok((trades, positions))
+        };
+        let mut whole = None;
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let before = store.totals()?;
+            let (trades, positions) = read()?;
+            if store.totals()? == before {
+                whole = Some((before, trades, positions));
+                break;
             }
             // Let the writer finish its group commit before reading again.
             std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (totals, trades, positions) = match whole {
+            Some(whole) => whole,
+            None => store.quiesced(|| -> Result<_, CommandError> {
+                let totals = store.totals()?;
+                let (trades, positions) = read()?;
+                Ok((totals, trades, positions))
+            })?,
         };
         let stream: BTreeMap<MarketKey, Price> = store
             .load()?

@@ -239,6 +239,9 @@ pub struct Store {
     pub(crate) intakes: sled::Tree,
     /// The marker file ([`health::MARKER`]) is known to be on disk.
     marked: Arc<AtomicBool>,
+    /// Held for writing while a commit's transaction applies, and for reading by
+    /// [`Store::quiesced`]: sled has no snapshots, and a whole-tree read spans many commits.
+    commits: Arc<std::sync::RwLock<()>>,
 }
 
 impl Store {
@@ -353,6 +356,7 @@ impl Store {
             intakes: tree("intakes")?,
             db,
             marked: Arc::new(AtomicBool::new(false)),
+            commits: Arc::new(std::sync::RwLock::new(())),
         })
     }
 
@@ -527,6 +531,10 @@ impl Store {
             return Ok(());
         }
         use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let gate = self
+            .commits
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let trees = (
             &self.events,
             &self.seen,
@@ -577,6 +585,7 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             },
         );
+        drop(gate);
         result.map_err(|e| self.tx_err("commit", e))?;
         let flushing = std::time::Instant::now();
         self.db.flush().map_err(|e| self.io_err(e))?;
@@ -586,6 +595,17 @@ impl Store {
             self.marked.store(true, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Run `read` while no commit applies (commits of this process wait; sled lets no other
+    /// process open the store). For readers whose optimistic read kept meeting commits: it
+    /// holds the writer back for as long as `read` takes, so it is the fallback, not the rule.
+    pub fn quiesced<T>(&self, read: impl FnOnce() -> T) -> T {
+        let _gate = self
+            .commits
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        read()
     }
 
     /// Copy every tree into a new store at `dir` (which must not exist, or be an empty

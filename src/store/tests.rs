@@ -277,3 +277,35 @@ fn delivery_keys_are_committed_with_their_batch_and_forgotten_when_their_time_is
     // The event itself stays: only the delivery key expires.
     assert!(store.is_seen("e0").unwrap());
 }
+
+/// A quiesced read sees no commit apply: the commit waits for the read, then lands.
+#[test]
+fn a_commit_waits_for_a_quiesced_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let seen_inside = store.quiesced(|| {
+        let writer = store.clone();
+        let handle = std::thread::spawn(move || {
+            started_tx.send(()).unwrap();
+            writer
+                .commit(&Batch {
+                    events: vec![event(0, "e1")],
+                    ..Batch::default()
+                })
+                .unwrap();
+        });
+        started_rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let seen = store.events.len();
+        (handle, seen)
+    });
+    let (handle, seen) = seen_inside;
+    assert_eq!(seen, 0, "a commit applied during a quiesced read");
+    handle.join().unwrap();
+    assert_eq!(
+        store.events.len(),
+        1,
+        "the commit lands once the read is done"
+    );
+}
