@@ -31,6 +31,7 @@ fn settlement_batch(output: Output) -> Option<Batch> {
     (!trades.is_empty()).then(|| Batch {
         trades: trades.to_vec(),
         state: output.changes,
+        snapshots: output.snapshot.into_iter().collect(),
         ..Batch::default()
     })
 }
@@ -102,10 +103,11 @@ pub fn settle_in_store(
     };
     let book = Book::restore(totals, loaded.positions);
     // Settling reads no rule: the default ones stand in for the config.
+    // The markets' prices value what stays open in the settlement's equity snapshot.
     let mut core = Core::restore(
         CoreConfig::default(),
         book,
-        Default::default(),
+        loaded.markets.into_iter().collect(),
         Default::default(),
         None,
     );

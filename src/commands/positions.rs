@@ -5,7 +5,7 @@ use std::io::Write;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use strategies::report::{value_position, MarkSource, Marks, ValuedPosition};
+use strategies::report::{value_position, EquitySnapshot, MarkSource, Marks, ValuedPosition};
 use strategies::{BookTotals, MarketKey, Platform, Position, Price, Side, Timestamp, Trade};
 
 use super::format::{age, exact6, money, price, signed_money, table};
@@ -42,6 +42,8 @@ pub(super) struct Book {
     pub trades: Vec<Trade>,
     pub positions: Vec<Position>,
     pub marks: Marks,
+    /// The equity snapshots, oldest first.
+    pub snapshots: Vec<EquitySnapshot>,
 }
 
 impl Book {
@@ -63,31 +65,32 @@ impl Book {
                 trades: Vec::new(),
                 positions: Vec::new(),
                 marks: Marks::default(),
+                snapshots: Vec::new(),
             });
         };
-        let read = || -> Result<(Vec<Trade>, Vec<Position>), CommandError> {
+        type Parts = (Vec<Trade>, Vec<Position>, Vec<EquitySnapshot>);
+        let read = || -> Result<Parts, CommandError> {
             let positions = store.positions()?;
             let trades: Vec<Trade> = store.trades().collect::<Result<_, _>>()?;
-            Ok((trades, positions))
+            let snapshots = store.snapshots().collect::<Result<_, _>>()?;
+            Ok((trades, positions, snapshots))
         };
         let mut whole = None;
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let before = store.totals()?;
-            let (trades, positions) = read()?;
+            let parts = read()?;
             if store.totals()? == before {
-                whole = Some((before, trades, positions));
+                whole = Some((before, parts));
                 break;
             }
             // Let the writer finish its group commit before reading again.
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let (totals, trades, positions) = match whole {
+        let (totals, (trades, positions, snapshots)) = match whole {
             Some(whole) => whole,
-            None => store.quiesced(|| -> Result<_, CommandError> {
-                let totals = store.totals()?;
-                let (trades, positions) = read()?;
-                Ok((totals, trades, positions))
-            })?,
+            None => {
+                store.quiesced(|| -> Result<_, CommandError> { Ok((store.totals()?, read()?)) })?
+            }
         };
         let stream: BTreeMap<MarketKey, Price> = store
             .load()?
@@ -100,6 +103,7 @@ impl Book {
             totals,
             trades,
             positions,
+            snapshots,
         })
     }
 }

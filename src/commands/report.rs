@@ -42,6 +42,10 @@ pub struct MetricsJson {
     pub average_entry_edge: Option<Decimal>,
     pub max_drawdown: DrawdownJson,
     pub sharpe: Option<Decimal>,
+    /// `daily`, or `hourly` on a curve shorter than two days.
+    pub sharpe_basis: report::SharpeBasis,
+    /// How many returns (days or hours) the Sharpe ratio was taken over.
+    pub sharpe_returns: u64,
     pub sharpe_days: u64,
     pub open_positions: u64,
     pub exposure: BTreeMap<Platform, Exposure>,
@@ -109,6 +113,7 @@ pub(super) fn render(
         trades: &book.trades,
         positions: &book.positions,
         marks: &book.marks,
+        snapshots: &book.snapshots,
         decision_span,
         now: request.now,
     });
@@ -163,6 +168,8 @@ impl MetricsJson {
                 trough_at: r.max_drawdown.trough_at,
             },
             sharpe: r.sharpe.map(exact6),
+            sharpe_basis: r.sharpe_basis,
+            sharpe_returns: r.sharpe_returns,
             sharpe_days: r.sharpe_days,
             open_positions: r.open_positions,
             exposure: r.exposure.clone(),
@@ -287,13 +294,7 @@ fn text(r: &Report, out: &mut dyn Write) -> Result<(), CommandError> {
         vec![
             "sharpe".into(),
             r.sharpe.map_or_else(none, ratio),
-            match r.sharpe {
-                Some(_) => format!("daily returns x sqrt(365), {} days", r.sharpe_days),
-                None => format!(
-                    "needs 2+ days of varying returns ({} so far)",
-                    r.sharpe_days
-                ),
-            },
+            sharpe_note(r),
         ],
     ];
     table(out, &[], &rows, &[1])?;
@@ -324,4 +325,17 @@ fn text(r: &Report, out: &mut dyn Write) -> Result<(), CommandError> {
         &[1, 2, 3, 4],
     )?;
     Ok(())
+}
+
+/// What the Sharpe ratio was taken over, or why there is none.
+pub(crate) fn sharpe_note(r: &Report) -> String {
+    let (unit, per_year, periods) = match r.sharpe_basis {
+        report::SharpeBasis::Daily => ("daily", "sqrt(365)", "days"),
+        report::SharpeBasis::Hourly => ("hourly", "sqrt(8760)", "hours (under 2 days)"),
+    };
+    let n = r.sharpe_returns;
+    match r.sharpe {
+        Some(_) => format!("{unit} returns x {per_year}, {n} {periods}"),
+        None => format!("needs 2+ {periods} of varying returns ({n} so far)"),
+    }
 }

@@ -47,8 +47,8 @@ pub use reload::{ReloadPlan, ReloadReport};
 pub use secret::Secret;
 pub use sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
-    FilterSettings, MarketSelector, ReplaySettings, RiskLimit, SignalSettings, SimSettings,
-    SizingSettings, StorageSettings, EVENT_TYPES,
+    FilterSettings, MarketSelector, ReplaySettings, ReportSettings, RiskLimit, SignalSettings,
+    SimSettings, SizingSettings, StorageSettings, EVENT_TYPES,
 };
 
 use reader::Reader;
@@ -90,6 +90,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub admin: AdminSettings,
     pub replay: ReplaySettings,
+    pub report: ReportSettings,
     pub sim: SimSettings,
     /// `[[notify]]`: the notification sinks (none by default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -258,6 +259,7 @@ impl Settings {
                 settle_at: self.exits.settle_at,
             },
             trade_types: TRADED_EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
+            snapshot_every: chrono_duration(self.report.snapshot_every),
         }
     }
 

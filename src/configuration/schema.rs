@@ -14,8 +14,8 @@ use super::problems::ConfigProblem;
 use super::reader::Reader;
 use super::sections::{
     AdminSettings, ExecutionSettings, ExitSettings, FeeRate, FeedKind, FeedSettings, FeesSettings,
-    FilterSettings, MarketSelector, ReplaySettings, RiskLimit, SignalSettings, SimSettings,
-    SizingSettings, StorageSettings, EVENT_TYPES,
+    FilterSettings, MarketSelector, ReplaySettings, ReportSettings, RiskLimit, SignalSettings,
+    SimSettings, SizingSettings, StorageSettings, EVENT_TYPES,
 };
 use super::values::{choose, describe, duration, DecimalRange, DurationRange};
 use super::Settings;
@@ -32,6 +32,10 @@ const MAX_HOLD: Duration = Duration::from_secs(366 * 24 * 3600);
 /// Longest `exits.resolution_poll`: a week; longer would leave resolved markets unsettled.
 const MAX_RESOLUTION_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_SIM_LATENCY: Duration = Duration::from_secs(60);
+/// `report.snapshot_every` bounds: a second keeps a busy stream from writing a snapshot per
+/// event; beyond a day the curve would miss whole days.
+const MIN_SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+const MAX_SNAPSHOT_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// `storage.retain` / `storage.dedupe_window` bounds: a second is the least that leaves a
 /// decision to review; ten years is a typo's length.
 const MIN_RETAIN: Duration = Duration::from_secs(1);
@@ -76,6 +80,12 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
             &[("skip", Fallback::Skip), ("model", Fallback::Model)],
         )
         .map(|fallback| ReplaySettings { fallback });
+    let report = r
+        .duration(
+            "report.snapshot_every",
+            DurationRange::between(MIN_SNAPSHOT_EVERY, MAX_SNAPSHOT_EVERY),
+        )
+        .map(|snapshot_every| ReportSettings { snapshot_every });
     let sim = read_sim(r);
     Some(Settings {
         api_key: None,
@@ -90,6 +100,7 @@ pub(crate) fn read(r: &mut Reader<'_>) -> Option<Settings> {
         storage: storage?,
         admin: admin?,
         replay: replay?,
+        report: report?,
         sim: sim?,
         notify: Vec::new(),
         intake: Vec::new(),

@@ -217,6 +217,16 @@ pub struct AdminSettings {
     pub local_writes: bool,
 }
 
+/// `[report]`: the equity curve.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// Least time between two equity snapshots made because prices moved (a trade always
+    /// makes one).
+    #[serde(with = "duration_text")]
+    pub snapshot_every: Duration,
+}
+
 /// `[replay]`: `shiftbot replay` and `shiftbot sweep`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -172,6 +172,10 @@ impl DurationRange {
         }
     }
 
+    pub(crate) fn between(min: Duration, max: Duration) -> DurationRange {
+        DurationRange { min, max }
+    }
+
     pub(crate) fn check(self, value: Duration) -> Result<Duration, String> {
         let shown = humantime::format_duration(value).to_string();
         if value < self.min {

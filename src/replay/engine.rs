@@ -36,8 +36,8 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 use strategies::model::{ModelParams, PriceHistory};
 use strategies::{
-    Core, CoreConfig, Decision, Effect, Input, Outcome, SignalReply, SignalTicket, Timeline,
-    Timestamp, Trade,
+    Core, CoreConfig, Decision, Effect, Input, Outcome, Output, SignalReply, SignalTicket,
+    Timeline, Timestamp, Trade,
 };
 
 use super::settlement::Settlement;
@@ -192,6 +192,8 @@ pub struct ReplayRun {
     pub tally: Tally,
     /// Every trade, in the order made.
     pub trades: Vec<Trade>,
+    /// The core's equity snapshots, on the recording's clock (as live would have stored them).
+    pub snapshots: Vec<strategies::report::EquitySnapshot>,
     pub decisions: Vec<ReplayDecision>,
     pub events: u64,
     /// First and last decision time.
@@ -257,6 +259,7 @@ impl<'a> Replayer<'a> {
                     timeline: Timeline::new(core),
                     tally: Tally::default(),
                     trades: Vec::new(),
+                    snapshots: Vec::new(),
                     decisions: Vec::new(),
                     events: 0,
                     decision_span: None,
@@ -301,6 +304,7 @@ impl<'a> Replayer<'a> {
             });
             driver.deliver_until(Some(now));
             let output = driver.run.timeline.apply(Input::Event(scratch), now);
+            driver.run.snapshots.extend(output.snapshot);
             match output.effect {
                 Effect::Decided(decision) => driver.record(decision, None),
                 Effect::NeedSignal(ticket) => driver.answer(tape, index, ticket, output.at),
@@ -380,11 +384,12 @@ impl Driver<'_> {
         outcome: Option<ReplayOutcome>,
     ) {
         let output = self.run.timeline.apply(Input::Reply(ticket, reply), now);
-        self.follow(output.effect, outcome);
+        self.follow(output, outcome);
     }
 
-    fn follow(&mut self, effect: Effect, outcome: Option<ReplayOutcome>) {
-        match effect {
+    fn follow(&mut self, output: Output, outcome: Option<ReplayOutcome>) {
+        self.run.snapshots.extend(output.snapshot);
+        match output.effect {
             Effect::Decided(decision) => self.record(decision, outcome),
             // Neither a reply nor a settlement asks for a signal.
             Effect::NeedSignal(_) => {}
@@ -401,14 +406,14 @@ impl Driver<'_> {
             id: &settlement.id,
         };
         let output = self.run.timeline.apply(input, settlement.at);
-        self.follow(output.effect, None);
+        self.follow(output, None);
     }
 
     /// Decide the recorded replies due at or before `until` (all when `None`).
     fn deliver_until(&mut self, until: Option<Timestamp>) {
         while let Some(output) = self.run.timeline.due(until) {
             self.run.recorded_replies += 1;
-            self.follow(output.effect, None);
+            self.follow(output, None);
         }
     }
 

@@ -40,6 +40,7 @@ pub fn replay_report(run: &ReplayRun) -> Report {
         trades: &run.trades,
         positions: &positions,
         marks: &marks,
+        snapshots: &run.snapshots,
         decision_span: run.decision_span,
         now,
     })
@@ -195,7 +196,14 @@ impl ReplaySummary {
             row(
                 "sharpe",
                 b.sharpe.map_or_else(none, ratio),
-                &format!("of {} daily returns, annualised", b.sharpe_days),
+                &format!(
+                    "of {} {} returns, annualised",
+                    b.sharpe_returns,
+                    match b.sharpe_basis {
+                        strategies::report::SharpeBasis::Daily => "daily",
+                        strategies::report::SharpeBasis::Hourly => "hourly",
+                    }
+                ),
             ),
         ];
         writeln!(out, "book")?;

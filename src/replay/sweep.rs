@@ -123,16 +123,17 @@ impl Metric {
     }
 }
 
-/// Why Sharpe cannot rank a recording that spans `span`, if it cannot: it is computed from
-/// daily returns, and fewer than two days give fewer than two of them.
+/// Why Sharpe cannot rank a recording that spans `span`, if it cannot: under two days it is
+/// computed from hourly returns (`sharpe_basis`), and under two hours there are fewer than
+/// two of them.
 pub fn too_short_for_sharpe(
     span: Option<(strategies::Timestamp, strategies::Timestamp)>,
 ) -> Option<String> {
     let length = span.map_or(chrono::Duration::zero(), |(first, last)| last - first);
-    (length < chrono::Duration::days(2)).then(|| {
+    (length < chrono::Duration::hours(2)).then(|| {
         let shown = humantime::format_duration(length.to_std().unwrap_or_default());
         format!(
-            "Sharpe is computed from daily returns and needs a recording of at least two days; this one spans {shown}, so it is undefined for every combination. Rank by equity or return, or replay a longer recording"
+            "Sharpe is computed from hourly returns under two days and needs a recording of at least two hours; this one spans {shown}, so it is undefined for every combination. Rank by equity or return, or replay a longer recording"
         )
     })
 }
@@ -141,7 +142,7 @@ pub fn too_short_for_sharpe(
 pub fn undefined_for_all(rows: &[SweepRow], metric: Metric) -> Option<String> {
     let all = !rows.is_empty() && rows.iter().all(|r| !metric.defined(r));
     all.then(|| match metric {
-        Metric::Sharpe => "Sharpe is undefined for every combination: it needs daily returns on at least two days, with some spread between them (no trades, or a flat equity, give none). Rank by equity or return"
+        Metric::Sharpe => "Sharpe is undefined for every combination: it needs two or more returns (hourly under two days, else daily) with some spread between them (no trades, or a flat equity, give none). Rank by equity or return"
             .to_string(),
         _ => format!("{} is undefined for every combination", metric.name()),
     })

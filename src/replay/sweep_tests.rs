@@ -310,11 +310,18 @@ fn a_metric_undefined_somewhere_is_noted_and_everywhere_is_an_error() {
     );
     assert_eq!(undefined_note(&rows, Metric::Equity), None);
     let flat = vec![row("100", Some("0"), "0", None); 3];
-    assert!(undefined_for_all(&flat, Metric::Sharpe).is_some_and(|why| why.contains("two days")));
+    assert!(undefined_for_all(&flat, Metric::Sharpe)
+        .is_some_and(|why| why.contains("two or more returns")));
     assert_eq!(undefined_for_all(&[], Metric::Sharpe), None);
     let day = |h: i64| chrono::DateTime::from_timestamp(1_780_000_000 + h * 3600, 0).expect("t");
-    assert!(too_short_for_sharpe(Some((day(0), day(47))))
-        .is_some_and(|why| why.contains("spans 1day 23h")));
-    assert_eq!(too_short_for_sharpe(Some((day(0), day(48)))), None);
+    let minutes = |m: i64| day(0) + chrono::Duration::minutes(m);
+    assert!(too_short_for_sharpe(Some((day(0), minutes(119))))
+        .is_some_and(|why| why.contains("spans 1h 59m")));
+    assert_eq!(too_short_for_sharpe(Some((day(0), day(2)))), None);
+    assert_eq!(
+        too_short_for_sharpe(Some((day(0), day(47)))),
+        None,
+        "hourly under two days"
+    );
     assert!(too_short_for_sharpe(None).is_some());
 }

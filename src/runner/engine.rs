@@ -197,8 +197,10 @@ impl Engine {
             at,
             effect,
             changes,
+            snapshot,
         } = self.timeline.apply(input, at);
         self.batch.state.absorb(changes);
+        self.batch.snapshots.extend(snapshot);
         (at, effect)
     }
 

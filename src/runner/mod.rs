@@ -210,6 +210,7 @@ pub(crate) fn restore_core(settings: &Settings, loaded: &crate::store::Loaded) -
         loaded.pause.clone(),
     );
     core.set_halted(loaded.halted);
+    core.set_snapshot_clock(loaded.last_snapshot_at);
     core
 }
 

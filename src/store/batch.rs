@@ -30,6 +30,7 @@ pub(crate) enum TreeId {
     Notify,
     Meta,
     Deliveries,
+    Equity,
 }
 
 pub(crate) struct Op {
@@ -59,6 +60,8 @@ pub struct Batch {
     pub counters: Option<Counters>,
     /// Webhook delivery keys seen with these events, and when each may be forgotten.
     pub deliveries: Vec<(String, strategies::Timestamp)>,
+    /// The equity snapshots the decisions made ([`strategies::Output::snapshot`]).
+    pub snapshots: Vec<strategies::report::EquitySnapshot>,
 }
 
 impl Batch {
@@ -74,6 +77,7 @@ impl Batch {
             && self.cursor.is_none()
             && self.counters.is_none()
             && self.deliveries.is_empty()
+            && self.snapshots.is_empty()
     }
 
     /// Append a later batch to this one.
@@ -89,6 +93,7 @@ impl Batch {
         self.cursor = later.cursor.or(self.cursor.take());
         self.counters = later.counters.or(self.counters.take());
         self.deliveries.extend(later.deliveries);
+        self.snapshots.extend(later.snapshots);
     }
 
     pub(crate) fn encode(&self) -> Result<Vec<Op>, StoreError> {
@@ -128,6 +133,13 @@ impl Batch {
                 TreeId::Decisions,
                 decision.seq.to_be_bytes().to_vec(),
                 compact(decision, "decision")?,
+            );
+        }
+        for snapshot in &self.snapshots {
+            put(
+                TreeId::Equity,
+                snapshot_key(snapshot.at).to_vec(),
+                compact(snapshot, "equity snapshot")?,
             );
         }
         for trade in &self.trades {
@@ -211,4 +223,11 @@ fn compact<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreE
 
 fn json<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| corrupt(what, e))
+}
+
+/// Snapshots sort by time: nanoseconds since the epoch, big-endian (a later snapshot at the
+/// same instant replaces the earlier, which it supersedes).
+fn snapshot_key(at: strategies::Timestamp) -> [u8; 8] {
+    let nanos = at.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    u64::try_from(nanos).unwrap_or(0).to_be_bytes()
 }

@@ -14,6 +14,7 @@
 //! | `markets`   | `platform/market_id`        | `strategies::MarketState`              |
 //! | `outbox`    | trade id                    | [`OutboxRecord`]: fills not yet mirrored |
 //! | `deliveries`| `intake/delivery id`        | expiry ns (i64 BE): a webhook delivery seen |
+//! | `equity`    | snapshot ns (u64 BE)        | `strategies::report::EquitySnapshot`: the book marked to market |
 //! | `intakes`   | `poll/{intake}/…`, `webhook/{intake}` | [`intakes`]: poll anchors and calls, webhook registrations |
 //! | `notify`    | sink name, 0, seq (u64 BE)  | `notify::Message`: not yet delivered   |
 //! | `meta`      | name                        | totals, cursor, budget, pause, halted, counters, archive |
@@ -133,6 +134,8 @@ pub struct Loaded {
     /// Received events still waiting for their signal, in intake order.
     pub inbox: Vec<EventRecord>,
     pub outbox: Vec<OutboxRecord>,
+    /// When the newest equity snapshot was made.
+    pub last_snapshot_at: Option<Timestamp>,
 }
 
 /// Errors from the store. Never contain secrets: nothing secret is stored.
@@ -236,6 +239,7 @@ pub struct Store {
     pub(crate) notify: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) deliveries: sled::Tree,
+    pub(crate) equity: sled::Tree,
     pub(crate) intakes: sled::Tree,
     /// The marker file ([`health::MARKER`]) is known to be on disk.
     marked: Arc<AtomicBool>,
@@ -353,6 +357,7 @@ impl Store {
             notify: tree("notify")?,
             meta: tree("meta")?,
             deliveries: tree("deliveries")?,
+            equity: tree("equity")?,
             intakes: tree("intakes")?,
             db,
             marked: Arc::new(AtomicBool::new(false)),
@@ -435,6 +440,7 @@ impl Store {
             cursor: self.meta_get(META_CURSOR)?,
             counters: self.meta_get(META_COUNTERS)?.unwrap_or_default(),
             halted: self.meta_get(META_HALTED)?.unwrap_or_default(),
+            last_snapshot_at: self.last_snapshot_at()?,
             ..Loaded::default()
         };
         loaded.positions = self.values(&self.positions, "position")?;
@@ -483,6 +489,25 @@ impl Store {
             let (_, value) = item.map_err(|e| self.io_err(e))?;
             decode(&value, "trade")
         })
+    }
+
+    /// Equity snapshots in time order; `.rev()` from the newest.
+    pub fn snapshots(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Result<strategies::report::EquitySnapshot, StoreError>> + '_
+    {
+        self.equity.iter().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "equity snapshot")
+        })
+    }
+
+    /// When the newest equity snapshot was made (the core's snapshot clock after a restart).
+    pub fn last_snapshot_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.snapshots()
+            .next_back()
+            .transpose()
+            .map(|s| s.map(|s| s.at))
     }
 
     /// Trades with an id above `after`, in id order: what a reader that keeps its place reads.
@@ -547,6 +572,7 @@ impl Store {
             &self.notify,
             &self.meta,
             &self.deliveries,
+            &self.equity,
         );
         let result: Result<(), TransactionError<()>> = sled::Transactional::transaction(
             &trees,
@@ -562,6 +588,7 @@ impl Store {
                 notify,
                 meta,
                 deliveries,
+                equity,
             )| {
                 for op in &ops {
                     let tree = match op.tree {
@@ -576,6 +603,7 @@ impl Store {
                         batch::TreeId::Notify => notify,
                         batch::TreeId::Meta => meta,
                         batch::TreeId::Deliveries => deliveries,
+                        batch::TreeId::Equity => equity,
                     };
                     match &op.value {
                         Some(value) => tree.insert(op.key.as_slice(), value.as_slice())?,

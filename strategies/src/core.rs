@@ -80,6 +80,9 @@ pub struct Core {
     audit: bool,
     /// What the input being decided wrote, for its [`Changes`].
     touched: Touched,
+    /// When the last equity snapshot was made, and whether a held market's price moved since.
+    snapshot_at: Option<Timestamp>,
+    prices_moved: bool,
 }
 
 impl Core {
@@ -113,6 +116,8 @@ impl Core {
             halted: false,
             audit: true,
             touched: Touched::default(),
+            snapshot_at: None,
+            prices_moved: false,
         }
     }
 
@@ -183,11 +188,13 @@ impl Core {
                 Some(state) => state,
                 None => self.markets.entry(market.clone()).or_default(),
             };
+            let moved = state.last_yes != Some(price);
             state.last_yes = Some(price);
             state.last_price_at = Some(now);
             last_signal_at = Some(state.last_signal_at);
             if !self.book.positions.is_empty() {
                 self.exits_dirty.mark(market);
+                self.prices_moved |= moved;
             }
         }
         match self.screen(event, last_signal_at, now) {

@@ -178,7 +178,7 @@ proptest! {
                 prop_assert_eq!(t.trade_id, next_trade_id);
                 next_trade_id += 1;
             }
-            let Record::Reply { decision, reply, last_yes, ticket, book_before, book_after, now } = r else { continue };
+            let Record::Reply { decision, reply, last_yes, ticket, book_before, book_after, now, .. } = r else { continue };
             if decision.outcome != Outcome::Traded {
                 // Exits (and an opposite-side sale before a refused entry) still close.
                 prop_assert!(decision.trades.iter().all(|t| t.action == TradeAction::Close), "{:?}", decision.trades);
@@ -394,5 +394,55 @@ proptest! {
         prop_assert_eq!(core1.markets(), core2.markets());
         prop_assert_eq!(core1.budget(), core2.budget());
         prop_assert_eq!(core1.pause(), core2.pause());
+    }
+
+    /// Every input that trades leaves an equity snapshot; one that does not leaves one exactly
+    /// when a held market's price has moved since the last and `snapshot_every` has passed.
+    /// Each values the book after the input at the latest prices seen, to the cent.
+    #[test]
+    fn prop_core_equity_snapshots_value_the_book((config, actions) in scenario(80)) {
+        let (records, _) = drive(&config, &actions);
+        let bankroll = config.sizing.bankroll;
+        let mut last_yes: BTreeMap<strategies::MarketKey, Decimal> = BTreeMap::new();
+        let mut moved = false;
+        let mut last_at: Option<Timestamp> = None;
+        for r in &records {
+            let (now, traded, after, snapshot) = match r {
+                Record::Event { now, event, step, book_before, book_after, snapshot, .. } => {
+                    if let (Some(m), Some(p)) = (event.market(), event.yes_price()) {
+                        let changed = last_yes.insert(m.clone(), p.get()) != Some(p.get());
+                        moved |= changed && !book_before.positions.is_empty();
+                    }
+                    let traded = decided(step).is_some_and(|d| !d.trades.is_empty());
+                    (*now, traded, book_after, snapshot)
+                }
+                Record::Reply { now, decision, book_after, snapshot, .. } => {
+                    (*now, !decision.trades.is_empty(), book_after, snapshot)
+                }
+            };
+            let due = traded
+                || (moved && last_at.is_none_or(|at| now - at >= config.snapshot_every));
+            prop_assert_eq!(snapshot.is_some(), due, "snapshot at {} (traded {})", now, traded);
+            let Some(s) = snapshot else { continue };
+            moved = false;
+            last_at = Some(now);
+            let value: Decimal = after
+                .positions
+                .iter()
+                .map(|((m, side), p)| {
+                    let mark = last_yes.get(m).map_or(p.average_price(), |yes| match side {
+                        strategies::Side::Yes => *yes,
+                        strategies::Side::No => Decimal::ONE - yes,
+                    });
+                    Decimal::from(p.contracts) * mark
+                })
+                .sum();
+            prop_assert_eq!(s.at, now);
+            prop_assert_eq!(s.cash, after.cash());
+            prop_assert_eq!(s.market_value, value);
+            prop_assert_eq!(s.equity, s.cash + s.market_value);
+            prop_assert_eq!(s.realized_pnl, after.totals.realized_pnl);
+            prop_assert_eq!(s.equity - bankroll, s.realized_pnl + s.unrealized_pnl);
+        }
     }
 }

@@ -75,6 +75,8 @@ fn report_json_has_exact_money_and_rounded_ratios() {
             "peak_at": "2026-03-02T09:00:00Z", "trough_at": "2026-03-04T11:00:00Z"
         },
         "sharpe": "1.563489",
+        "sharpe_basis": "daily",
+        "sharpe_returns": 5,
         "sharpe_days": 5,
         "open_positions": 1,
         "exposure": {"kalshi": {"positions": 1, "cost_basis": "40.00", "market_value": "50.00"}},

@@ -11,6 +11,7 @@ use crate::book::{BookTotals, Position};
 use crate::budget::SignalBudget;
 use crate::decision::{Decision, Trade};
 use crate::event::Event;
+use crate::report::EquitySnapshot;
 use crate::types::{MarketKey, Side, Timestamp};
 
 /// Everything that can happen to the core.
@@ -62,6 +63,9 @@ pub struct Output {
     pub effect: Effect,
     /// The persisted state it changed (empty with [`Core::set_audit`] off).
     pub changes: Changes,
+    /// The book's value after this input, when one is due (see [`Core::snapshot_due`]); made
+    /// with the audit off too, since replay draws its equity curve through them.
+    pub snapshot: Option<EquitySnapshot>,
 }
 
 /// The persisted state one input changed, each item as it now is: written in the same store
@@ -150,11 +154,64 @@ impl Core {
             true => self.changes(market, effect.trades()),
             false => Changes::default(),
         };
+        let snapshot = self
+            .snapshot_due(now, !effect.trades().is_empty())
+            .then(|| self.snapshot(now));
         Output {
             at: now,
             effect,
             changes,
+            snapshot,
         }
+    }
+
+    /// A snapshot follows every input that traded, and an input at least
+    /// `snapshot_every` after the last snapshot when a held market's price has moved since.
+    fn snapshot_due(&self, now: Timestamp, traded: bool) -> bool {
+        traded
+            || (self.prices_moved
+                && self
+                    .snapshot_at
+                    .is_none_or(|at| now - at >= self.config.snapshot_every))
+    }
+
+    /// The book at the latest prices seen: the held side of each market's last YES price, or
+    /// the position's average entry price where none was seen (a store from before prices
+    /// were kept), as `shiftbot report` values it.
+    fn snapshot(&mut self, now: Timestamp) -> EquitySnapshot {
+        self.snapshot_at = Some(now);
+        self.prices_moved = false;
+        let totals = &self.book.totals;
+        let market_value: rust_decimal::Decimal = self
+            .book
+            .positions
+            .iter()
+            .map(|((market, side), position)| {
+                let mark = self
+                    .markets
+                    .get(market)
+                    .and_then(|state| state.last_yes)
+                    .map_or(position.average_price(), |yes| {
+                        crate::report::side_price(*side, yes.get())
+                    });
+                rust_decimal::Decimal::from(position.contracts) * mark
+            })
+            .sum();
+        let equity = totals.cash + market_value;
+        EquitySnapshot {
+            at: now,
+            cash: totals.cash,
+            market_value,
+            equity,
+            realized_pnl: totals.realized_pnl,
+            unrealized_pnl: equity - totals.starting_bankroll - totals.realized_pnl,
+        }
+    }
+
+    /// When the last snapshot was made (from the store, after a restart), so the next one
+    /// keeps its distance.
+    pub fn set_snapshot_clock(&mut self, last: Option<Timestamp>) {
+        self.snapshot_at = last;
     }
 
     /// Whether [`Core::apply`] reports its [`Changes`] (on unless set off). Off for a driver

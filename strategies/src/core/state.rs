@@ -20,6 +20,9 @@ pub struct CoreConfig {
     pub exits: ExitRules,
     /// Event types that are traded (`price_shift`); others only update prices.
     pub trade_types: Vec<String>,
+    /// Least time between two equity snapshots made because prices moved (`report.snapshot_every`);
+    /// an input that trades always makes one.
+    pub snapshot_every: chrono::Duration,
 }
 
 impl Default for CoreConfig {
@@ -31,6 +34,7 @@ impl Default for CoreConfig {
             budget: BudgetLimits::default(),
             exits: ExitRules::default(),
             trade_types: vec!["price_shift".to_string()],
+            snapshot_every: chrono::Duration::minutes(1),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The equity curve and what is measured on it: drawdown and the Sharpe ratio of daily returns.
-//! Definitions and the marking approximation are in the parent module's docs.
+//! The equity curve and what is measured on it: drawdown and the Sharpe ratio of daily (or,
+//! on a short curve, hourly) returns. Definitions are in the parent module's docs.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::{Decimal, MathematicalOps};
 use serde::Serialize;
 
-use super::{ratio, side_price, yes_price_of, DAYS_PER_YEAR};
+use super::{ratio, side_price, yes_price_of, EquitySnapshot, DAYS_PER_YEAR};
 use crate::decision::{Trade, TradeAction};
 use crate::types::{MarketKey, Side, Timestamp};
 
@@ -40,8 +40,9 @@ pub struct DailyReturn {
     pub ret: Decimal,
 }
 
-/// The equity curve: `bankroll` at `start`, one point after every trade (open positions marked
-/// at the last price traded in their market), and `final_equity` at `now`.
+/// The equity curve of a ledger without snapshots: `bankroll` at `start`, one point after every
+/// trade (open positions marked at the last price traded in their market), and `final_equity`
+/// at `now`.
 ///
 /// A point never goes before the previous one: timestamps out of order (a clock step back) are
 /// clamped, so the curve stays a function of time.
@@ -52,8 +53,37 @@ pub fn curve(
     now: Timestamp,
     final_equity: Decimal,
 ) -> Vec<EquityPoint> {
-    let mut raw: Vec<(Timestamp, Decimal)> = Vec::with_capacity(trades.len() + 2);
+    snapshot_curve(bankroll, trades, &[], start, now, final_equity)
+}
+
+/// The equity curve through the snapshots: `bankroll` at `start`, the trade-marked points of
+/// [`curve`] for trades before the first snapshot (a ledger older than its snapshots), every
+/// snapshot, and `final_equity` at `now`. Snapshots mark open positions at the prices seen,
+/// so the curve moves between trades as the markets do.
+pub fn snapshot_curve(
+    bankroll: Decimal,
+    trades: &[Trade],
+    snapshots: &[EquitySnapshot],
+    start: Timestamp,
+    now: Timestamp,
+    final_equity: Decimal,
+) -> Vec<EquityPoint> {
+    let mut raw: Vec<(Timestamp, Decimal)> = Vec::with_capacity(trades.len() + snapshots.len());
     raw.push((start, bankroll));
+    let before = snapshots.first().map(|s| s.at);
+    let unsnapshotted = trades
+        .iter()
+        .position(|t| before.is_some_and(|at| t.placed_at >= at))
+        .unwrap_or(trades.len());
+    raw.extend(trade_points(&trades[..unsnapshotted]));
+    raw.extend(snapshots.iter().map(|s| (s.at, s.equity)));
+    raw.push((now, final_equity));
+    points(bankroll, start, raw)
+}
+
+/// Equity after each trade, open positions at the last price traded in their market.
+fn trade_points(trades: &[Trade]) -> Vec<(Timestamp, Decimal)> {
+    let mut raw = Vec::with_capacity(trades.len());
     let mut held: BTreeMap<(MarketKey, Side), u64> = BTreeMap::new();
     let mut last_yes: BTreeMap<MarketKey, Decimal> = BTreeMap::new();
     for trade in trades {
@@ -74,8 +104,11 @@ pub fn curve(
             .sum();
         raw.push((trade.placed_at, trade.cash_after + value));
     }
-    raw.push((now, final_equity));
+    raw
+}
 
+/// Clamp times to be non-decreasing and measure each point's drawdown.
+fn points(bankroll: Decimal, start: Timestamp, raw: Vec<(Timestamp, Decimal)>) -> Vec<EquityPoint> {
     let mut points = Vec::with_capacity(raw.len());
     let mut peak = bankroll;
     let mut last_at = start;
@@ -118,8 +151,81 @@ pub fn max_drawdown(points: &[EquityPoint]) -> Drawdown {
     worst
 }
 
+/// What the Sharpe ratio's returns are taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharpeBasis {
+    /// UTC days, annualised by √365.
+    Daily,
+    /// UTC hours, annualised by √(365 × 24): a curve shorter than [`SharpeBasis::DAILY_FROM`]
+    /// has too few days for a daily ratio.
+    Hourly,
+}
+
+impl SharpeBasis {
+    /// The shortest curve whose Sharpe ratio is taken on daily returns.
+    pub const DAILY_FROM: chrono::Duration = chrono::Duration::days(2);
+
+    /// Daily for a curve spanning two days or more, hourly below.
+    pub fn for_curve(points: &[EquityPoint]) -> SharpeBasis {
+        match (points.first(), points.last()) {
+            (Some(first), Some(last)) if last.at - first.at < SharpeBasis::DAILY_FROM => {
+                SharpeBasis::Hourly
+            }
+            _ => SharpeBasis::Daily,
+        }
+    }
+
+    fn length(self) -> chrono::Duration {
+        match self {
+            SharpeBasis::Daily => chrono::Duration::days(1),
+            SharpeBasis::Hourly => chrono::Duration::hours(1),
+        }
+    }
+
+    /// Periods in a year, for annualising.
+    pub fn per_year(self) -> u32 {
+        match self {
+            SharpeBasis::Daily => DAYS_PER_YEAR,
+            SharpeBasis::Hourly => DAYS_PER_YEAR * 24,
+        }
+    }
+
+    /// The UTC day or hour `at` falls in.
+    fn start_of(self, at: Timestamp) -> Timestamp {
+        let day = at.date_naive().and_time(NaiveTime::MIN).and_utc();
+        match self {
+            SharpeBasis::Daily => day,
+            SharpeBasis::Hourly => day + chrono::Duration::hours((at - day).num_hours()),
+        }
+    }
+}
+
+/// One period's close and its return over the previous close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PeriodReturn {
+    /// The start of the UTC day or hour.
+    pub start: Timestamp,
+    pub equity: Decimal,
+    pub ret: Decimal,
+}
+
 /// Daily closes and returns (see the parent module's docs). Empty for an empty curve.
 pub fn daily_returns(points: &[EquityPoint]) -> Vec<DailyReturn> {
+    period_returns(points, SharpeBasis::Daily)
+        .into_iter()
+        .map(|p| DailyReturn {
+            day: p.start.date_naive(),
+            equity: p.equity,
+            ret: p.ret,
+        })
+        .collect()
+}
+
+/// Closes and returns per UTC day or hour, from the first point's period to the last's (quiet
+/// periods repeat the previous close); the first period's return is over the first point.
+/// Empty for an empty curve, or once a close is at or below zero.
+pub fn period_returns(points: &[EquityPoint], basis: SharpeBasis) -> Vec<PeriodReturn> {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return Vec::new();
     };
@@ -127,11 +233,11 @@ pub fn daily_returns(points: &[EquityPoint]) -> Vec<DailyReturn> {
     let mut previous = first.equity;
     let mut index = 0;
     let mut close = first.equity;
-    let mut day = first.at.date_naive();
-    let last_day = last.at.date_naive();
-    while day <= last_day {
-        let end_of_day = day.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::days(1);
-        while let Some(point) = points.get(index).filter(|p| p.at < end_of_day) {
+    let mut period = basis.start_of(first.at);
+    let last_period = basis.start_of(last.at);
+    while period <= last_period {
+        let end = period + basis.length();
+        while let Some(point) = points.get(index).filter(|p| p.at < end) {
             close = point.equity;
             index += 1;
         }
@@ -142,16 +248,13 @@ pub fn daily_returns(points: &[EquityPoint]) -> Vec<DailyReturn> {
         let Some(ret) = ratio(close, previous).map(|r| r - Decimal::ONE) else {
             return Vec::new();
         };
-        out.push(DailyReturn {
-            day,
+        out.push(PeriodReturn {
+            start: period,
             equity: close,
             ret,
         });
         previous = close;
-        match day.succ_opt() {
-            Some(next) => day = next,
-            None => break,
-        }
+        period = end;
     }
     out
 }
@@ -159,22 +262,29 @@ pub fn daily_returns(points: &[EquityPoint]) -> Vec<DailyReturn> {
 /// Mean over sample standard deviation of the daily returns, × √365. None with fewer than two
 /// returns or when they are all equal.
 pub fn sharpe(daily: &[DailyReturn]) -> Option<Decimal> {
-    if daily.len() < 2 {
+    let returns: Vec<Decimal> = daily.iter().map(|d| d.ret).collect();
+    sharpe_of(&returns, DAYS_PER_YEAR)
+}
+
+/// Mean over sample standard deviation of `returns`, × √`per_year`. None with fewer than two
+/// returns or when they are all equal.
+pub fn sharpe_of(returns: &[Decimal], per_year: u32) -> Option<Decimal> {
+    if returns.len() < 2 {
         return None;
     }
-    let n = Decimal::from(daily.len() as u64);
-    let sum = daily
+    let n = Decimal::from(returns.len() as u64);
+    let sum = returns
         .iter()
-        .try_fold(Decimal::ZERO, |acc, d| acc.checked_add(d.ret))?;
+        .try_fold(Decimal::ZERO, |acc, r| acc.checked_add(*r))?;
     let mean = sum.checked_div(n)?;
-    let squares = daily.iter().try_fold(Decimal::ZERO, |acc, d| {
-        let deviation = d.ret.checked_sub(mean)?;
+    let squares = returns.iter().try_fold(Decimal::ZERO, |acc, r| {
+        let deviation = r.checked_sub(mean)?;
         acc.checked_add(deviation.checked_mul(deviation)?)
     })?;
     let stdev = squares.checked_div(n - Decimal::ONE)?.sqrt()?;
     if stdev.is_zero() {
         return None;
     }
-    let annual = Decimal::from(DAYS_PER_YEAR).sqrt()?;
+    let annual = Decimal::from(per_year).sqrt()?;
     mean.checked_div(stdev)?.checked_mul(annual)
 }

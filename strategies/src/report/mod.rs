@@ -22,23 +22,27 @@
 //!   gross loss (none when nothing lost). **Expectancy** = mean realized P&L per closed position.
 //! - **Average edge at entry**: mean of `win_probability − price` over opening trades (the edge
 //!   the signal claimed when the bot bought, before fees).
-//! - **Equity curve** ([`curve`]): one point at the start of the period (the starting bankroll),
-//!   one after every trade, one at the report instant. *Approximation*: the store keeps only
-//!   the latest streamed price per market, not its history, so a point after a trade marks every
-//!   open position at the last price *traded* in its market up to that trade; only the final
-//!   point uses the current marks. Between trades the curve is therefore a step function.
+//! - **Equity curve** ([`snapshot_curve`]): one point at the start of the period (the starting
+//!   bankroll), one per [`EquitySnapshot`] (after every trade, and at most once per
+//!   `report.snapshot_every` while held markets' prices move, each marking open positions at
+//!   the prices seen by then), one at the report instant at the current marks. A ledger kept
+//!   before snapshots existed has, for its trades before the first snapshot, one point after
+//!   each trade marking positions at the last price *traded* in their market ([`curve`]): a
+//!   step function between trades.
 //! - **Max drawdown**: the largest fall of the equity curve from a preceding peak, in money and,
 //!   separately, as the largest fraction of its peak.
 //! - **Sharpe ratio**: of daily returns. A day's equity is the last curve point at or before
 //!   the end of that UTC day, for every day from the first point's to the last point's (quiet
 //!   days repeat the previous equity); the return of day `d` is `E(d) / E(d−1) − 1` with
 //!   `E(−1)` the starting bankroll. Sharpe = mean / sample standard deviation × √365
-//!   (prediction markets trade every day; risk-free rate 0). It needs at least two daily
-//!   returns that are not all equal, otherwise it is not reported.
+//!   (prediction markets trade every day; risk-free rate 0). A curve shorter than two days
+//!   uses UTC hours the same way, × √(365 × 24), and says so ([`SharpeBasis`]). It needs at
+//!   least two returns that are not all equal, otherwise it is not reported.
 //! - **Exposure per platform**: cost basis and market value of open positions per platform.
 //! - **Period**: the first and last trade or decision.
 
 mod curve;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -51,7 +55,11 @@ use crate::book::Position;
 use crate::decision::{Trade, TradeAction};
 use crate::types::{MarketKey, Platform, Price, Side, Timestamp};
 
-pub use curve::{curve, daily_returns, max_drawdown, sharpe, DailyReturn, Drawdown, EquityPoint};
+pub use curve::{
+    curve, daily_returns, max_drawdown, period_returns, sharpe, sharpe_of, snapshot_curve,
+    DailyReturn, Drawdown, EquityPoint, PeriodReturn, SharpeBasis,
+};
+pub use snapshot::EquitySnapshot;
 
 /// Annualisation of the daily Sharpe ratio: prediction markets trade every calendar day.
 pub const DAYS_PER_YEAR: u32 = 365;
@@ -148,6 +156,8 @@ pub struct ReportInput<'a> {
     /// Open positions now.
     pub positions: &'a [Position],
     pub marks: &'a Marks,
+    /// The equity snapshots, in time order (none for a ledger kept before them).
+    pub snapshots: &'a [EquitySnapshot],
     /// First and last decision, when any (the period covers trades and decisions).
     pub decision_span: Option<(Timestamp, Timestamp)>,
     /// The instant of the report: the equity curve's last point.
@@ -216,9 +226,14 @@ pub struct Report {
     /// Mean `win_probability − price` of opening trades; none without any.
     pub average_entry_edge: Option<Decimal>,
     pub max_drawdown: Drawdown,
-    /// Annualised Sharpe ratio of daily returns; none with fewer than two days or no variation.
+    /// Annualised Sharpe ratio of the `sharpe_basis` returns; none with fewer than two returns
+    /// or no variation.
     pub sharpe: Option<Decimal>,
-    /// Number of daily returns the Sharpe ratio was computed from.
+    /// Daily, or hourly on a curve shorter than two days.
+    pub sharpe_basis: SharpeBasis,
+    /// Number of returns (days or hours) the Sharpe ratio was computed from.
+    pub sharpe_returns: u64,
+    /// Number of daily returns on the curve.
     pub sharpe_days: u64,
     pub exposure: BTreeMap<Platform, Exposure>,
     pub open_positions: u64,
@@ -250,8 +265,16 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
 
     let period = period(trades, input.decision_span);
     let start = period.map_or(input.now, |p| p.start);
-    let points = curve(bankroll, trades, start, input.now, equity);
+    let points = snapshot_curve(bankroll, trades, input.snapshots, start, input.now, equity);
     let daily = daily_returns(&points);
+    let sharpe_basis = SharpeBasis::for_curve(&points);
+    let returns: Vec<Decimal> = match sharpe_basis {
+        SharpeBasis::Daily => daily.iter().map(|d| d.ret).collect(),
+        SharpeBasis::Hourly => period_returns(&points, sharpe_basis)
+            .iter()
+            .map(|p| p.ret)
+            .collect(),
+    };
 
     Report {
         as_of: input.now,
@@ -267,7 +290,9 @@ pub fn compute(input: &ReportInput<'_>) -> Report {
         closed: closed_stats(trades),
         average_entry_edge: average_entry_edge(trades),
         max_drawdown: max_drawdown(&points),
-        sharpe: sharpe(&daily),
+        sharpe: sharpe_of(&returns, sharpe_basis.per_year()),
+        sharpe_basis,
+        sharpe_returns: returns.len() as u64,
         sharpe_days: daily.len() as u64,
         exposure,
         open_positions: valued.len() as u64,

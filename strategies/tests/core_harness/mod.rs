@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use strategies::budget::BudgetLimits;
 use strategies::filter::{Direction, FilterRules, MarketPattern};
+use strategies::report::EquitySnapshot;
 use strategies::sizing::SizingRules;
 use strategies::{
     Book, Core, CoreConfig, Decision, Effect, Event, EventBody, ExitRules, Input, MarketKey,
@@ -183,16 +184,26 @@ pub fn config() -> impl Strategy<Value = CoreConfig> {
             max_per_minute,
             max_per_day,
         });
-    (filter, sizing, fee_schedule(), budget, exit_rules()).prop_map(
-        |(filter, sizing, fees, budget, exits)| CoreConfig {
-            filter,
-            sizing,
-            fees,
-            budget,
-            exits,
-            trade_types: vec!["price_shift".to_string()],
-        },
+    let snapshot_every = prop_oneof![Just(0i64), Just(1_000), Just(60_000)];
+    (
+        filter,
+        sizing,
+        fee_schedule(),
+        budget,
+        exit_rules(),
+        snapshot_every,
     )
+        .prop_map(
+            |(filter, sizing, fees, budget, exits, every_ms)| CoreConfig {
+                filter,
+                sizing,
+                fees,
+                budget,
+                exits,
+                trade_types: vec!["price_shift".to_string()],
+                snapshot_every: Duration::milliseconds(every_ms),
+            },
+        )
 }
 
 /// Exit rules tight enough that the random price walk and clock of a scenario hit them.
@@ -233,6 +244,7 @@ pub enum Record {
         in_flight_after: usize,
         book_before: Book,
         book_after: Book,
+        snapshot: Option<EquitySnapshot>,
     },
     Reply {
         now: Timestamp,
@@ -243,6 +255,7 @@ pub enum Record {
         last_yes: Option<Price>,
         book_before: Book,
         book_after: Book,
+        snapshot: Option<EquitySnapshot>,
     },
 }
 
@@ -355,6 +368,7 @@ pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Ve
             decision,
             book_before,
             book_after: timeline.core().book().clone(),
+            snapshot: output.snapshot,
         });
     };
     for action in actions {
@@ -402,6 +416,7 @@ pub fn drive_with(config: &CoreConfig, actions: &[Action], explain: bool) -> (Ve
                     in_flight_after: timeline.core().in_flight(),
                     book_before,
                     book_after: timeline.core().book().clone(),
+                    snapshot: output.snapshot,
                 });
             }
         }

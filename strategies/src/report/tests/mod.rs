@@ -118,6 +118,7 @@ fn example_report() -> (Report, Example) {
     let ex = example();
     let positions: Vec<Position> = ex.book.positions.values().cloned().collect();
     let report = compute(&ReportInput {
+        snapshots: &[],
         starting_bankroll: dec(1000, 0),
         trades: &ex.trades,
         positions: &positions,
@@ -259,6 +260,7 @@ fn positions_are_valued_at_the_stream_then_the_last_trade_then_the_entry() {
 fn an_empty_ledger_reports_the_bankroll_and_nothing_else() {
     let now = day(3, 12);
     let r = compute(&ReportInput {
+        snapshots: &[],
         starting_bankroll: dec(500, 0),
         trades: &[],
         positions: &[],
@@ -388,6 +390,7 @@ fn a_clock_step_back_never_makes_the_curve_go_back_in_time() {
     let (_, mut ex) = example_report();
     ex.trades[3].placed_at = day(1, 11);
     let r = compute(&ReportInput {
+        snapshots: &[],
         starting_bankroll: dec(1000, 0),
         trades: &ex.trades,
         positions: &[],
@@ -414,4 +417,120 @@ fn stream_marks_override_trade_prices() {
         marks.price_of(&a, Side::No),
         Some((dec(39, 2), MarkSource::Stream))
     );
+}
+
+fn snapshot_at(at: Timestamp, cash: Decimal, market_value: Decimal) -> EquitySnapshot {
+    EquitySnapshot {
+        at,
+        cash,
+        market_value,
+        equity: cash + market_value,
+        realized_pnl: Decimal::ZERO,
+        unrealized_pnl: Decimal::ZERO,
+    }
+}
+
+/// One trade, then the market moves: the trade-only curve is flat until "now", the snapshot
+/// curve follows the marks in between.
+#[test]
+fn the_snapshot_curve_moves_between_trades() {
+    let m = market(Platform::Kalshi, "KX-MOVE");
+    let mut book = Book::new(dec(1000, 0));
+    let trade = book.open(
+        "e1",
+        &m,
+        Side::Yes,
+        &sizing(100, dec(4, 1), dec(0, 0)),
+        dec(6, 1),
+        day(1, 0),
+    );
+    let snapshots = [
+        snapshot_at(day(1, 0), dec(960, 0), dec(40, 0)),
+        snapshot_at(day(1, 1), dec(960, 0), dec(50, 0)),
+        snapshot_at(day(1, 2), dec(960, 0), dec(30, 0)),
+    ];
+    let trades = [trade];
+    let flat = curve(dec(1000, 0), &trades, day(1, 0), day(1, 3), dec(995, 0));
+    let equities = |c: &[EquityPoint]| c.iter().map(|p| p.equity).collect::<Vec<_>>();
+    assert_eq!(equities(&flat), [dec(1000, 0), dec(1000, 0), dec(995, 0)]);
+    let moving = snapshot_curve(
+        dec(1000, 0),
+        &trades,
+        &snapshots,
+        day(1, 0),
+        day(1, 3),
+        dec(995, 0),
+    );
+    assert_eq!(
+        equities(&moving),
+        [
+            dec(1000, 0),
+            dec(1000, 0),
+            dec(1010, 0),
+            dec(990, 0),
+            dec(995, 0)
+        ]
+    );
+    assert_eq!(max_drawdown(&moving).amount, dec(20, 0));
+}
+
+/// Trades made before the first snapshot (a store older than snapshots) keep their points.
+#[test]
+fn trades_before_the_first_snapshot_keep_their_points() {
+    let m = market(Platform::Kalshi, "KX-OLD");
+    let mut book = Book::new(dec(1000, 0));
+    let old = book.open(
+        "e1",
+        &m,
+        Side::Yes,
+        &sizing(100, dec(4, 1), dec(1, 0)),
+        dec(6, 1),
+        day(1, 0),
+    );
+    let new = book.open(
+        "e2",
+        &m,
+        Side::Yes,
+        &sizing(100, dec(5, 1), dec(1, 0)),
+        dec(6, 1),
+        day(1, 5),
+    );
+    let snapshots = [snapshot_at(day(1, 5), dec(908, 0), dec(100, 0))];
+    let c = snapshot_curve(
+        dec(1000, 0),
+        &[old, new],
+        &snapshots,
+        day(1, 0),
+        day(1, 6),
+        dec(1008, 0),
+    );
+    let at: Vec<Timestamp> = c.iter().map(|p| p.at).collect();
+    assert_eq!(at, [day(1, 0), day(1, 0), day(1, 5), day(1, 6)]);
+    assert_eq!(
+        c[1].equity,
+        dec(999, 0),
+        "the old trade's point: cash 959 + 100 × 0.40"
+    );
+}
+
+/// Under two days the Sharpe ratio is taken on hourly returns, annualised by √8760.
+#[test]
+fn a_short_curve_has_an_hourly_sharpe() {
+    let curve = points(
+        &[dec(100, 0), dec(110, 0), dec(99, 0), dec(1089, 1)],
+        &[(1, 0), (1, 1), (1, 2), (1, 3)],
+    );
+    assert_eq!(SharpeBasis::for_curve(&curve), SharpeBasis::Hourly);
+    let hourly = period_returns(&curve, SharpeBasis::Hourly);
+    let rets: Vec<Decimal> = hourly.iter().map(|p| p.ret).collect();
+    assert_eq!(rets, [dec(0, 0), dec(1, 1), dec(-1, 1), dec(1, 1)]);
+    let got = sharpe_of(&rets, SharpeBasis::Hourly.per_year()).unwrap_or_default();
+    assert!(got > Decimal::ZERO);
+    assert_eq!(
+        sharpe(&daily_returns(&curve)),
+        None,
+        "one day has no daily Sharpe"
+    );
+    let long = points(&[dec(100, 0), dec(110, 0)], &[(1, 0), (3, 0)]);
+    assert_eq!(SharpeBasis::for_curve(&long), SharpeBasis::Daily);
 }

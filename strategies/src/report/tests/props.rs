@@ -104,6 +104,7 @@ proptest! {
         let positions: Vec<Position> = book.positions.values().cloned().collect();
         let now = trades.last().map_or(day(1, 0), |t| t.placed_at) + Duration::hours(1);
         let r = compute(&ReportInput {
+            snapshots: &[],
             starting_bankroll: bankroll,
             trades: &trades,
             positions: &positions,
