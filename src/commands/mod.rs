@@ -43,6 +43,7 @@ pub use args::{
     DecisionsArgs, Filters, LedgerArgs, MarketFilter, PositionsArgs, ReportArgs, ReviewCommand,
     Since,
 };
+pub use decisions::{funnel_depth, FUNNEL};
 
 use crate::clock::SharedClock;
 use crate::configuration::Settings;

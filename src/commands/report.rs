@@ -87,6 +87,25 @@ pub(super) fn render(
     args: &ReportArgs,
     out: &mut dyn Write,
 ) -> Result<Option<String>, CommandError> {
+    let r = compute(store, request)?;
+    let daily = report::daily_returns(&r.curve);
+    if args.json {
+        json_line(out, &MetricsJson::new(&r, &daily))?;
+    } else {
+        text(&r, out)?;
+    }
+    Ok(args
+        .chart
+        .as_ref()
+        .map(|_| chart::report_svg(&r, chart::BOOK_TITLE))
+        .transpose()?)
+}
+
+/// The report of `store` at `request.now` (what `report` prints, and the dashboard shows).
+pub(crate) fn compute(
+    store: Option<&Store>,
+    request: &ReviewRequest,
+) -> Result<Report, CommandError> {
     let book = Book::load(store)?;
     let bankroll = book
         .totals
@@ -117,17 +136,7 @@ pub(super) fn render(
         decision_span,
         now: request.now,
     });
-    let daily = report::daily_returns(&r.curve);
-    if args.json {
-        json_line(out, &MetricsJson::new(&r, &daily))?;
-    } else {
-        text(&r, out)?;
-    }
-    Ok(args
-        .chart
-        .as_ref()
-        .map(|_| chart::report_svg(&r, chart::BOOK_TITLE))
-        .transpose()?)
+    Ok(r)
 }
 
 impl MetricsJson {

@@ -246,6 +246,9 @@ pub struct Store {
     /// Held for writing while a commit's transaction applies, and for reading by
     /// [`Store::quiesced`]: sled has no snapshots, and a whole-tree read spans many commits.
     commits: Arc<std::sync::RwLock<()>>,
+    /// Counts durable commits: readers that follow the store live ([`Store::watch_commits`])
+    /// wake on it instead of polling.
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -362,6 +365,7 @@ impl Store {
             db,
             marked: Arc::new(AtomicBool::new(false)),
             commits: Arc::new(std::sync::RwLock::new(())),
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -470,6 +474,72 @@ impl Store {
         }
         loaded.outbox = self.values(&self.outbox, "outbox entry")?;
         Ok(loaded)
+    }
+
+    /// Wakes after each durable commit (the value counts them); for live readers.
+    pub fn watch_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// The event and decision counters (decisions by outcome among them), as last committed.
+    pub fn counters(&self) -> Result<Counters, StoreError> {
+        Ok(self.meta_get(META_COUNTERS)?.unwrap_or_default())
+    }
+
+    /// The operator's pause (`shiftbot pause`), and the quota pause, as last committed.
+    pub fn pauses(&self) -> Result<(bool, Option<QuotaPause>), StoreError> {
+        Ok((
+            self.meta_get(META_HALTED)?.unwrap_or_default(),
+            self.meta_get(META_PAUSE)?.flatten(),
+        ))
+    }
+
+    /// The signal budget spent, as last committed.
+    pub fn budget(&self) -> Result<SignalBudget, StoreError> {
+        Ok(self.meta_get(META_BUDGET)?.unwrap_or_default())
+    }
+
+    /// Decisions numbered above `after` (all with `None`), oldest first.
+    pub fn decisions_after(
+        &self,
+        after: Option<u64>,
+    ) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> + '_ {
+        let from = after.map_or(Some(0), |a| a.checked_add(1));
+        let tail = from.map(|from| self.decisions.range(from.to_be_bytes()..));
+        tail.into_iter().flatten().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "decision")
+        })
+    }
+
+    /// Decisions numbered below `before` (all with `None`), newest first: a page of history.
+    pub fn decisions_before(
+        &self,
+        before: Option<u64>,
+    ) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> + '_ {
+        let range = match before {
+            None => self.decisions.iter(),
+            Some(before) => self.decisions.range(..before.to_be_bytes()),
+        };
+        range.rev().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "decision")
+        })
+    }
+
+    /// Trades with an id below `before` (all with `None`), newest first: a page of the ledger.
+    pub fn trades_before(
+        &self,
+        before: Option<u64>,
+    ) -> impl Iterator<Item = Result<Trade, StoreError>> + '_ {
+        let range = match before {
+            None => self.trades.iter(),
+            Some(before) => self.trades.range(..before.to_be_bytes()),
+        };
+        range.rev().map(move |item| {
+            let (_, value) = item.map_err(|e| self.io_err(e))?;
+            decode(&value, "trade")
+        })
     }
 
     /// Decisions in the order they were made (`.rev()` reads from the newest without touching
@@ -618,6 +688,7 @@ impl Store {
         let flushing = std::time::Instant::now();
         self.db.flush().map_err(|e| self.io_err(e))?;
         crate::metrics::committed(batch.events.len(), flushing.elapsed());
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
         if batch.state.totals.is_some() && !self.marked.load(Ordering::Relaxed) {
             health::write_marker(&self.path)?;
             self.marked.store(true, Ordering::Relaxed);

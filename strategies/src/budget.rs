@@ -57,4 +57,12 @@ impl SignalBudget {
     pub fn spent_today(&self) -> u32 {
         self.day_count
     }
+
+    /// Calls spent on `day` (UTC): none when the last call was on another day.
+    pub fn spent_on(&self, day: NaiveDate) -> u32 {
+        match self.day == Some(day) {
+            true => self.day_count,
+            false => 0,
+        }
+    }
 }

@@ -99,16 +99,16 @@ fn four_shards_in_four_processes_merge_into_the_single_run() {
     assert_eq!(code, 1);
     assert!(err.contains("3 of 12 combinations are in no file"), "{err}");
 
-    // The recording spans 10 minutes: Sharpe (of daily returns) ranks nothing.
+    // The recording spans 10 minutes: Sharpe (of hourly returns, under two days) ranks nothing.
     let args = sweep(&["--by", "sharpe"]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, err) = app.output(&refs);
     assert_eq!(code, 1, "{out}");
     assert!(
-        err.contains("--by sharpe: Sharpe is computed from daily returns"),
+        err.contains("--by sharpe: Sharpe is computed from hourly returns under two days"),
         "{err}"
     );
-    assert!(err.contains("at least two days"), "{err}");
+    assert!(err.contains("at least two hours"), "{err}");
     let (code, _, err) = merge(&["--by", "sharpe"]);
     assert_eq!(code, 1);
     assert!(

@@ -2,6 +2,7 @@
 //! locked-store path through a running admin listener.
 
 mod book;
+mod dashboard;
 mod decisions;
 mod fixture;
 mod remote;

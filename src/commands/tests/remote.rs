@@ -10,26 +10,31 @@ use super::fixture::{build, request};
 use super::*;
 
 /// An admin listener on port 0 over `store`, on a runtime of its own.
-struct Admin {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    runtime: tokio::runtime::Runtime,
-    server: tokio::task::JoinHandle<()>,
+pub(super) struct Admin {
+    pub addr: SocketAddr,
+    pub stop: watch::Sender<bool>,
+    pub runtime: tokio::runtime::Runtime,
+    pub server: tokio::task::JoinHandle<()>,
 }
 
 impl Admin {
     fn start(store: Store) -> Admin {
+        Admin::start_on(state(store), "127.0.0.1:0")
+    }
+
+    /// A listener with this state on `bind` (port 0).
+    pub(super) fn start_on(state: crate::admin::AdminState, bind: &str) -> Admin {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(bind))
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stop_rx) = watch::channel(false);
-        let server = runtime.spawn(crate::admin::serve_on(listener, state(store), stop_rx));
+        let server = runtime.spawn(crate::admin::serve_on(listener, state, stop_rx));
         Admin {
             addr,
             stop,
@@ -38,7 +43,7 @@ impl Admin {
         }
     }
 
-    fn shut_down(self) {
+    pub(super) fn shut_down(self) {
         self.stop.send_replace(true);
         let server = self.server;
         let finished = self
@@ -49,7 +54,7 @@ impl Admin {
 }
 
 /// The listener's state, with the bot's clock at the fixture's `now`.
-fn state(store: Store) -> crate::admin::AdminState {
+pub(super) fn state(store: Store) -> crate::admin::AdminState {
     crate::admin::AdminState {
         controls: None,
         store,
@@ -59,6 +64,8 @@ fn state(store: Store) -> crate::admin::AdminState {
         reloads: None,
         token: None,
         local_writes: false,
+        bankroll: rust_decimal_macros::dec!(1000),
+        signal_max_per_day: 0,
     }
 }
 

@@ -76,6 +76,8 @@ impl Application {
                 controls: Some(control_tx),
                 token: settings.admin_token.clone(),
                 local_writes: settings.admin.local_writes,
+                bankroll: settings.sizing.bankroll,
+                signal_max_per_day: settings.signal.max_per_day,
             },
             stop_rx.clone(),
         ));

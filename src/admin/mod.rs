@@ -26,6 +26,10 @@
 //! Only `application/json` bodies are accepted, so a web page cannot post to it without a
 //! CORS preflight, which it does not grant.
 
+pub mod api;
+pub mod dashboard;
+pub mod live;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,6 +144,10 @@ pub struct AdminState {
     /// routes everywhere unless `local_writes`.
     pub token: Option<crate::configuration::Secret>,
     pub local_writes: bool,
+    /// The configured bankroll: what a store that has never traded reports.
+    pub bankroll: rust_decimal::Decimal,
+    /// `signal.max_per_day` (0: unlimited), for the dashboard's budget left today.
+    pub signal_max_per_day: u32,
 }
 
 /// A reload asked of the running bot; it answers what the reload did.
@@ -200,11 +208,25 @@ pub async fn serve_on(listener: TcpListener, state: AdminState, mut stop: watch:
         .route(HEALTHZ_PATH, get(|| async { "ok\n" }))
         .route(READYZ_PATH, get(serve_readyz))
         .route(METRICS_PATH, get(serve_metrics))
+        .route("/", get(dashboard::index))
+        .route("/assets/app.js", get(dashboard::script))
+        .route("/assets/app.css", get(dashboard::style))
+        .route("/api/v1/summary", get(api::summary))
+        .route("/api/v1/positions", get(api::positions))
+        .route("/api/v1/trades", get(api::trades))
+        .route("/api/v1/decisions", get(api::decisions))
+        .route("/api/v1/equity", get(api::equity))
+        .route("/api/v1/equity.svg", get(api::equity_svg))
+        .route(
+            "/api/v1/events",
+            get(live::events).layer(axum::Extension(live::Stop(stop.clone()))),
+        )
         .layer(middleware::from_fn(read_body_in_time))
         .layer(middleware::from_fn_with_state(
             (state.clone(), loopback),
             authorize,
         ))
+        .layer(middleware::from_fn(secure_dashboard))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -258,7 +280,9 @@ async fn authorize(
 ) -> Response {
     let path = request.uri().path();
     let write = path == RELOAD_PATH || path == CONTROL_PATH;
-    let needed = path != HEALTHZ_PATH && (!loopback || (write && !state.local_writes));
+    // The dashboard's page holds no data (it asks the API, which needs the token).
+    let public = path == HEALTHZ_PATH || dashboard::PAGE_PATHS.contains(&path);
+    let needed = !public && (!loopback || (write && !state.local_writes));
     if !needed {
         return next.run(request).await;
     }
@@ -286,6 +310,17 @@ async fn authorize(
         )
             .into_response()
     }
+}
+
+/// The dashboard's headers on the page and every API answer (401s included).
+async fn secure_dashboard(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let covered = path.starts_with("/api/") || dashboard::PAGE_PATHS.contains(&path);
+    let mut response = next.run(request).await;
+    if covered {
+        dashboard::secure(response.headers_mut());
+    }
+    response
 }
 
 async fn serve_reload(
