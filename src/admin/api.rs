@@ -5,7 +5,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `summary` | `{"report", "funnel", "bot"}`: the report, decisions by outcome and funnel stage, and the bot's state |
+//! | `summary` | `{"report", "funnel": {"outcomes", "stages": [{"stage", "label", "decisions"}]}, "bot"}`: the report, decisions by outcome and funnel stage in order, and the bot's state |
 //! | `positions` | `{"items": [...], "next_cursor": null}` |
 //! | `trades` | `{"items": [...], "next_cursor"}`, newest first; `market`, `side`, `action`, `since`, `until` |
 //! | `decisions` | `{"items": [...], "next_cursor"}`, newest first; `outcome` (comma list), `market` |
@@ -364,10 +364,11 @@ fn funnel(outcomes: &std::collections::BTreeMap<String, u64>) -> Value {
             *stage += n;
         }
     }
-    let funnel: serde_json::Map<String, Value> = commands::FUNNEL
+    // An array: the stages' order is the funnel (a JSON object's keys would sort).
+    let funnel: Vec<Value> = commands::FUNNEL
         .iter()
         .zip(stages)
-        .map(|((key, _), n)| (key.to_string(), n.into()))
+        .map(|((stage, label), n)| serde_json::json!({ "stage": stage, "label": label, "decisions": n }))
         .collect();
     serde_json::json!({ "outcomes": by_outcome, "stages": funnel })
 }

@@ -12,6 +12,7 @@ mod auth;
 mod cli_config;
 mod control;
 mod crash;
+mod dashboard;
 mod embedded;
 mod health;
 mod hostile_server;

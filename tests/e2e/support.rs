@@ -13,6 +13,7 @@
 //! any file under the temp directory: [`TestApp`] checks that when it is dropped, and every
 //! command's output is checked as it is read.
 
+pub mod browser;
 pub mod hostile;
 mod output;
 mod process;

@@ -105,7 +105,7 @@ async function loadSummary() {
   set("budget", bot.signal_left_today === null ? "unlimited (" + bot.signal_spent_today + " used)" : bot.signal_left_today + " of " + bot.signal_max_per_day);
   set("decided", bot.decided);
   fill("exposure", Object.entries(r.exposure).map(([platform, e]) => [platform, e.positions, e.cost_basis, e.market_value]));
-  fill("funnel", Object.entries(s.funnel.stages).map(([stage, n]) => [stage.replace("_", " "), n]));
+  fill("funnel", s.funnel.stages.map((f) => [f.label, f.decisions]));
   document.body.dataset.equity = r.equity;
 }
 

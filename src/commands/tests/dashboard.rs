@@ -52,10 +52,12 @@ fn the_api_answers_what_the_review_commands_print() {
     ))
     .expect("JSON");
     assert_eq!(summary["report"], report);
+    assert_eq!(summary["funnel"]["stages"][0]["stage"], "received");
     assert_eq!(
-        summary["funnel"]["stages"]["received"], 0,
-        "the fixture wrote no counters"
+        summary["funnel"]["stages"][0]["decisions"], 0,
+        "no counters in the fixture"
     );
+    assert_eq!(summary["funnel"]["stages"][3]["stage"], "traded");
     assert_eq!(summary["bot"]["state"], "running");
     let positions = json(&admin, "/api/v1/positions");
     let cli = lines(&output(

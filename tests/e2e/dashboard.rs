@@ -1,0 +1,277 @@
+//! The dashboard in a real headless Chromium against the real binary on the simulator: every
+//! page opens and shows what `report --json` and `positions --json` say, a new trade appears
+//! without a reload, a hostile market id renders as text, and each page is saved as a
+//! screenshot under `target/screenshots/` (CI keeps them). Also, without a browser: the equity
+//! curve moves between trades and ends at `report`'s equity.
+
+use serde_json::Value;
+
+use crate::support::browser::browser;
+use crate::support::{eventually, fresh_price_shift, model_price_shifts, Running, Setup};
+
+/// A market id that would run script if it were ever written as HTML.
+const HOSTILE: &str = "<img src=x onerror=window.__xss=1>";
+
+fn admin_of(running: &mut Running) -> String {
+    let listening = running.wait_for_message("admin listener serving review commands (read-only)");
+    listening["addr"].as_str().expect("addr").to_string()
+}
+
+fn get_json(url: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        reqwest::get(url)
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON")
+    })
+}
+
+/// A live stream: the hostile event first, then the model's shifts at 15 a second.
+fn live_script(n: u64) -> Vec<shiftbot::sim::ScriptedEvent> {
+    let mut script = vec![fresh_price_shift(
+        Some("hostile-1"),
+        "kalshi",
+        HOSTILE,
+        "0.40",
+        "0.52",
+    )];
+    script.extend(model_price_shifts(77, 4, n, 15));
+    script
+}
+
+#[test]
+fn every_page_shows_the_book_live_and_escapes_what_it_shows() {
+    let Some(browser) = browser() else { return };
+    let script = live_script(450);
+    let n = script.len();
+    let mut app = Setup::new(script)
+        .sim(|sim| sim.events_per_second = 15)
+        .screen_every_event()
+        .set("report.snapshot_every", "1s")
+        .spawn();
+    let mut running = app.start();
+    let admin = admin_of(&mut running);
+    let page = format!("http://{admin}/");
+    let api = format!("http://{admin}/api/v1");
+
+    // Trades page, open while the bot trades: a newer trade appears without a reload.
+    let first_trade = eventually("a first trade", || {
+        let trades = get_json(&format!("{api}/trades?limit=1"));
+        trades["items"][0]["trade_id"].as_u64()
+    });
+    browser
+        .run(browser.client.goto(&format!("{page}#trades")))
+        .expect("open the trades page");
+    browser.eval("window.__sameDocument = 'yes'; return null;");
+    eventually("the trades page to load", || {
+        (browser.data("loaded").as_deref() == Some("trades")).then_some(())
+    });
+    let top = |b: &crate::support::browser::Browser| -> Option<u64> {
+        b.eval(
+            "const c = document.querySelector('#trades tr td'); return c ? c.textContent : null;",
+        )
+        .as_str()
+        .and_then(|s| s.parse().ok())
+    };
+    let shown = eventually("the first trade on the page", || {
+        top(&browser).filter(|t| *t >= first_trade)
+    });
+    let newer = eventually("a newer trade to appear without a reload", || {
+        top(&browser).filter(|t| *t > shown)
+    });
+    assert!(newer > shown);
+    assert_eq!(
+        browser.eval("return window.__sameDocument || null;"),
+        Value::String("yes".into()),
+        "the page was not reloaded"
+    );
+    assert!(
+        browser.data("lastSeq").is_some(),
+        "the live stream delivered decisions"
+    );
+
+    // Once every event is decided, the numbers hold still: compare them with the CLI's.
+    running.wait_for_decisions(n);
+    let (code, out, err) = app.output_with_env(
+        &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+        &["report", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).expect("report JSON");
+    browser
+        .run(browser.client.goto(&format!("{page}#overview")))
+        .expect("open the overview");
+    let equity = report["equity"].as_str().expect("equity").to_string();
+    eventually("the overview to show report's equity", || {
+        (browser.data("loaded").as_deref() == Some("overview")
+            && browser.text_of("equity") == equity)
+            .then_some(())
+    });
+    for (id, key) in [
+        ("cash", "cash"),
+        ("realized", "realized_pnl"),
+        ("unrealized", "unrealized_pnl"),
+        ("fees", "fees"),
+    ] {
+        assert_eq!(
+            browser.text_of(id),
+            report[key].as_str().expect(key),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        browser.text_of("trade-count"),
+        report["trades"]["total"].to_string()
+    );
+    assert_eq!(browser.text_of("state"), "running");
+    eventually("the chart to draw", || {
+        browser
+            .eval("const i = document.getElementById('chart'); return i.complete && i.naturalWidth > 0;")
+            .as_bool()
+            .filter(|drawn| *drawn)
+    });
+    browser.screenshot("overview");
+
+    let (code, out, err) = app.output_with_env(
+        &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+        &["positions", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cli: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    browser
+        .run(browser.client.goto(&format!("{page}#positions")))
+        .expect("open positions");
+    let rows = eventually("the positions table", || {
+        let rows = browser.eval(
+            "if (document.body.dataset.loaded !== 'positions') return null;\
+             return [...document.querySelectorAll('#positions tr')].map(r => [...r.children].map(c => c.textContent));",
+        );
+        rows.as_array().cloned()
+    });
+    assert_eq!(rows.len(), cli.len());
+    for (row, position) in rows.iter().zip(&cli) {
+        assert_eq!(row[1], position["market_id"]);
+        assert_eq!(row[3], position["contracts"].to_string());
+        assert_eq!(row[9], position["unrealized_pnl"]);
+    }
+    browser.screenshot("positions");
+
+    browser
+        .run(browser.client.goto(&format!("{page}#trades")))
+        .expect("open trades");
+    eventually("the trades page", || {
+        (browser.data("loaded").as_deref() == Some("trades")).then_some(())
+    });
+    browser.screenshot("trades");
+
+    // The hostile id, through the decisions page's market filter: shown as text, never run.
+    let filter = serde_json::to_string(HOSTILE).expect("JSON string");
+    browser.eval(&format!(
+        "location.hash = '#decisions'; document.querySelector('#decision-filter [name=market]').value = {filter}; return null;"
+    ));
+    browser.eval("document.querySelector('#decision-filter button').click(); return null;");
+    let cells = eventually("the hostile decision", || {
+        let cells = browser.eval(
+            "return [...document.querySelectorAll('#decisions td')].map(c => c.textContent);",
+        );
+        cells
+            .as_array()
+            .filter(|c| c.iter().any(|t| t == HOSTILE))
+            .cloned()
+    });
+    assert!(cells.iter().any(|t| t == HOSTILE));
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('main img:not(#chart)').length;"),
+        Value::from(0),
+        "the market id became an element"
+    );
+    assert_eq!(browser.eval("return window.__xss || null;"), Value::Null);
+    let funnel = browser.eval(
+        "return [...document.querySelectorAll('#funnel tr')].map(r => r.children[1].textContent);",
+    );
+    let (_, cli, _) = app.output_with_env(
+        &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+        &["decisions", "--summary", "--json"],
+    );
+    let cli: Value = serde_json::from_str(&cli).expect("JSON");
+    let expected: Vec<Value> = ["received", "passed_threshold", "signalled", "traded"]
+        .iter()
+        .map(|stage| Value::String(cli["funnel"][stage].to_string()))
+        .collect();
+    assert_eq!(
+        funnel,
+        Value::Array(expected),
+        "the funnel is decisions --summary's"
+    );
+    assert_eq!(cli["funnel"]["received"], n, "every event decided once");
+    browser.screenshot("decisions");
+    running.terminate();
+}
+
+/// Prices move between trades, so the curve drawn through the snapshots moves between them,
+/// and its last point is the book's equity as `report` says.
+#[test]
+fn the_equity_curve_moves_between_trades_and_ends_at_the_reported_equity() {
+    let script = model_price_shifts(78, 3, 300, 0);
+    let n = script.len();
+    let mut app = Setup::new(script)
+        .sim(|sim| sim.events_per_second = 40)
+        .screen_every_event()
+        .set("report.snapshot_every", "1s")
+        .spawn();
+    let mut running = app.start();
+    let admin = admin_of(&mut running);
+    running.wait_for_decisions(n);
+    let (code, out, err) = app.output_with_env(
+        &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+        &["report", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).expect("report JSON");
+    let curve = get_json(&format!("http://{admin}/api/v1/equity"));
+    let points = curve["points"].as_array().expect("points");
+    assert_eq!(points.last().expect("a point")["equity"], report["equity"]);
+    let (code, out, _) = app.output_with_env(
+        &[("SHIFTBOT__ADMIN__LISTEN", &admin)],
+        &["ledger", "--json"],
+    );
+    assert_eq!(code, 0);
+    let placed: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let t: Value = serde_json::from_str(l).expect("JSON");
+            t["placed_at"].as_str().expect("placed_at").to_string()
+        })
+        .collect();
+    assert!(placed.len() >= 2, "the scenario trades: {}", placed.len());
+    // Between some two consecutive trades the curve takes a value other than the one it had
+    // just after the first of them: it is not a step function of the trades.
+    let at = |p: &Value| {
+        chrono::DateTime::parse_from_rfc3339(p["at"].as_str().expect("at")).expect("time")
+    };
+    let time = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("time");
+    let moved = placed.windows(2).any(|pair| {
+        let (from, to) = (time(&pair[0]), time(&pair[1]));
+        let inside: Vec<&Value> = points
+            .iter()
+            .filter(|p| at(p) >= from && at(p) < to)
+            .collect();
+        inside
+            .first()
+            .is_some_and(|first| inside.iter().any(|p| p["equity"] != first["equity"]))
+    });
+    assert!(
+        moved,
+        "the curve is flat between every two trades: {points:?}"
+    );
+    running.terminate();
+}
