@@ -787,6 +787,7 @@ impl Store {
             ("seen", &self.seen),
             ("seen_aged", &self.seen_aged),
             ("deliveries", &self.deliveries),
+            ("equity", &self.equity),
             ("inbox", &self.inbox),
             ("decisions", &self.decisions),
             ("trades", &self.trades),

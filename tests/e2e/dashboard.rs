@@ -275,3 +275,75 @@ fn the_equity_curve_moves_between_trades_and_ends_at_the_reported_equity() {
     );
     running.terminate();
 }
+
+/// The dashboard under 100 decisions a second: the bot's decision rate with the page open and
+/// following live against the same stream without it, and how late the page's own timers run
+/// (its responsiveness). A measurement, not a test of speed: it prints, and asserts only that
+/// every event was decided. Run:
+/// `cargo test --release --test e2e dashboard_under_load -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; see the doc comment for the command"]
+fn dashboard_under_load() {
+    const RATE: u32 = 100;
+    const EVENTS: u64 = 3000;
+    let measure = |with_page: bool| -> (f64, Option<Value>) {
+        let script = model_price_shifts(91, 8, EVENTS, RATE);
+        let n = script.len();
+        let mut app = Setup::new(script)
+            .sim(|sim| sim.events_per_second = RATE)
+            .screen_every_event()
+            .spawn();
+        let mut running = app.start();
+        let admin = admin_of(&mut running);
+        let page = with_page.then(|| {
+            let browser = browser().expect("a browser");
+            browser
+                .run(browser.client.goto(&format!("http://{admin}/#overview")))
+                .expect("open the overview");
+            browser
+        });
+        // Event-loop lag: a 50 ms timer, re-armed for 20 s; how late each one fires.
+        let lag = page.as_ref().map(|browser| {
+            browser.eval(
+                "window.__lags = []; let last = performance.now();\
+                 const tick = () => { const now = performance.now(); window.__lags.push(now - last - 50); last = now;\
+                   if (window.__lags.length < 400) setTimeout(tick, 50); };\
+                 setTimeout(tick, 50); return null;",
+            );
+            browser
+        });
+        running.wait_for_decisions(n);
+        let times: Vec<chrono::DateTime<chrono::FixedOffset>> = running
+            .logs()
+            .iter()
+            .filter(|l| l["message"] == "decision")
+            .filter_map(|l| l["timestamp"].as_str())
+            .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .collect();
+        let span =
+            (*times.last().expect("decisions") - times[0]).num_milliseconds() as f64 / 1000.0;
+        let rate = (times.len() - 1) as f64 / span;
+        let lags = lag.map(|browser| {
+            eventually("the lag probe", || {
+                let lags = browser.eval("return window.__lags.length >= 400 ? window.__lags : null;");
+                lags.as_array().cloned()
+            });
+            browser.eval(
+                "const l = [...window.__lags].sort((a, b) => a - b);\
+                 return { p50: l[Math.floor(l.length * 0.5)], p99: l[Math.floor(l.length * 0.99)], max: l[l.length - 1],\
+                          refreshes: Number(document.body.dataset.refreshes), last_seq: document.body.dataset.lastSeq };",
+            )
+        });
+        running.terminate();
+        drop(page);
+        (rate, lags)
+    };
+    let (alone, _) = measure(false);
+    let (watched, page) = measure(true);
+    println!("decisions/s without the dashboard: {alone:.1}");
+    println!("decisions/s with the dashboard open and live: {watched:.1}");
+    println!(
+        "page timer lateness (ms) and refreshes: {}",
+        page.unwrap_or_default()
+    );
+}
