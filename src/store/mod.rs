@@ -517,14 +517,7 @@ impl Store {
         &self,
         before: Option<u64>,
     ) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> + '_ {
-        let range = match before {
-            None => self.decisions.iter(),
-            Some(before) => self.decisions.range(..before.to_be_bytes()),
-        };
-        range.rev().map(move |item| {
-            let (_, value) = item.map_err(|e| self.io_err(e))?;
-            decode(&value, "decision")
-        })
+        self.newest_first(&self.decisions, before, "decision")
     }
 
     /// Trades with an id below `before` (all with `None`), newest first: a page of the ledger.
@@ -532,13 +525,23 @@ impl Store {
         &self,
         before: Option<u64>,
     ) -> impl Iterator<Item = Result<Trade, StoreError>> + '_ {
+        self.newest_first(&self.trades, before, "trade")
+    }
+
+    /// The records of a tree keyed by u64 BE, below `before` (all with `None`), newest first.
+    fn newest_first<'a, T: DeserializeOwned + 'a>(
+        &'a self,
+        tree: &sled::Tree,
+        before: Option<u64>,
+        what: &'static str,
+    ) -> impl Iterator<Item = Result<T, StoreError>> + 'a {
         let range = match before {
-            None => self.trades.iter(),
-            Some(before) => self.trades.range(..before.to_be_bytes()),
+            None => tree.iter(),
+            Some(before) => tree.range(..before.to_be_bytes()),
         };
         range.rev().map(move |item| {
             let (_, value) = item.map_err(|e| self.io_err(e))?;
-            decode(&value, "trade")
+            decode(&value, what)
         })
     }
 

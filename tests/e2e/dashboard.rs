@@ -303,15 +303,14 @@ fn dashboard_under_load() {
             browser
         });
         // Event-loop lag: a 50 ms timer, re-armed for 20 s; how late each one fires.
-        let lag = page.as_ref().map(|browser| {
+        if let Some(browser) = &page {
             browser.eval(
                 "window.__lags = []; let last = performance.now();\
                  const tick = () => { const now = performance.now(); window.__lags.push(now - last - 50); last = now;\
                    if (window.__lags.length < 400) setTimeout(tick, 50); };\
                  setTimeout(tick, 50); return null;",
             );
-            browser
-        });
+        }
         running.wait_for_decisions(n);
         let times: Vec<chrono::DateTime<chrono::FixedOffset>> = running
             .logs()
@@ -323,7 +322,7 @@ fn dashboard_under_load() {
         let span =
             (*times.last().expect("decisions") - times[0]).num_milliseconds() as f64 / 1000.0;
         let rate = (times.len() - 1) as f64 / span;
-        let lags = lag.map(|browser| {
+        let lags = page.as_ref().map(|browser| {
             eventually("the lag probe", || {
                 let lags = browser.eval("return window.__lags.length >= 400 ? window.__lags : null;");
                 lags.as_array().cloned()

@@ -181,6 +181,20 @@ fn the_page_is_public_the_data_needs_the_token_off_loopback_and_all_carry_the_po
     local.shut_down();
 }
 
+/// Read the stream until `n` decision events have come (10 s at most for each chunk).
+async fn decisions(response: &mut reqwest::Response, n: usize) -> String {
+    let mut text = String::new();
+    while text.matches("event: decision").count() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("a frame in time")
+            .expect("a chunk")
+            .expect("not the end");
+        text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+    }
+    text
+}
+
 /// The live stream sends each durable decision once, with its seq as the event id, and
 /// resumes after `Last-Event-ID`.
 #[test]
@@ -222,16 +236,7 @@ fn the_live_stream_sends_each_committed_decision_once_and_resumes() {
                     .expect("commit");
             }
         });
-        let mut text = String::new();
-        while text.matches("event: decision").count() < 3 {
-            let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
-                .await
-                .expect("a frame in time")
-                .expect("a chunk")
-                .expect("not the end");
-            text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-        text
+        decisions(&mut response, 3).await
     });
     let ids: Vec<&str> = frames
         .lines()
@@ -248,16 +253,7 @@ fn the_live_stream_sends_each_committed_decision_once_and_resumes() {
             .send()
             .await
             .expect("an answer");
-        let mut text = String::new();
-        while text.matches("event: decision").count() < 2 {
-            let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
-                .await
-                .expect("a frame in time")
-                .expect("a chunk")
-                .expect("not the end");
-            text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-        text
+        decisions(&mut response, 2).await
     });
     let ids: Vec<&str> = resumed
         .lines()
