@@ -206,8 +206,8 @@ fn a_recorded_failure_decides_signal_error_and_its_pause_holds() {
     assert_eq!(run.fallback_replies, 0);
 }
 
-#[test]
-fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
+/// 200 shifts on 7 markets, 0.7 s apart, each with a recorded reply 0.3 s later.
+fn alternating_tape() -> Tape {
     let lines: Vec<_> = (0..200)
         .map(|i| {
             let market = format!("kalshi/M{}", i % 7);
@@ -222,7 +222,12 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
             signalled(line, signal(side, edge), i * 700 + 300)
         })
         .collect();
-    let tape = tape(&lines);
+    tape(&lines)
+}
+
+#[test]
+fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
+    let tape = alternating_tape();
     let light = ReplayOptions::default();
     let a = replay(&tape, CoreConfig::default(), &light);
     let b = replay(&tape, CoreConfig::default(), &light);
@@ -235,6 +240,44 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
     let full = replay(&tape, CoreConfig::default(), &keep(Fallback::Skip));
     assert_eq!(full.trades, a.trades);
     assert_eq!(full.decisions.len(), 200);
+}
+
+/// Replay makes the live engine's equity snapshots on the recording's clock: one at every
+/// trade, others at least `snapshot_every` apart, in time order, and the last one values the
+/// book as the report does.
+#[test]
+fn replay_snapshots_the_book_on_the_recordings_clock() {
+    let tape = alternating_tape();
+    let mut config = CoreConfig::default();
+    config.snapshot_every = chrono::Duration::seconds(10);
+    let run = replay(&tape, config, &ReplayOptions::default());
+    assert!(!run.trades.is_empty());
+    let span = tape.span().expect("a span");
+    assert!(run
+        .snapshots
+        .iter()
+        .all(|s| s.at >= span.0 && s.at <= span.1 + chrono::Duration::seconds(1)));
+    assert!(run.snapshots.windows(2).all(|w| w[0].at <= w[1].at));
+    for trade in &run.trades {
+        assert!(
+            run.snapshots.iter().any(|s| s.at == trade.placed_at),
+            "no snapshot at trade {}",
+            trade.trade_id
+        );
+    }
+    let traded_at: std::collections::BTreeSet<Timestamp> =
+        run.trades.iter().map(|t| t.placed_at).collect();
+    let mut last: Option<Timestamp> = None;
+    for s in &run.snapshots {
+        if !traded_at.contains(&s.at) {
+            assert!(last.is_none_or(|l| s.at - l >= chrono::Duration::seconds(10)));
+        }
+        last = Some(s.at);
+        assert_eq!(s.equity, s.cash + s.market_value);
+    }
+    let book = run.core().book();
+    let s = run.snapshots.last().expect("snapshots");
+    assert_eq!(s.cash, book.cash());
 }
 
 /// Two markets traded, settlements between and after the events (as `export-events` places

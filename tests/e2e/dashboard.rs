@@ -346,3 +346,62 @@ fn dashboard_under_load() {
         page.unwrap_or_default()
     );
 }
+
+/// Off loopback the data needs the token: the page asks for it once, keeps it for the tab,
+/// and then shows the book; a wrong token is refused and said so.
+#[test]
+fn off_loopback_the_page_asks_for_the_token_once() {
+    let Some(browser) = browser() else { return };
+    const TOKEN: &str = "dash-T0ken-4c1e";
+    let mut app = Setup::new(model_price_shifts(79, 3, 60, 0))
+        .sim(|sim| sim.events_per_second = 50)
+        .set("admin.listen", "0.0.0.0:0")
+        .env("SHIFTBOT_ADMIN_TOKEN", TOKEN)
+        .spawn();
+    let mut running = app.start();
+    let admin = admin_of(&mut running);
+    let port = admin.rsplit(':').next().expect("a port");
+    let page = format!("http://127.0.0.1:{port}/#overview");
+    browser
+        .run(browser.client.goto(&page))
+        .expect("open the page");
+    let form_shown = || {
+        browser
+            .eval("return !document.getElementById('token-form').hidden;")
+            .as_bool()
+            .filter(|shown| *shown)
+    };
+    eventually("the token form", form_shown);
+    assert_eq!(
+        browser.data("loaded"),
+        None,
+        "nothing shown without the token"
+    );
+    let submit = |token: &str| {
+        let token = serde_json::to_string(token).expect("JSON");
+        browser.eval(&format!(
+            "document.getElementById('token').value = {token};\
+             document.querySelector('#token-form button').click(); return null;"
+        ));
+    };
+    submit("not-the-token");
+    eventually("the refusal", || {
+        (form_shown().is_some() && browser.text_of("token-error").contains("refused")).then_some(())
+    });
+    submit(TOKEN);
+    eventually("the overview with the token", || {
+        (browser.data("loaded").as_deref() == Some("overview")).then_some(())
+    });
+    assert_eq!(
+        browser.eval("return sessionStorage.getItem('shiftbot-admin-token');"),
+        Value::String(TOKEN.into()),
+        "kept for the tab"
+    );
+    // A reload keeps the session: no second prompt.
+    browser.run(browser.client.refresh()).expect("reload");
+    eventually("the overview after a reload", || {
+        (browser.data("loaded").as_deref() == Some("overview")).then_some(())
+    });
+    assert!(form_shown().is_none());
+    running.terminate();
+}
