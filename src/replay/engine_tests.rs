@@ -248,8 +248,10 @@ fn replay_is_deterministic_and_sweeps_do_not_need_decisions() {
 #[test]
 fn replay_snapshots_the_book_on_the_recordings_clock() {
     let tape = alternating_tape();
-    let mut config = CoreConfig::default();
-    config.snapshot_every = chrono::Duration::seconds(10);
+    let config = CoreConfig {
+        snapshot_every: chrono::Duration::seconds(10),
+        ..CoreConfig::default()
+    };
     let run = replay(&tape, config, &ReplayOptions::default());
     assert!(!run.trades.is_empty());
     let span = tape.span().expect("a span");
