@@ -63,8 +63,9 @@ pub struct Output {
     pub effect: Effect,
     /// The persisted state it changed (empty with [`Core::set_audit`] off).
     pub changes: Changes,
-    /// The book's value after this input, when one is due (see [`Core::snapshot_due`]); made
-    /// with the audit off too, since replay draws its equity curve through them.
+    /// The book's value after this input, when one is due: after every input that trades, and
+    /// at most once per `snapshot_every` while held prices move. Made with the audit off too,
+    /// since replay draws its equity curve through them.
     pub snapshot: Option<EquitySnapshot>,
 }
 
