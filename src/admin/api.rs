@@ -306,17 +306,20 @@ pub struct BotState {
     pub decided: u64,
 }
 
+/// The book's report now, as `report` computes it, and the request it was computed for.
+fn report_now(state: &AdminState) -> Result<(ReviewRequest, strategies::report::Report), ApiError> {
+    let request = request(
+        state,
+        ReviewCommand::Report(commands::ReportArgs::default()),
+    );
+    let report = commands::report::compute(Some(&state.store), &request).map_err(internal)?;
+    Ok((request, report))
+}
+
 /// `GET /api/v1/summary`.
 pub async fn summary(State(state): State<AdminState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
-        let request = request(
-            &state,
-            ReviewCommand::Report(commands::ReportArgs {
-                json: true,
-                chart: None,
-            }),
-        );
-        let report = commands::report::compute(Some(&state.store), &request).map_err(internal)?;
+        let (request, report) = report_now(&state)?;
         let daily = strategies::report::daily_returns(&report.curve);
         let metrics = MetricsJson::new(&report, &daily);
         let counters = state.store.counters().map_err(internal)?;
@@ -384,11 +387,7 @@ pub struct EquityItem {
 /// `GET /api/v1/equity`: the report's curve (through the snapshots), thinned.
 pub async fn equity(State(state): State<AdminState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
-        let request = request(
-            &state,
-            ReviewCommand::Report(commands::ReportArgs::default()),
-        );
-        let report = commands::report::compute(Some(&state.store), &request).map_err(internal)?;
+        let (_, report) = report_now(&state)?;
         let points: Vec<EquityItem> = thin(&report.curve, MAX_EQUITY_POINTS)
             .into_iter()
             .map(|p| EquityItem {
@@ -409,11 +408,7 @@ pub async fn equity(State(state): State<AdminState>) -> Result<Json<Value>, ApiE
 /// `GET /api/v1/equity.svg`: the chart `report --chart` draws, from the same curve.
 pub async fn equity_svg(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let svg = blocking(move || {
-        let request = request(
-            &state,
-            ReviewCommand::Report(commands::ReportArgs::default()),
-        );
-        let report = commands::report::compute(Some(&state.store), &request).map_err(internal)?;
+        let (_, report) = report_now(&state)?;
         commands::chart::report_svg(&report, commands::chart::BOOK_TITLE).map_err(internal)
     })
     .await?;

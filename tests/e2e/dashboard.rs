@@ -6,16 +6,12 @@
 
 use serde_json::Value;
 
+use crate::notify::admin_of;
 use crate::support::browser::browser;
-use crate::support::{eventually, fresh_price_shift, model_price_shifts, Running, Setup};
+use crate::support::{eventually, fresh_price_shift, model_price_shifts, Setup};
 
 /// A market id that would run script if it were ever written as HTML.
 const HOSTILE: &str = "<img src=x onerror=window.__xss=1>";
-
-fn admin_of(running: &mut Running) -> String {
-    let listening = running.wait_for_message("admin listener serving review commands (read-only)");
-    listening["addr"].as_str().expect("addr").to_string()
-}
 
 fn get_json(url: &str) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
