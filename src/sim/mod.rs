@@ -161,17 +161,13 @@ impl Default for SimConfig {
             retry_ms: Some(1000),
             script: None,
             faults: Faults::default(),
-            signal_skill: DEFAULT_SIGNAL_SKILL,
-            signal_noise: DEFAULT_SIGNAL_NOISE,
+            // The oracle, not `config/default.toml`'s calibrated service: tests that script
+            // the simulator assert the model's truth in its answers.
+            signal_skill: Skill::ORACLE.skill,
+            signal_noise: Skill::ORACLE.noise,
         }
     }
 }
-
-/// The defaults of `sim.signal_skill` and `sim.signal_noise`: the oracle, until the market
-/// model is one that no information cannot beat (the README's "How honest is the simulator"
-/// has the measurements that keep it so).
-pub const DEFAULT_SIGNAL_SKILL: rust_decimal::Decimal = rust_decimal::Decimal::ONE;
-pub const DEFAULT_SIGNAL_NOISE: rust_decimal::Decimal = rust_decimal::Decimal::ZERO;
 
 /// Hand-written so a script shows as its length (the key is a `Secret`: it redacts itself).
 impl std::fmt::Debug for SimConfig {

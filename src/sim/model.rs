@@ -4,30 +4,38 @@
 //! A fixed number of market *slots* is open at any time, spread at random over Kalshi
 //! (`KXSIM-007`, prices in cents) and Polymarket (`poly-sim-012`, prices in tenths of a cent).
 //! Each market has
-//! - a hidden **true probability** of YES that drifts slowly (a small random walk kept inside
-//!   [0.03, 0.97]);
-//! - a quoted **YES price** that mean-reverts toward the true probability by a quarter of the
-//!   gap per move, plus per-market noise (a volatility between 0.8 and 3 points) and, one move in
-//!   twenty, a jump of 6 to 20 points in a random direction. So most moves are small, some are
-//!   large, and right after a large one the price is usually away from the truth: signals have
-//!   real edges of both signs, while a quiet market's gap is mostly too small to trade
-//!   (`NO_TRADE`).
+//! - a hidden **true probability** of YES, a martingale on the price grid: every move has a size
+//!   (per-market noise, a volatility between 0.8 and 3 points, and one move in twenty a jump of
+//!   6 to 20 points) and a direction drawn so that the expected move is exactly zero, also next
+//!   to the bounds 0.01 and 0.99, where the truth stops;
+//! - a quoted **YES price** that is the truth [`LAG`] moves late: the market prints tomorrow what
+//!   the informed know today.
 //!
-//! Every step picks one open market at random and emits a `price_shift` (at least one tick; the
-//! price is clamped to [0.01, 0.99]) or, one step in twenty-five, a `whale_alert` whose side is
-//! the informed one (toward the truth) 70 % of the time.
+//! # Why it is honest
+//! The outcome is drawn at the close, YES with the true probability. Because the truth is a
+//! martingale, so is the quote *given what the market has printed*: the expected value of a
+//! contract bought at the quote is its price, whatever rule picked the moment to buy and to
+//! sell, as long as the rule only sees prints. A trader without information loses the fees and
+//! nothing else, on average. An edge exists only for whoever knows the truth ahead of the
+//! quote: the signal service, to the degree of its skill (`sim.signal_skill`, see
+//! [`super::Skill`]). So returns on the simulator measure the signal and the sizing, not a
+//! quirk of the model. (The previous model quoted a price that mean-reverted toward the
+//! truth; a blind trader with a wide take-profit and a tight stop-loss made money on it.)
 //!
-//! Markets have a lifetime measured in steps. In the last 15 % of it the outcome is drawn (YES
-//! with the true probability) and the truth converges to it; at the end a final `price_shift`
-//! prints 0.99 or 0.01, the market closes and a fresh market (next serial number) takes its slot.
-//! A closed market reports `closed`, then `determined`, then `finalized` as further steps pass.
+//! Every step picks one open market at random and emits a `price_shift` (at least one tick)
+//! or, one step in twenty-five, a `whale_alert` whose side is the informed one (toward the
+//! truth) 70 % of the time. In the last 15 % of its lifetime (measured in steps) a market moves
+//! [`FINAL_VOLATILITY`] times as much, so most markets end near 0 or 1; at the end a final
+//! `price_shift` prints 0.99 or 0.01, the market closes and a fresh market (next serial number)
+//! takes its slot. A market whose truth and quote have both reached a bound closes then. A
+//! closed market reports `closed`, then `determined`, then `finalized` as further steps pass.
 //!
 //! Randomness comes only from a `StdRng` seeded with the configured seed, and the arithmetic on
 //! it is plain IEEE `+ - * /` (no transcendental functions), so the same seed gives the same
 //! events on every run and machine. Internal state is `f64`; everything emitted is `Decimal`,
 //! rounded to the platform's tick.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -39,8 +47,10 @@ mod market;
 pub use market::{change_pct, hidden_probability, Quote, Resolution, Status};
 use market::{gauss, Market, Retired};
 
-const DRIFT: f64 = 0.004;
-const REVERSION: f64 = 0.25;
+/// How many moves the quote trails the truth.
+pub const LAG: usize = 6;
+/// How much faster a market moves in the last 15 % of its life.
+pub const FINAL_VOLATILITY: f64 = 2.5;
 const JUMP_PROBABILITY: f64 = 0.05;
 const WHALE_PROBABILITY: f64 = 0.04;
 const INFORMED_WHALES: f64 = 0.7;
@@ -147,10 +157,15 @@ impl Model {
         }
         let slot = self.rng.random_range(0..self.markets.len());
         if self.rng.random_bool(WHALE_PROBABILITY) {
-            Some(self.whale(slot))
-        } else {
-            Some(self.move_price(slot))
+            return Some(self.whale(slot));
         }
+        if let Some(event) = self.move_price(slot) {
+            return Some(event);
+        }
+        // Truth and quote both on a bound: nothing left to trade, so the market closes now.
+        self.markets[slot].close_step = self.step;
+        let event = self.close_due(now);
+        Some(event.unwrap_or_else(|| self.whale(slot)))
     }
 
     /// The market as the signal endpoint sees it (closed markets included).
@@ -208,22 +223,27 @@ impl Model {
         } else {
             (Platform::Polymarket, format!("poly-sim-{serial:03}"), 3)
         };
-        let truth = self.rng.random_range(0.08..0.92);
+        let start = self.rng.random_range(0.08..0.92);
         let volatility = self.rng.random_range(0.008..0.03);
-        let offset = gauss(&mut self.rng) * 0.05;
         let close_step = self.step + lifetime.max(1);
         let mut market = Market {
             platform,
             market_id,
             decimals,
-            truth,
             ticks: 0,
+            ahead: VecDeque::with_capacity(LAG + 1),
             volatility,
             close_step,
             final_from: close_step - lifetime.max(1) * 15 / 100,
-            outcome: None,
         };
-        market.ticks = market.to_ticks(truth + offset);
+        market.ticks = market.to_ticks(start);
+        // The informed start LAG moves ahead of the quote.
+        for _ in 0..LAG {
+            let size = move_size(&mut self.rng, &market, false);
+            if let Some(next) = market.truth_step(&mut self.rng, size) {
+                market.ahead.push_back(next);
+            }
+        }
         market
     }
 
@@ -238,17 +258,14 @@ impl Model {
             .random_range(self.slots * LIFETIME_PER_SLOT.0..=self.slots * LIFETIME_PER_SLOT.1);
         let replacement = self.open_market(lifetime);
         let mut closing = std::mem::replace(&mut self.markets[slot], replacement);
-        let yes = match closing.outcome {
-            Some(outcome) => outcome,
-            None => self.rng.random_bool(closing.truth.clamp(0.0, 1.0)),
-        };
+        let yes = self.rng.random_bool(closing.truth().clamp(0.0, 1.0));
         let old_ticks = closing.ticks;
         closing.ticks = if yes {
             closing.max_ticks()
         } else {
             closing.min_ticks()
         };
-        closing.truth = if yes { 1.0 } else { 0.0 };
+        closing.ahead.clear();
         let event = (closing.ticks != old_ticks).then(|| ModelEvent::PriceShift {
             platform: closing.platform,
             market_id: closing.market_id.clone(),
@@ -293,59 +310,32 @@ impl Model {
         });
     }
 
-    fn move_price(&mut self, slot: usize) -> ModelEvent {
-        let step = self.step;
-        let rng = &mut self.rng;
+    /// The truth moves once and the quote prints the move [`LAG`] moves old. `None` when the
+    /// quote has caught up with a truth stuck on a bound.
+    fn move_price(&mut self, slot: usize) -> Option<ModelEvent> {
+        let final_phase = self.step >= self.markets[slot].final_from;
         let m = &mut self.markets[slot];
-        let in_final_phase = step >= m.final_from;
-        if in_final_phase && m.outcome.is_none() {
-            m.outcome = Some(rng.random_bool(m.truth.clamp(0.0, 1.0)));
+        let size = move_size(&mut self.rng, m, final_phase);
+        if let Some(next) = m.truth_step(&mut self.rng, size) {
+            m.ahead.push_back(next);
         }
-        let jump = match m.outcome {
-            Some(yes) => {
-                let target = if yes { 0.995 } else { 0.005 };
-                m.truth += (target - m.truth) * 0.1;
-                0.0
-            }
-            None => {
-                m.truth = (m.truth + gauss(rng) * DRIFT).clamp(0.03, 0.97);
-                if rng.random_bool(JUMP_PROBABILITY) {
-                    let size = rng.random_range(0.06..0.2);
-                    if rng.random_bool(0.5) {
-                        size
-                    } else {
-                        -size
-                    }
-                } else {
-                    0.0
-                }
-            }
-        };
-        let old = m.price_f64();
-        let target = old + REVERSION * (m.truth - old) + gauss(rng) * m.volatility + jump;
         let old_ticks = m.ticks;
-        let mut new_ticks = m.to_ticks(target);
-        if new_ticks == old_ticks {
-            // A price_shift always shifts: one tick toward the truth, or away from a bound.
-            let up = (m.truth > old && old_ticks < m.max_ticks()) || old_ticks <= m.min_ticks();
-            new_ticks = if up { old_ticks + 1 } else { old_ticks - 1 };
-        }
-        m.ticks = new_ticks;
+        m.ticks = m.ahead.pop_front()?;
         let old_yes = Decimal::new(old_ticks, m.decimals);
-        ModelEvent::PriceShift {
+        Some(ModelEvent::PriceShift {
             platform: m.platform,
             market_id: m.market_id.clone(),
             old_yes,
             new_yes: m.price(),
             change_pct: change_pct(old_yes, m.price()),
-        }
+        })
     }
 
     fn whale(&mut self, slot: usize) -> ModelEvent {
         let informed = self.rng.random_bool(INFORMED_WHALES);
         let flow = self.rng.random_range(25_000u32..=750_000);
         let m = &self.markets[slot];
-        let toward_truth = if m.truth > m.price_f64() {
+        let toward_truth = if m.truth_ticks() > m.ticks {
             Side::Yes
         } else {
             Side::No
@@ -361,6 +351,20 @@ impl Model {
             flow: Decimal::from(flow),
             price: m.price(),
         }
+    }
+}
+
+/// The size of the truth's next move, in probability points: mostly noise, sometimes a jump.
+fn move_size(rng: &mut StdRng, market: &Market, final_phase: bool) -> f64 {
+    let size = if rng.random_bool(JUMP_PROBABILITY) {
+        rng.random_range(0.06..0.2)
+    } else {
+        gauss(rng).abs() * market.volatility
+    };
+    if final_phase {
+        size * FINAL_VOLATILITY
+    } else {
+        size
     }
 }
 

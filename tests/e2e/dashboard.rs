@@ -217,12 +217,18 @@ fn every_page_shows_the_book_live_and_escapes_what_it_shows() {
 /// and its last point is the book's equity as `report` says.
 #[test]
 fn the_equity_curve_moves_between_trades_and_ends_at_the_reported_equity() {
-    let script = model_price_shifts(78, 3, 300, 0);
+    // One market whose trades a cooldown keeps seconds apart and no exit rule closes, so that
+    // an open position's price moves (and 1 s snapshots record it) between trades.
+    let script = model_price_shifts(78, 1, 300, 0);
     let n = script.len();
     let mut app = Setup::new(script)
         .sim(|sim| sim.events_per_second = 40)
         .screen_every_event()
         .set("report.snapshot_every", "1s")
+        .set("filter.cooldown", "2s")
+        .set("exits.take_profit", "0")
+        .set("exits.stop_loss", "0")
+        .set("exits.close_on_opposite_signal", "false")
         .spawn();
     let mut running = app.start();
     let admin = admin_of(&mut running);

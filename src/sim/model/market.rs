@@ -1,6 +1,8 @@
 //! One simulated market, the views of it the endpoints get ([`Quote`], [`Resolution`]), and the
 //! model's arithmetic helpers.
 
+use std::collections::VecDeque;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -11,13 +13,14 @@ use strategies::{Platform, Timestamp};
 pub struct Quote {
     pub platform: Platform,
     pub market_id: String,
-    /// The hidden true probability of YES, to 4 decimals.
+    /// The hidden true probability of YES, to 4 decimals: the price the market will reach once
+    /// it has caught up with what the informed already know.
     pub probability: Decimal,
     /// The latest quoted YES price.
     pub price: Decimal,
     /// Typical size of a move (noise), to 4 decimals.
     pub volatility: Decimal,
-    /// In the final phase of its life (outcome drawn, converging).
+    /// In the final phase of its life (moving faster toward its outcome).
     pub closing_soon: bool,
     /// Closed: no more trading.
     pub closed: bool,
@@ -57,13 +60,15 @@ pub(super) struct Market {
     pub(super) market_id: String,
     /// Price decimals: 2 on Kalshi, 3 on Polymarket.
     pub(super) decimals: u32,
-    pub(super) truth: f64,
-    /// YES price in units of `10^-decimals`.
+    /// The quoted YES price, in units of `10^-decimals`.
     pub(super) ticks: i64,
+    /// The truth's path ahead of the quote, oldest first: the prices the market will print
+    /// next. Its last element (`ticks` when it is empty) is the true probability now.
+    pub(super) ahead: VecDeque<i64>,
+    /// Typical size of a move of the truth, in probability points.
     pub(super) volatility: f64,
     pub(super) close_step: u64,
     pub(super) final_from: u64,
-    pub(super) outcome: Option<bool>,
 }
 
 impl Market {
@@ -91,8 +96,30 @@ impl Market {
     pub(super) fn price(&self) -> Decimal {
         Decimal::new(self.ticks, self.decimals)
     }
-    pub(super) fn price_f64(&self) -> f64 {
-        self.ticks as f64 / self.scale()
+    /// The true probability of YES, in ticks.
+    pub(super) fn truth_ticks(&self) -> i64 {
+        self.ahead.back().copied().unwrap_or(self.ticks)
+    }
+    pub(super) fn truth(&self) -> f64 {
+        self.truth_ticks() as f64 / self.scale()
+    }
+    /// One move of the truth, a martingale on the tick grid: a size of at least one tick, cut
+    /// at the bounds, and a direction that makes the expected move exactly zero (up by `u` with
+    /// probability `d / (u + d)`, down by `d` otherwise). Integer arithmetic, so no rounding
+    /// can tilt it. `None` once the truth sits on a bound: there it stays.
+    pub(super) fn truth_step(&self, rng: &mut StdRng, size: f64) -> Option<i64> {
+        let now = self.truth_ticks();
+        let ticks = ((size * self.scale()).round() as i64).max(1);
+        let up = ticks.min(self.max_ticks() - now);
+        let down = ticks.min(now - self.min_ticks());
+        if up <= 0 || down <= 0 {
+            return None;
+        }
+        Some(if rng.random_range(0..up + down) < down {
+            now + up
+        } else {
+            now - down
+        })
     }
     pub(super) fn to_ticks(&self, price: f64) -> i64 {
         let ticks = (price * self.scale()).round();
@@ -103,7 +130,7 @@ impl Market {
         Quote {
             platform: self.platform,
             market_id: self.market_id.clone(),
-            probability: four_dp(self.truth),
+            probability: four_dp(self.truth()),
             price: self.price(),
             volatility: four_dp(self.volatility),
             closing_soon: step >= self.final_from,

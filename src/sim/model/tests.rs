@@ -192,3 +192,90 @@ fn hidden_probability_is_a_stable_function_of_seed_and_market() {
         .collect();
     assert!(all.len() > 10, "varies with the seed");
 }
+
+/// The quote is a fair price. Every move of a print is a fair bet: its mean is zero, overall
+/// and from every price bucket (a quote reverting toward a hidden value, as the previous
+/// model's did, moves predictably). And the prints are calibrated to the outcomes: over every
+/// print of the markets that closed, the outcome (1 for YES) minus the YES price averages to
+/// about zero. Together they are why a blind trader loses only its fees.
+#[test]
+fn printed_prices_are_fair_bets_and_calibrated_to_the_outcomes() {
+    let mut model = Model::new(5, 24);
+    let mut prints: HashMap<(Platform, String), Vec<f64>> = HashMap::new();
+    for _ in 0..400_000 {
+        if let Some(ModelEvent::PriceShift {
+            platform,
+            market_id,
+            new_yes,
+            ..
+        }) = model.step(at())
+        {
+            if model.quote(platform, &market_id).is_some_and(|q| q.closed) {
+                continue; // the settlement print: the outcome, not a move of the market
+            }
+            let price: f64 = new_yes.to_string().parse().expect("a price");
+            prints.entry((platform, market_id)).or_default().push(price);
+        }
+    }
+    // Per tenth of the price: (sum of next move, moves), (sum of outcome - price, prints).
+    let mut moves = [(0.0f64, 0u32); 10];
+    let mut calibration = [(0.0f64, 0u32); 10];
+    let bucket = |price: f64| ((price * 10.0) as usize).min(9);
+    let mut markets = 0;
+    for ((platform, market_id), prices) in prints {
+        let quote = model.quote(platform, &market_id).expect("known");
+        for pair in prices.windows(2) {
+            let slot = &mut moves[bucket(pair[0])];
+            slot.0 += pair[1] - pair[0];
+            slot.1 += 1;
+        }
+        if quote.closed {
+            markets += 1;
+            let outcome = if quote.price > Decimal::new(5, 1) {
+                1.0
+            } else {
+                0.0
+            };
+            for price in prices {
+                let slot = &mut calibration[bucket(price)];
+                slot.0 += outcome - price;
+                slot.1 += 1;
+            }
+        }
+    }
+    let mean = |slots: &[(f64, u32)]| {
+        let (sum, n) = slots
+            .iter()
+            .fold((0.0, 0), |(s, n), (bs, bn)| (s + bs, n + bn));
+        (sum / f64::from(n), n)
+    };
+    // A move's spread is about 2 points, so a bucket's mean of 10,000+ moves is within a
+    // few hundredths of a point of zero; reversion of a quarter of a 5-point gap is 1.25.
+    for (tenth, slot) in moves.iter().enumerate().filter(|(_, (_, n))| *n > 5_000) {
+        let (drift, n) = mean(std::slice::from_ref(slot));
+        assert!(
+            drift.abs() < 0.0015,
+            "moves from {tenth}0-{tenth}9 %: mean {drift} over {n}"
+        );
+    }
+    let (drift, n) = mean(&moves);
+    assert!(drift.abs() < 0.0005, "moves: mean {drift} over {n}");
+    // Outcomes are one draw per market: the mean of 2,800 markets is good to about a point.
+    assert!(markets > 2_000, "{markets} closed markets");
+    let (bias, n) = mean(&calibration);
+    assert!(
+        bias.abs() < 0.03,
+        "outcome - price: mean {bias} over {n} prints"
+    );
+    for (tenth, slot) in calibration
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 5_000)
+    {
+        let (bias, n) = mean(std::slice::from_ref(slot));
+        assert!(
+            bias.abs() < 0.06,
+            "prices {tenth}0-{tenth}9 %: outcome - price averages {bias} over {n} prints"
+        );
+    }
+}
