@@ -184,9 +184,10 @@ pub fn sim_record_command(
     file.flush().map_err(file_error)?;
     writeln!(
         out,
-        "recorded {} events ({} with the simulator's signal) to {}",
+        "recorded {} events ({} with the simulator's signal) and {} settlements to {}",
         stats.events,
         stats.signalled,
+        stats.settlements,
         path.display()
     )?;
     Ok(())

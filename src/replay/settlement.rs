@@ -13,9 +13,11 @@
 //!   settle trades the same id.
 //! - `received_at`: the settle trades' time, full precision.
 //!
-//! What is captured is what the ledger shows: a settlement that paid something. A market that
-//! resolved while the live bot held nothing there leaves no trade and so no line, and a replay
-//! (under another config) that holds a position there keeps it open.
+//! What an export captures is what the ledger shows: a settlement that paid something. A market
+//! that resolved while the live bot held nothing there leaves no trade and so no line, and a
+//! replay (under another config) that holds a position there keeps it open. `sim --record`
+//! knows every market's outcome, so it writes a line for every market when the model
+//! determines it (`resolution:<market>:determined`): a synthetic session has no such gaps.
 //!
 //! The winner is not stored with the trades; it is read back from them: a side paid 1 per
 //! contract won, a side paid 0 lost (see `strategies::exits::settle`).

@@ -14,9 +14,10 @@ use std::io::{self, Write};
 
 use chrono::{Duration, TimeZone};
 use serde_json::Value;
-use strategies::Timestamp;
+use strategies::{MarketKey, Side, Timestamp};
 
 use super::record::RecordLine;
+use super::settlement::Settlement;
 use crate::configuration::RiskLimit;
 use crate::sim::model::{Model, ModelEvent};
 use crate::sim::SimConfig;
@@ -39,10 +40,13 @@ pub fn recording_epoch() -> Timestamp {
 pub struct SimRecordStats {
     pub events: u64,
     pub signalled: u64,
+    /// Settlement lines: one per market whose outcome was determined during the session.
+    pub settlements: u64,
 }
 
 /// Write `events` model events of `config` (its seed, markets and rate) with the
-/// simulator's signal answers at `risk`.
+/// simulator's signal answers at `risk`, and a settlement line after the event with which a
+/// market's outcome was determined (see [`SimSession::settlements`]).
 pub fn record_sim(
     config: &SimConfig,
     risk: RiskLimit,
@@ -50,10 +54,16 @@ pub fn record_sim(
     out: &mut dyn Write,
 ) -> io::Result<SimRecordStats> {
     let mut stats = SimRecordStats::default();
-    for line in SimSession::new(config, risk).take(usize::try_from(events).unwrap_or(usize::MAX)) {
+    let mut session = SimSession::new(config, risk);
+    while stats.events < events {
+        let Some(line) = session.next() else { break };
         stats.signalled += u64::from(line.signal.is_some());
         line.write(out)?;
         stats.events += 1;
+        for settlement in session.settlements() {
+            settlement.write(out)?;
+            stats.settlements += 1;
+        }
     }
     out.flush()?;
     Ok(stats)
@@ -67,6 +77,8 @@ pub struct SimSession {
     per_second: i128,
     start: Timestamp,
     position: u64,
+    /// The settlements that came due with the last line.
+    settlements: Vec<Settlement>,
 }
 
 impl SimSession {
@@ -85,7 +97,16 @@ impl SimSession {
             },
             start: recording_epoch(),
             position: 0,
+            settlements: Vec::new(),
         }
+    }
+
+    /// The markets whose outcome the model determined with the last line, as the settlement
+    /// lines the live bot's resolution poller would have caused (`resolution:<market>:
+    /// determined`, the winner its final print): a replay then pays out what a position there
+    /// is worth, instead of holding it open (and its exposure) forever.
+    pub fn settlements(&self) -> &[Settlement] {
+        &self.settlements
     }
 }
 
@@ -102,6 +123,18 @@ impl Iterator for SimSession {
             .unwrap_or(self.start);
         let event = self.model.step(at)?;
         self.position += 1;
+        self.settlements.clear();
+        for (platform, market_id, yes) in self.model.determined_now() {
+            let Ok(market) = MarketKey::new(*platform, market_id.as_str()) else {
+                continue; // the model's ids are always valid keys
+            };
+            self.settlements.push(Settlement {
+                id: format!("resolution:{market}:determined"),
+                market,
+                winner: if *yes { Side::Yes } else { Side::No },
+                at,
+            });
+        }
         let signal = match &event {
             ModelEvent::PriceShift {
                 platform,

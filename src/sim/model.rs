@@ -102,6 +102,8 @@ pub struct Model {
     step: u64,
     next_serial: u64,
     next_close: u64,
+    /// Markets whose outcome became `determined` in the last step, with it (true: YES).
+    determined: Vec<(Platform, String, bool)>,
 }
 
 impl Model {
@@ -117,6 +119,7 @@ impl Model {
             step: 0,
             next_serial: 0,
             next_close: u64::MAX,
+            determined: Vec::new(),
         };
         for slot in 0..markets as usize {
             // Initial markets are of random age, so they do not all close together.
@@ -149,6 +152,7 @@ impl Model {
             return None;
         }
         self.step += 1;
+        self.determined.clear();
         self.stamp_settling(now);
         if self.step >= self.next_close {
             if let Some(event) = self.close_due(now) {
@@ -177,6 +181,12 @@ impl Model {
         self.retired
             .get(&key)
             .map(|r| r.last.quote(self.step, true))
+    }
+
+    /// The markets whose outcome became `determined` in the last step, with the outcome
+    /// (true: YES): what a resolution poller would learn then.
+    pub fn determined_now(&self) -> &[(Platform, String, bool)] {
+        &self.determined
     }
 
     pub fn resolution(&self, platform: Platform, market_id: &str) -> Option<Resolution> {
@@ -294,6 +304,7 @@ impl Model {
     fn stamp_settling(&mut self, now: Timestamp) {
         let (step, slots) = (self.step, self.slots);
         let retired = &mut self.retired;
+        let determined = &mut self.determined;
         self.settling.retain(|key| {
             let Some(r) = retired.get_mut(key) else {
                 return false;
@@ -301,6 +312,8 @@ impl Model {
             let since = step.saturating_sub(r.close_step);
             if r.determined_at.is_none() && since >= slots * DETERMINE_LAG_PER_SLOT {
                 r.determined_at = Some(now);
+                let yes = r.last.ticks == r.last.max_ticks();
+                determined.push((key.0, key.1.clone(), yes));
             }
             if since >= slots * FINALIZE_LAG_PER_SLOT {
                 r.finalized_at = Some(now);

@@ -266,7 +266,15 @@ fn a_recorded_session_replays_and_sweeps_from_the_command_line() {
     assert_eq!(code, 0, "sim --record failed: {stderr}");
     assert!(stdout.starts_with("recorded 600 events ("), "{stdout}");
     let recording = std::fs::read_to_string(dir.join("events.ndjson")).expect("recorded file");
-    assert_eq!(recording.lines().count(), 600);
+    let settlements = recording
+        .lines()
+        .filter(|l| l.contains("\"settlement\":{"))
+        .count();
+    assert_eq!(recording.lines().count(), 600 + settlements);
+    assert!(
+        stdout.contains(&format!("and {settlements} settlements to")),
+        "{stdout}"
+    );
 
     let (code, text, stderr) = app.output(&["replay", "--events", "events.ndjson"]);
     assert_eq!(code, 0, "replay failed: {stderr}");
