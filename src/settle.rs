@@ -107,7 +107,7 @@ pub fn settle_in_store(
     let mut core = Core::restore(
         CoreConfig::default(),
         book,
-        loaded.markets.into_iter().collect(),
+        loaded.markets,
         Default::default(),
         None,
     );

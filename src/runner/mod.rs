@@ -205,7 +205,7 @@ pub(crate) fn restore_core(settings: &Settings, loaded: &crate::store::Loaded) -
     let mut core = Core::restore(
         core_config,
         book,
-        loaded.markets.iter().cloned().collect(),
+        loaded.markets.iter().cloned(),
         loaded.budget.clone(),
         loaded.pause.clone(),
     );

@@ -32,8 +32,8 @@
 //!
 //! Randomness comes only from a `StdRng` seeded with the configured seed, and the arithmetic on
 //! it is plain IEEE `+ - * /` (no transcendental functions), so the same seed gives the same
-//! events on every run and machine. Internal state is `f64`; everything emitted is `Decimal`,
-//! rounded to the platform's tick.
+//! events on every run and machine. Prices are whole ticks (integers, so no rounding can tilt
+//! the martingale), move sizes `f64`; everything emitted is `Decimal`.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -31,7 +31,7 @@ pub mod timeline;
 pub mod types;
 
 pub use crate::core::{
-    Changes, Control, Core, CoreConfig, Effect, Input, MarketState, Output, QuotaPause,
+    Changes, Control, Core, CoreConfig, Effect, Input, MarketMap, MarketState, Output, QuotaPause,
     SignalReply, SignalTicket, Step,
 };
 pub use book::{Book, BookTotals, Position};

@@ -117,7 +117,11 @@ impl Mirror {
 
     fn of(core: &Core) -> Mirror {
         Mirror {
-            markets: core.markets().clone(),
+            markets: core
+                .markets()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             positions: core.book().positions.clone(),
             totals: core.book().totals.clone(),
             budget: core.budget().clone(),

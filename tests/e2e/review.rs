@@ -35,10 +35,20 @@ fn decimal(value: &Value) -> Decimal {
         .unwrap_or_else(|e| panic!("{value}: {e}"))
 }
 
-/// A report without what depends on the instant it was made.
+/// A report without what depends on the instant it was made. The equity curve ends at that
+/// instant, so when the book's equity now is its low, the trough is dated now (and a later
+/// snapshot at the same equity moves it back): the drawdown's size stays, its times go.
 fn timeless(mut report: Value) -> Value {
+    let object = report.as_object_mut().expect("an object");
     for key in ["as_of", "daily", "sharpe", "sharpe_days"] {
-        report.as_object_mut().expect("an object").remove(key);
+        object.remove(key);
+    }
+    if let Some(drawdown) = object
+        .get_mut("max_drawdown")
+        .and_then(Value::as_object_mut)
+    {
+        drawdown.remove("peak_at");
+        drawdown.remove("trough_at");
     }
     report
 }

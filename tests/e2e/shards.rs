@@ -218,6 +218,15 @@ fn the_holdout_is_two_independent_sweeps_side_by_side() {
     let recording = std::fs::read_to_string(dir.join("events.ndjson")).expect("recording");
     let lines: Vec<&str> = recording.lines().collect();
     assert!(cut > 1000 && cut < 1900, "{header}");
+    // The first `cut` events, and the settlement lines among them; a settlement written after
+    // the last of them applies before the next event, so it belongs to the held-out part.
+    let cut = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.contains("\"settlement\":{"))
+        .nth(cut - 1)
+        .map(|(i, _)| i + 1)
+        .expect("the recording has that many events");
     std::fs::write(dir.join("first.ndjson"), lines[..cut].join("\n") + "\n").expect("write");
     std::fs::write(dir.join("last.ndjson"), lines[cut..].join("\n") + "\n").expect("write");
 
