@@ -221,37 +221,35 @@ fn skill_zero_loses_after_fees_and_full_skill_wins() {
                 .collect()
         })
     };
-    let mean = |runs: &[(Decimal, Decimal)]| {
-        runs.iter().map(|(r, _)| *r).sum::<Decimal>() / Decimal::from(runs.len())
-    };
     let blind = returns(Decimal::ZERO, defaults.signal_noise);
     let calibrated = returns(defaults.signal_skill, defaults.signal_noise);
     let oracle = returns(Decimal::ONE, Decimal::ZERO);
+    let mean =
+        |runs: &[(Decimal, Decimal)]| mean_of(&runs.iter().map(|(r, _)| *r).collect::<Vec<_>>());
     // The seeds' luck is large (one session's return spreads by 20-30 points): a mean is
     // "about" a value when it lies within 2.5 standard errors of it.
-    let standard_error = |sample: &[Decimal]| {
+    let about_zero = |sample: &[Decimal]| {
         let n = Decimal::from(sample.len());
-        let m = sample.iter().sum::<Decimal>() / n;
+        let m = mean_of(sample);
         let variance =
             sample.iter().map(|x| (x - m) * (x - m)).sum::<Decimal>() / (n - Decimal::ONE);
-        (variance / n).sqrt().expect("a variance is not negative")
+        let error = (variance / n).sqrt().expect("a variance is not negative");
+        (m.abs() < error * Decimal::new(25, 1), error)
     };
-    let returns_of = |runs: &[(Decimal, Decimal)]| runs.iter().map(|(r, _)| *r).collect::<Vec<_>>();
-    let mean_fees = blind.iter().map(|(_, f)| *f).sum::<Decimal>() / Decimal::from(blind.len());
     assert!(mean(&blind) < Decimal::ZERO, "blind: {blind:?}");
     // Fair bets: what the blind lose is the fees. Net of its fees, each session's return is
     // a fair bet's outcome, so their mean is about zero.
     let net: Vec<Decimal> = blind.iter().map(|(r, f)| r + f).collect();
-    let net_mean = net.iter().sum::<Decimal>() / Decimal::from(net.len());
-    let error = standard_error(&net);
+    let (fair, error) = about_zero(&net);
+    let mean_fees = mean_of(&blind.iter().map(|(_, f)| *f).collect::<Vec<_>>());
     assert!(
-        net_mean.abs() < error * Decimal::new(25, 1),
+        fair,
         "blind {} against fees {mean_fees} (standard error {error}): {blind:?}",
         mean(&blind)
     );
-    let error = standard_error(&returns_of(&calibrated));
+    let (even, error) = about_zero(&calibrated.iter().map(|(r, _)| *r).collect::<Vec<_>>());
     assert!(
-        mean(&calibrated).abs() < error * Decimal::new(25, 1),
+        even,
         "the default service breaks even, roughly (standard error {error}): {calibrated:?}"
     );
     assert!(mean(&blind) < mean(&calibrated) && mean(&calibrated) < mean(&oracle));
@@ -259,4 +257,8 @@ fn skill_zero_loses_after_fees_and_full_skill_wins() {
         oracle.iter().all(|(r, _)| *r > Decimal::ZERO),
         "oracle: {oracle:?}"
     );
+}
+
+fn mean_of(sample: &[Decimal]) -> Decimal {
+    sample.iter().sum::<Decimal>() / Decimal::from(sample.len())
 }
